@@ -1,0 +1,70 @@
+"""Blocking Great Expectations checks on the raw tables: bad data stops here, before features,
+models or scores read it. A failure names the column, the expectation and sample bad values."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from fraud_pipelines.feature_store.validation import ValidationReport, validate
+from fraud_pipelines.partitions import DAILY
+from fraud_pipelines.raw import suites
+from fraud_pipelines.raw.assets import raw_credit_cards, raw_fraud_labels, raw_profiles, raw_transactions
+from fraud_pipelines.resources import StorageResource
+
+TRANSACTIONS_SUITE = "raw_transactions_suite"
+FRAUD_LABELS_SUITE = "raw_fraud_labels_suite"
+PROFILES_SUITE = "raw_profiles_suite"
+CREDIT_CARDS_SUITE = "raw_credit_cards_suite"
+
+
+def check_result(report: ValidationReport) -> dg.AssetCheckResult:
+    """A Dagster check result whose description and metadata carry the GE report."""
+    return dg.AssetCheckResult(
+        passed=report.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=report.summary(),
+        metadata={
+            "rows": report.rows,
+            "expectations": report.evaluated,
+            "failed": len(report.failures),
+            "failures": dg.MetadataValue.json([f.to_dict() for f in report.failures]),
+        },
+    )
+
+
+@dg.asset_check(asset=raw_transactions, name=TRANSACTIONS_SUITE, blocking=True, partitions_def=DAILY,
+                description="Schema, non-null keys, unique tid, 0 < amount <= ceiling, coordinates in range, "
+                            "known categories, timestamps inside the partition.")
+def raw_transactions_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    start, end = context.partition_time_window
+    frame = storage.raw_table("transactions").read(start, end)
+    return check_result(validate(frame, suites.transactions_suite(start, end), suite_name=TRANSACTIONS_SUITE,
+                                 id_columns=["tid"]))
+
+
+@dg.asset_check(asset=raw_fraud_labels, name=FRAUD_LABELS_SUITE, blocking=True, partitions_def=DAILY,
+                description="Schema, non-null columns, one label per tid, is_fraud in {0,1}, label_time >= "
+                            "datetime, timestamps inside the partition.")
+def raw_fraud_labels_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    start, end = context.partition_time_window
+    frame = storage.raw_table("fraud_labels").read(start, end)
+    return check_result(validate(frame, suites.fraud_labels_suite(start, end), suite_name=FRAUD_LABELS_SUITE,
+                                 id_columns=["tid"]))
+
+
+@dg.asset_check(asset=raw_profiles, name=PROFILES_SUITE, blocking=True,
+                description="Schema, non-null keys, one version per (cc_num, event_time), sex in {F,M}, sane birthdates.")
+def raw_profiles_suite(storage: StorageResource) -> dg.AssetCheckResult:
+    frame = storage.raw_table("profiles").read()
+    return check_result(validate(frame, suites.profiles_suite(), suite_name=PROFILES_SUITE, id_columns=["cc_num"]))
+
+
+@dg.asset_check(asset=raw_credit_cards, name=CREDIT_CARDS_SUITE, blocking=True,
+                description="Schema, non-null columns, one version per (cc_num, event_time), known providers.")
+def raw_credit_cards_suite(storage: StorageResource) -> dg.AssetCheckResult:
+    frame = storage.raw_table("credit_cards").read()
+    return check_result(validate(frame, suites.credit_cards_suite(), suite_name=CREDIT_CARDS_SUITE,
+                                 id_columns=["cc_num"]))
+
+
+RAW_CHECKS = [raw_transactions_suite, raw_fraud_labels_suite, raw_profiles_suite, raw_credit_cards_suite]

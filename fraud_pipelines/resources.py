@@ -1,0 +1,84 @@
+"""Dagster resources: the one place where local and cluster settings are chosen.
+
+Defaults are the embedded configuration (everything under `$FRAUD_HOME`); point `root` at an
+object store (with `storage_options`) to run the same code past one machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from feature_logic import schema
+from fraud_pipelines.raw.tables import RawTable
+from fraud_pipelines.settings import fraud_home, start_date
+
+_TIME_COLUMNS = {"transactions": "datetime", "fraud_labels": "datetime"}
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Where tables live: `$FRAUD_HOME` by default, or any delta-rs location (s3://, gs://, abfss://)."""
+
+    root: str = Field(default="", description="Root folder or URI; empty means $FRAUD_HOME.")
+    storage_options: dict[str, str] = Field(default_factory=dict, description="delta-rs storage options.")
+
+    @property
+    def location(self) -> str:
+        return (self.root or fraud_home()).rstrip("/")
+
+    def raw_table(self, name: str) -> RawTable:
+        """The raw Delta table `name` (one of transactions, profiles, credit_cards, fraud_labels)."""
+        return RawTable(
+            f"{self.location}/raw/{name}",
+            schema.RAW_SCHEMAS[name],
+            time_column=_TIME_COLUMNS.get(name),
+            storage_options=self.storage_options,
+        )
+
+    def feature_store(self):  # -> FeatureStore (imported lazily: keeps definitions loading fast)
+        """The feature store rooted under this location."""
+        from fraud_pipelines.feature_store import FeatureStore
+
+        return FeatureStore(f"{self.location}/feature_store", storage_options=self.storage_options)
+
+
+class RawSourceResource(dg.ConfigurableResource):
+    """Where raw rows come from: the seeded generator, or CSV/Parquet files in a landing folder."""
+
+    kind: Literal["synthetic", "files"] = Field(default="synthetic", description="synthetic | files")
+    landing_dir: str = Field(default="", description="Folder of user files; empty means $FRAUD_HOME/landing.")
+    seed: int = 42
+    n_cards: int = 2_000
+    transactions_per_day: int = 10_000
+    fraud_rate: float = 0.005
+    horizon_days: int = Field(default=90, description="Days over which card/owner histories unfold.")
+
+    def source(self):
+        """A SyntheticSource or FileSource for the configured kind."""
+        from fraud_pipelines.raw.sources import FileSource, SyntheticSource
+
+        if self.kind == "files":
+            return FileSource(Path(self.landing_dir or f"{fraud_home()}/landing"))
+        from feature_logic.synthetic import SyntheticConfig
+
+        return SyntheticSource(
+            SyntheticConfig(
+                seed=self.seed,
+                start_date=start_date(),
+                n_days=self.horizon_days,
+                n_cards=self.n_cards,
+                transactions_per_day=self.transactions_per_day,
+                fraud_rate=self.fraud_rate,
+            )
+        )
+
+
+def default_resources() -> dict[str, object]:
+    """The embedded defaults used by `definitions.py`, the CLI and the tests."""
+    return {"storage": StorageResource(), "raw_source": RawSourceResource()}
+
+
+__all__ = ["RawSourceResource", "StorageResource", "default_resources"]

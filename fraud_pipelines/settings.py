@@ -1,0 +1,53 @@
+"""Where the project keeps everything it writes: one folder, `$FRAUD_HOME` (default `.fraud/`).
+
+Deleting that folder resets the project. The same root may be an object-store URI
+(`s3://bucket/fraud`); only Dagster's own storage and the SQLite stores need a local folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+DEFAULT_HOME = ".fraud"
+#: First day of the daily partitions (UTC); override with FRAUD_START_DATE=YYYY-MM-DD.
+DEFAULT_START_DATE = "2025-01-01"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def is_uri(location: str) -> bool:
+    """True for object-store locations such as `s3://...`, false for local paths."""
+    return "://" in location and not location.startswith("file://")
+
+
+def fraud_home() -> str:
+    """The project's root folder (absolute for local paths), from `$FRAUD_HOME`."""
+    home = os.environ.get("FRAUD_HOME") or DEFAULT_HOME
+    return home if is_uri(home) else str(Path(home).expanduser().resolve())
+
+
+def local_home() -> Path:
+    """A local folder for what cannot live on an object store (Dagster storage, SQLite files)."""
+    home = fraud_home()
+    if is_uri(home):
+        return Path(os.environ.get("FRAUD_LOCAL_HOME", DEFAULT_HOME)).expanduser().resolve()
+    return Path(home)
+
+
+def start_date() -> date:
+    """First day of the daily partitions."""
+    return date.fromisoformat(os.environ.get("FRAUD_START_DATE", DEFAULT_START_DATE))
+
+
+def ensure_dagster_home() -> Path:
+    """Point `$DAGSTER_HOME` into `$FRAUD_HOME` (unless set) and install the repo's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or local_home() / "dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    config = home / "dagster.yaml"
+    template = _REPO_ROOT / "dagster.yaml"
+    if template.exists() and not config.exists():
+        shutil.copyfile(template, config)
+    return home

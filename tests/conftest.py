@@ -1,0 +1,21 @@
+"""Every test gets its own empty FRAUD_HOME and Dagster home: nothing leaks between tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@pytest.fixture(autouse=True)
+def fraud_home(tmp_path, monkeypatch):
+    """A fresh `$FRAUD_HOME` (and `$DAGSTER_HOME` inside it) for each test."""
+    home = tmp_path / "fraud_home"
+    home.mkdir()
+    monkeypatch.setenv("FRAUD_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    return home
