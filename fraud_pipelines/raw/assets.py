@@ -6,7 +6,6 @@ replaces exactly its days. `raw_profiles` and `raw_credit_cards` are event-time 
 rewritten whole at their own cadence.
 """
 
-from __future__ import annotations
 
 import time
 

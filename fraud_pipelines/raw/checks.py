@@ -1,7 +1,6 @@
 """Blocking Great Expectations checks on the raw tables: bad data stops here, before features,
 models or scores read it. A failure names the column, the expectation and sample bad values."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -23,7 +23,7 @@ class SyntheticSource:
 
     def day(self, table: str, day: date) -> pd.DataFrame:
         data = generate_day(self.config, day)
-        return data.transactions if table == "transactions" else data.labels
+        return data.transactions if table == "transactions" else data.fraud_labels
 
     def history(self, table: str) -> pd.DataFrame:
         return generate_profiles(self.config) if table == "profiles" else generate_credit_cards(self.config)

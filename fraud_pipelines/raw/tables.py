@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -115,7 +116,8 @@ class RawTable:
     def count(self) -> int:
         if not self.exists():
             return 0
-        return sum(a["num_records"] for a in self._table().get_add_actions(flatten=True).to_pylist())
+        actions = pa.table(self._table().get_add_actions(flatten=True))
+        return int(pa.compute.sum(actions.column("num_records")).as_py() or 0)
 
     def _table(self, version: int | None = None) -> DeltaTable:
         return DeltaTable(self.uri, version=version, storage_options=self.storage_options)
