@@ -35,7 +35,7 @@ ui: venv
 	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(UI_PORT)
 
 bench: venv
-	$(BIN)/python -m bench
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(FRAUD_HOME)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
+
+# Single-run backfills and partitioned checks are labelled beta/preview; we rely on both knowingly.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from fraud_pipelines.jobs import JOBS
 from fraud_pipelines.raw.assets import RAW_ASSETS
