@@ -112,8 +112,9 @@ def build_population(config: SyntheticConfig) -> Population:
     activity = rng.gamma(1.5, 1.0, n)
     activity_cdf = np.cumsum(activity) / activity.sum()
     activity_cdf[-1] = 1.0
-    preference = rng.dirichlet(ref.CATEGORY_SHARE * 8.0, n)
+    preference = ref.CATEGORY_SHARE * np.exp(rng.normal(0.0, 0.8, (n, len(CATEGORIES))))
     category_cdf = np.cumsum(preference, axis=1)
+    category_cdf /= category_cdf[:, -1:]
     category_cdf[:, -1] = 1.0
     wealth = rng.normal(0.0, 0.4, (n, 1))
     taste = rng.normal(0.0, 0.25, (n, len(CATEGORIES)))
@@ -240,7 +241,10 @@ def _card_numbers(rng: np.random.Generator, provider: np.ndarray) -> np.ndarray:
 
 def _luhn_check_digit(body: np.ndarray) -> np.ndarray:
     """The digit that makes `body * 10 + digit` pass the Luhn check."""
-    digits = (body[:, None] // 10 ** np.arange(15, dtype=np.int64)) % 10  # rightmost first
+    digits = np.empty((len(body), 15), dtype=np.int64)  # rightmost first
+    rest = body
+    for position in range(15):
+        rest, digits[:, position] = np.divmod(rest, 10)
     doubled = digits[:, 0::2] * 2
     total = (doubled // 10 + doubled % 10).sum(axis=1) + digits[:, 1::2].sum(axis=1)
     return (10 - total % 10) % 10

@@ -138,7 +138,7 @@ def test_first_day_is_pinned_so_tids_stay_stable_across_releases() -> None:
     assert len(tx) == 57, changed
     assert tx["tid"].iloc[[0, -1]].tolist() == [20250101000000000, 20250101000000056], changed
     assert tx["cc_num"].iloc[:3].tolist() == [4818339213325877, 4526928894937498, 5584331791442587], changed
-    assert tx["amount"].iloc[:3].tolist() == pytest.approx([7.18, 8.28, 23.23], abs=0.011), changed
+    assert tx["amount"].iloc[:3].tolist() == pytest.approx([29.67, 7.37, 27.76], abs=0.011), changed
 
 
 # --- raw table contract -----------------------------------------------------------------------
