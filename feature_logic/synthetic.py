@@ -99,6 +99,8 @@ class SyntheticGenerator:
         horizon = self.config.days()
         first = self.config.check_day(first if first is not None else horizon[0])
         last = self.config.check_day(last if last is not None else horizon[-1])
+        if first > last:
+            raise ValueError(f"first day {first.isoformat()} is after last day {last.isoformat()}")
         for offset in range((last - first).days + 1):
             yield self.day(first + dt.timedelta(days=offset))
 

@@ -137,13 +137,16 @@ def build_population(config: SyntheticConfig) -> Population:
     reissue_us = np.where(expiring, renew_us, np.where(early, early_us, NO_EVENT_US))
     reissue_expires_day = _end_of_month(_to_day(np.minimum(reissue_us, end_us)) + _CARD_VALIDITY_DAYS)
 
-    return Population(
+    population = Population(
         cc_num=cc_num, provider=provider, issue_us=issue_us, expires_day=expires_day,
         reissue_us=reissue_us, reissue_expires_day=reissue_expires_day, first_name=first_name,
         last_name=last_name, sex=sex, birthdate=birthdate, home_city=home_city, new_city=new_city,
         move_us=move_us, offset_north_km=offset_north_km, offset_east_km=offset_east_km,
         activity_cdf=activity_cdf, category_cdf=category_cdf, log_median_amount=log_median_amount,
     )  # fmt: skip
+    for array in vars(population).values():
+        array.setflags(write=False)  # shared by every day generated from this population
+    return population
 
 
 def credit_cards_frame(population: Population) -> pd.DataFrame:

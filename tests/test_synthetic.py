@@ -100,6 +100,8 @@ def test_days_outside_the_horizon_or_malformed_are_refused(generator: SyntheticG
         generator.day("March 3rd")
     with pytest.raises(TypeError, match="must be a date"):
         generator.day(dt.datetime(2025, 3, 2))
+    with pytest.raises(ValueError, match="first day 2025-03-05 is after last day 2025-03-04"):
+        list(generator.days("2025-03-05", "2025-03-04"))
 
 
 # --- determinism ------------------------------------------------------------------------------
@@ -208,6 +210,19 @@ def test_some_cards_are_reissued_inside_the_horizon_with_a_later_expiry(
     old = first.set_index("cc_num").loc[reissues["cc_num"]]
     assert (reissues["expires"].to_numpy() > old["expires"].to_numpy()).all()
     assert (pd.to_datetime(cards["expires"]) >= end.tz_localize(None)).all(), "no card expires in the horizon"
+
+
+def test_cards_expiring_inside_a_long_horizon_are_reissued_in_their_last_month() -> None:
+    config = SyntheticConfig(n_cards=1_000, n_days=1_400, reissue_share=0.0)
+    cards = generate_credit_cards(config)
+    reissues = cards[cards.duplicated("cc_num")]
+    assert len(reissues) > 0.5 * config.n_cards
+    first_issue = cards.drop_duplicates("cc_num").set_index("cc_num").loc[reissues["cc_num"]]
+    old_expiry_end = pd.to_datetime(first_issue["expires"]).to_numpy() + np.timedelta64(1, "D")
+    notice = old_expiry_end - reissues["event_time"].dt.tz_localize(None).to_numpy()
+    assert (notice > np.timedelta64(0)).all() and (notice <= np.timedelta64(30, "D")).all()
+    latest = cards.drop_duplicates("cc_num", keep="last")
+    assert (pd.to_datetime(latest["expires"]) >= pd.Timestamp(config.end_date)).all()
 
 
 def test_some_owners_move_inside_the_horizon_to_another_city(generator: SyntheticGenerator) -> None:
