@@ -51,7 +51,7 @@ class RawSourceResource(dg.ConfigurableResource):
     kind: Literal["synthetic", "files"] = Field(default="synthetic", description="synthetic | files")
     landing_dir: str = Field(default="", description="Folder of user files; empty means $FRAUD_HOME/landing.")
     seed: int = 42
-    n_cards: int = 2_000
+    n_cards: int = 5_000  # ~2 charges per card per day, a realistic density
     transactions_per_day: int = 10_000
     fraud_rate: float = 0.005
     horizon_days: int = Field(default=90, description="Days over which card/owner histories unfold.")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from feature_logic import schema
-from feature_logic.synthetic import SyntheticConfig, generate_credit_cards, generate_day, generate_profiles
+from feature_logic.synthetic import SyntheticConfig, SyntheticGenerator
 from fraud_pipelines.raw import files
 
 PARTITIONED = ("transactions", "fraud_labels")
@@ -20,13 +20,14 @@ class SyntheticSource:
 
     def __init__(self, config: SyntheticConfig) -> None:
         self.config = config
+        self._generator = SyntheticGenerator(config)  # builds cards and owners once, not per day
 
     def day(self, table: str, day: date) -> pd.DataFrame:
-        data = generate_day(self.config, day)
+        data = self._generator.day(day)
         return data.transactions if table == "transactions" else data.fraud_labels
 
     def history(self, table: str) -> pd.DataFrame:
-        return generate_profiles(self.config) if table == "profiles" else generate_credit_cards(self.config)
+        return self._generator.profiles() if table == "profiles" else self._generator.credit_cards()
 
     def describe(self) -> str:
         c = self.config
