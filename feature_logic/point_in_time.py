@@ -1,0 +1,144 @@
+"""Vectorized point-in-time lookups on plain arrays: ordering rows within groups, the previous
+row of a group, and as-of joins.
+
+They return row positions rather than values, so callers gather any column (numbers or
+strings) without copying whole tables; orderings are total, so results never depend on how
+the input happened to be sorted or split into batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from feature_logic.inputs import FeatureInputError
+
+_SAMPLE_SIZE = 5
+
+
+def group_time_order(keys: np.ndarray, times: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """The permutation sorting rows by (key, time, tiebreak); (time, tiebreak) must be unique per key.
+
+    Two unstable int64 argsorts on packed keys instead of a three-key lexsort (about 3x faster),
+    and no time sort at all when rows already come sorted by (time, tiebreak).
+    """
+    n = len(keys)
+    if sorted_by_time(times, tiebreak):
+        time_rank = np.arange(n, dtype=np.int64)
+    else:
+        time_rank = np.empty(n, dtype=np.int64)
+        time_rank[np.lexsort((tiebreak, times))] = np.arange(n)
+    key_order = np.argsort(keys)
+    group_sorted = np.zeros(n, dtype=np.int64)
+    if n:
+        sorted_keys = keys[key_order]
+        np.cumsum(sorted_keys[1:] != sorted_keys[:-1], out=group_sorted[1:])
+    group = np.empty(n, dtype=np.int64)
+    group[key_order] = group_sorted
+    return np.argsort(group * n + time_rank)  # packed keys are unique: any sort is stable
+
+
+def sorted_by_time(times: np.ndarray, tiebreak: np.ndarray) -> bool:
+    """Whether rows are in strictly increasing (time, tiebreak) order."""
+    if len(times) < 2:
+        return True
+    later = times[1:] > times[:-1]
+    if later.all():
+        return True
+    return bool((later | ((times[1:] == times[:-1]) & (tiebreak[1:] > tiebreak[:-1]))).all())
+
+
+def previous_positions(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """For each row, the position of the row just before it among rows with the same key in
+    `order` (from `group_time_order`); -1 for a key's first row."""
+    previous_sorted = np.full(len(order), -1, dtype=np.int64)
+    if len(order) > 1:
+        sorted_keys = keys[order]
+        same_key = sorted_keys[1:] == sorted_keys[:-1]
+        previous_sorted[1:] = np.where(same_key, order[:-1], -1)
+    previous = np.empty_like(previous_sorted)
+    previous[order] = previous_sorted
+    return previous
+
+
+def asof_positions(
+    left_keys: np.ndarray,
+    left_times: np.ndarray,
+    rights: list[tuple[np.ndarray, np.ndarray, str]],
+    left_order: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """For each right table (keys, times, name) and each left row, the position of the right row
+    with the same key and the latest time <= the left row's time; -1 when there is none.
+
+    A right row whose time equals the left time applies (it became true at that instant). When
+    two right rows with the same key and time would both be the answer: FeatureInputError.
+    `left_order`, a permutation sorting the left keys, saves a sort when the caller has one.
+    """
+    if left_order is None:
+        left_order = np.argsort(left_keys)
+    queries = left_keys[left_order]
+    query_times = left_times[left_order]
+    results = []
+    for right_keys, right_times, right_name in rights:
+        best = _latest_at_or_before(queries, query_times, right_keys, right_times, right_name)
+        positions = np.empty(len(left_keys), dtype=np.int64)
+        positions[left_order] = best
+        results.append(positions)
+    return results
+
+
+def _latest_at_or_before(
+    queries: np.ndarray, query_times: np.ndarray, right_keys: np.ndarray, right_times: np.ndarray, right_name: str
+) -> np.ndarray:
+    """asof_positions for one right table, with the queries sorted by key."""
+    right_order = _key_order(right_keys)
+    sorted_right_keys = right_keys[right_order]
+    sorted_right_times = right_times[right_order]
+    first = np.searchsorted(sorted_right_keys, queries, side="left")
+    versions = np.zeros(len(queries), dtype=np.int64)
+    if len(sorted_right_keys):
+        run_stop = _run_stops(sorted_right_keys)
+        inside = first < len(sorted_right_keys)
+        inside[inside] = sorted_right_keys[first[inside]] == queries[inside]
+        versions[inside] = run_stop[first[inside]] - first[inside]
+
+    best = np.full(len(queries), -1, dtype=np.int64)
+    best_time = np.full(len(queries), np.iinfo(np.int64).min, dtype=np.int64)
+    tied = np.zeros(len(queries), dtype=bool)
+    active = np.flatnonzero(versions > 0)
+    step = 0
+    while len(active):  # step k looks at the k-th version of each key that has more than k
+        candidate = first[active] + step
+        candidate_time = sorted_right_times[candidate]
+        applies = candidate_time <= query_times[active]
+        better = applies & (candidate_time > best_time[active])
+        tied[active[applies & (candidate_time == best_time[active])]] = True
+        tied[active[better]] = False
+        best[active[better]] = candidate[better]
+        best_time[active[better]] = candidate_time[better]
+        step += 1
+        active = active[versions[active] > step]
+    if tied.any():
+        _refuse_ambiguous(queries[tied], best_time[tied], right_name)
+    return np.where(best >= 0, right_order[np.maximum(best, 0)], -1)
+
+
+def _run_stops(sorted_keys: np.ndarray) -> np.ndarray:
+    """For each position of sorted keys, one past the last position holding the same key."""
+    boundary = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    stops = np.append(boundary, len(sorted_keys))
+    return np.repeat(stops, np.diff(np.concatenate([[0], stops])))
+
+
+def _key_order(keys: np.ndarray) -> np.ndarray:
+    """argsort of `keys`, skipped when they are already sorted (e.g. a history kept in key order)."""
+    if len(keys) < 2 or bool((keys[1:] >= keys[:-1]).all()):
+        return np.arange(len(keys))
+    return np.argsort(keys)
+
+
+def _refuse_ambiguous(keys: np.ndarray, times: np.ndarray, right_name: str) -> None:
+    sample = sorted(set(zip(keys.tolist(), times.view("datetime64[us]").astype(str).tolist())))
+    raise FeatureInputError(
+        f"{right_name}: several versions share a key and event_time, so which one applies is "
+        f"ambiguous; e.g. {sample[:_SAMPLE_SIZE]}"
+    )
