@@ -1,0 +1,221 @@
+"""The `transactions` feature group: each charge with its owner's and card's attributes as of
+the charge, and the distance and time since the card's previous charge.
+
+Point-in-time correct by construction: a row only ever reads profile/card versions and
+charges at or before its own time, and gives the same bits whatever the batch boundaries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from feature_logic.inputs import (
+    epoch_days,
+    float64_values,
+    int64_keys,
+    require_columns,
+    require_unique,
+    take_or_missing,
+    utc_microseconds,
+)
+from feature_logic.on_demand import haversine_km, time_delta_seconds
+from feature_logic.point_in_time import asof_positions, group_time_order, previous_positions, sorted_by_time
+
+#: One line per output column of `transaction_features`, in output order.
+FEATURE_DESCRIPTIONS: dict[str, str] = {
+    "tid": "Transaction id (primary key).",
+    "cc_num": "Card number the charge was made with.",
+    "datetime": "Event time of the charge (UTC, microseconds).",
+    "category": "Merchant category of the charge.",
+    "amount": "Charged amount.",
+    "latitude": "Latitude of the charge, degrees.",
+    "longitude": "Longitude of the charge, degrees.",
+    "age_at_transaction": (
+        "Owner's age at the charge in years of 365.2425 days, from the profile version valid "
+        "then (null without one)."
+    ),
+    "days_until_card_expires": (
+        "Days (fractional) from the charge to the end of the card's last valid day, from the card "
+        "version valid then; negative once expired (null without one)."
+    ),
+    "sex": "Owner's sex (F/M) from the profile version valid at the charge (null without one).",
+    "lives_city": "Owner's city of residence from the profile version valid at the charge (null without one).",
+    "loc_delta_t_minus_1": (
+        "Great-circle distance in km from the card's previous charge (earlier by time, then tid); "
+        "0 for the card's first charge."
+    ),
+    "time_delta_t_minus_1": (
+        "Seconds (float64) since the card's previous charge (earlier by time, then tid); null for "
+        "the card's first charge."
+    ),
+}
+
+TRANSACTION_FEATURE_COLUMNS: tuple[str, ...] = tuple(FEATURE_DESCRIPTIONS)
+
+#: What `previous` must hold: per card, its last charge before the batch.
+PREVIOUS_COLUMNS: tuple[str, ...] = ("tid", "cc_num", "datetime", "latitude", "longitude")
+
+_RAW_COLUMNS = ("tid", "cc_num", "datetime", "category", "amount", "latitude", "longitude")
+_PROFILE_COLUMNS = ("cc_num", "sex", "birthdate", "city", "event_time")
+_CARD_COLUMNS = ("cc_num", "expires", "event_time")
+_MICROSECONDS_PER_DAY = 86_400_000_000
+_MICROSECONDS_PER_YEAR = 31_556_952_000_000.0  # 365.2425 days
+
+
+def transaction_features(
+    transactions: pd.DataFrame,
+    profiles: pd.DataFrame,
+    credit_cards: pd.DataFrame,
+    previous: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Rows of the `transactions` feature group for one batch of raw charges, sorted by (datetime, tid).
+
+    `profiles` and `credit_cards` are the full version histories (`feature_logic.schema`);
+    each charge takes the latest version with event_time <= its datetime. `previous` holds,
+    per card, its last charge before the batch (PREVIOUS_COLUMNS, e.g. from
+    `last_transaction_per_card`), so that the first charge of a card in the batch gets the
+    same `*_t_minus_1` values as in a run over a longer range.
+    """
+    require_columns(transactions, _RAW_COLUMNS, "transactions")
+    require_columns(profiles, _PROFILE_COLUMNS, "profiles")
+    require_columns(credit_cards, _CARD_COLUMNS, "credit_cards")
+    tid = int64_keys(transactions, "tid", "transactions")
+    micros = utc_microseconds(transactions, "datetime", "transactions")
+    order = np.lexsort((tid, micros))
+    batch = {
+        "tid": tid[order],
+        "cc_num": int64_keys(transactions, "cc_num", "transactions")[order],
+        "datetime": micros[order],
+        "latitude": float64_values(transactions, "latitude", "transactions")[order],
+        "longitude": float64_values(transactions, "longitude", "transactions")[order],
+    }
+    amount = float64_values(transactions, "amount", "transactions")[order]
+    context = _previous_arrays(previous)
+    require_unique(
+        np.concatenate([batch["tid"], context["tid"]]),
+        pd.RangeIndex(len(order) + len(context["tid"])),
+        "transactions.tid, then previous.tid (previous must hold charges from before the batch)",
+    )
+    loc_delta, time_delta, batch_by_card = _deltas_to_previous(batch, context)
+    owner, card = asof_positions(
+        batch["cc_num"],
+        batch["datetime"],
+        [
+            (
+                int64_keys(profiles, "cc_num", "profiles"),
+                utc_microseconds(profiles, "event_time", "profiles"),
+                "profiles (cc_num, event_time)",
+            ),
+            (
+                int64_keys(credit_cards, "cc_num", "credit_cards"),
+                utc_microseconds(credit_cards, "event_time", "credit_cards"),
+                "credit_cards (cc_num, event_time)",
+            ),
+        ],
+        left_order=batch_by_card,
+    )
+    columns = {
+        "tid": batch["tid"],
+        "cc_num": batch["cc_num"],
+        "datetime": pd.DatetimeIndex(batch["datetime"].view("datetime64[us]")).tz_localize("UTC"),
+        "category": take_or_missing(transactions["category"], order),
+        "amount": amount,
+        "latitude": batch["latitude"],
+        "longitude": batch["longitude"],
+        "age_at_transaction": _age_years(profiles, owner, batch["datetime"]),
+        "days_until_card_expires": _days_until_expiry(credit_cards, card, batch["datetime"]),
+        "sex": take_or_missing(profiles["sex"], owner),
+        "lives_city": take_or_missing(profiles["city"], owner),
+        "loc_delta_t_minus_1": loc_delta,
+        "time_delta_t_minus_1": time_delta,
+    }
+    return pd.DataFrame(columns, columns=list(TRANSACTION_FEATURE_COLUMNS))
+
+
+def last_transaction_per_card(features: pd.DataFrame) -> pd.DataFrame:
+    """Per card, its latest row by (datetime, tid), with PREVIOUS_COLUMNS and sorted by (datetime,
+    tid): the `previous` of the next batch. To carry it forward, pass the last `previous`
+    concatenated with the new rows."""
+    require_columns(features, PREVIOUS_COLUMNS, "features")
+    cards = int64_keys(features, "cc_num", "features")
+    micros = utc_microseconds(features, "datetime", "features")
+    tid = int64_keys(features, "tid", "features")
+    if sorted_by_time(micros, tid):  # e.g. the last `previous` followed by a new batch's rows
+        latest = np.flatnonzero(~pd.Index(cards).duplicated(keep="last"))
+    else:
+        order = group_time_order(cards, micros, tid)
+        sorted_cards = cards[order]
+        is_last = np.ones(len(order), dtype=bool)
+        is_last[:-1] = sorted_cards[1:] != sorted_cards[:-1]
+        latest = order[is_last]
+        latest = latest[np.lexsort((tid[latest], micros[latest]))]
+    return features.iloc[latest][list(PREVIOUS_COLUMNS)].reset_index(drop=True)
+
+
+def _previous_arrays(previous: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    if previous is None:
+        return {
+            "tid": np.empty(0, np.int64),
+            "cc_num": np.empty(0, np.int64),
+            "datetime": np.empty(0, np.int64),
+            "latitude": np.empty(0, np.float64),
+            "longitude": np.empty(0, np.float64),
+        }
+    require_columns(previous, PREVIOUS_COLUMNS, "previous")
+    return {
+        "tid": int64_keys(previous, "tid", "previous"),
+        "cc_num": int64_keys(previous, "cc_num", "previous"),
+        "datetime": utc_microseconds(previous, "datetime", "previous"),
+        "latitude": float64_values(previous, "latitude", "previous"),
+        "longitude": float64_values(previous, "longitude", "previous"),
+    }
+
+
+def _deltas_to_previous(
+    batch: dict[str, np.ndarray], context: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distance (km, 0 for a first charge) and seconds (NaN for a first charge) to each charge's
+    predecessor, and a permutation sorting the batch by card."""
+    # The earlier charges first: the union then usually is in time order already (cheaper to sort).
+    union = {name: np.concatenate([context[name], batch[name]]) for name in batch}
+    n_context = len(context["tid"])
+    order = group_time_order(union["cc_num"], union["datetime"], union["tid"])
+    previous = previous_positions(union["cc_num"], order)[n_context:]
+    batch_by_card = order[order >= n_context] - n_context
+    has_previous = previous >= 0
+    source = np.where(has_previous, previous, 0)
+    previous_latitude = np.where(has_previous, union["latitude"][source], np.nan)
+    previous_longitude = np.where(has_previous, union["longitude"][source], np.nan)
+    distance = haversine_km(previous_latitude, previous_longitude, batch["latitude"], batch["longitude"])
+    previous_time = np.where(has_previous, union["datetime"][source], np.iinfo(np.int64).min)  # min int64 is NaT
+    time_delta = time_delta_seconds(
+        batch["datetime"].view("datetime64[us]"), previous_time.view("datetime64[us]")
+    )
+    return np.where(has_previous, distance, 0.0), time_delta, batch_by_card
+
+
+def _age_years(profiles: pd.DataFrame, owner: np.ndarray, micros: np.ndarray) -> np.ndarray:
+    birth_midnight, found = _matched_midnights(profiles, "birthdate", "profiles", owner, offset_days=0)
+    return np.where(found, (micros - birth_midnight).astype(np.float64) / _MICROSECONDS_PER_YEAR, np.nan)
+
+
+def _days_until_expiry(credit_cards: pd.DataFrame, card: np.ndarray, micros: np.ndarray) -> np.ndarray:
+    # The card is valid through its `expires` day, i.e. until the midnight after it.
+    expiry_end, found = _matched_midnights(credit_cards, "expires", "credit_cards", card, offset_days=1)
+    return np.where(found, (expiry_end - micros).astype(np.float64) / _MICROSECONDS_PER_DAY, np.nan)
+
+
+def _matched_midnights(
+    table: pd.DataFrame, column: str, table_name: str, positions: np.ndarray, offset_days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """UTC midnight (µs) of the matched row's date + offset_days, and whether a non-null date matched."""
+    found = positions >= 0
+    needed = np.zeros(len(table), dtype=bool)
+    needed[positions[found]] = True
+    days, missing = epoch_days(table, column, table_name, needed)
+    if len(days) == 0:
+        return np.zeros(len(positions), np.int64), found
+    source = np.where(found, positions, 0)
+    found &= ~missing[source]
+    return (days[source] + offset_days) * _MICROSECONDS_PER_DAY, found

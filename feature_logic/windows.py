@@ -1,0 +1,179 @@
+"""The `transactions_4h_aggs` feature group: per charge, aggregates over its card's charges in
+the window (t - 4h, t].
+
+Each aggregate is reduced in an order fixed by the window's own rows (oldest first, by
+(datetime, tid)), so a backfill over many days and daily runs with a lookback give the same
+bits; SQL window `avg`/`stddev_samp` do not promise that.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from feature_logic.inputs import (
+    FeatureInputError,
+    float64_values,
+    int64_keys,
+    require_columns,
+    require_unique,
+    utc_instant_microseconds,
+    utc_microseconds,
+)
+from feature_logic.point_in_time import group_time_order, sorted_by_time
+
+#: One line per output column of `window_aggregates`, in output order.
+FEATURE_DESCRIPTIONS: dict[str, str] = {
+    "tid": "Transaction id (primary key).",
+    "cc_num": "Card number the charge was made with.",
+    "datetime": "Event time of the charge (UTC, microseconds).",
+    "trans_volume_mavg": "Mean amount of the card's charges in (t - 4h, t], same-time charges included.",
+    "trans_volume_mstd": (
+        "Sample standard deviation of the card's amounts in (t - 4h, t]; 0 when the window holds one charge."
+    ),
+    "trans_freq": "Number of the card's charges in (t - 4h, t], this one and same-time ones included.",
+    "loc_delta_mavg": "Mean of loc_delta_t_minus_1 (km) over the card's charges in (t - 4h, t].",
+}
+
+WINDOW_FEATURE_COLUMNS: tuple[str, ...] = tuple(FEATURE_DESCRIPTIONS)
+
+DEFAULT_WINDOW = timedelta(hours=4)
+
+_INPUT_COLUMNS = ("tid", "cc_num", "datetime", "amount", "loc_delta_t_minus_1")
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def window_aggregates(
+    features: pd.DataFrame,
+    *,
+    start: datetime,
+    end: datetime,
+    window: timedelta = DEFAULT_WINDOW,
+) -> pd.DataFrame:
+    """One row per charge with datetime in [start, end), sorted by (datetime, tid), aggregating its
+    card's charges in (datetime - window, datetime].
+
+    `features` are rows of the `transactions` feature group covering [start - window, end);
+    rows outside that range are allowed and never change the result.
+    """
+    require_columns(features, _INPUT_COLUMNS, "features")
+    start_us = utc_instant_microseconds(start, "start")
+    end_us = utc_instant_microseconds(end, "end")
+    if end_us < start_us:
+        raise FeatureInputError(f"window_aggregates: end {end} is before start {start}")
+    window_us = _window_microseconds(window)
+    tid = int64_keys(features, "tid", "features")
+    require_unique(tid, features.index, "features.tid")
+    cards = int64_keys(features, "cc_num", "features")
+    micros = utc_microseconds(features, "datetime", "features")
+    amount = float64_values(features, "amount", "features")
+    loc_delta = float64_values(features, "loc_delta_t_minus_1", "features")
+
+    order = group_time_order(cards, micros, tid)
+    sorted_cards, sorted_micros = cards[order], micros[order]
+    wanted = np.flatnonzero((sorted_micros >= start_us) & (sorted_micros < end_us))
+    first, stop = _frame_bounds(sorted_cards, sorted_micros, wanted, window_us)
+    mean_amount, std_amount, mean_loc_delta = _frame_reductions(amount[order], loc_delta[order], first, stop)
+
+    rows = order[wanted]
+    if sorted_by_time(micros, tid):  # the usual input (lookback, then batch): a scatter restores it
+        rank_of_row = np.full(len(micros), -1, dtype=np.int64)
+        rank_of_row[rows] = np.arange(len(rows))
+        output_order = rank_of_row[rank_of_row >= 0]
+    else:
+        output_order = np.lexsort((tid[rows], micros[rows]))
+    rows = rows[output_order]
+    return pd.DataFrame(
+        {
+            "tid": tid[rows],
+            "cc_num": cards[rows],
+            "datetime": pd.DatetimeIndex(micros[rows].view("datetime64[us]")).tz_localize("UTC"),
+            "trans_volume_mavg": mean_amount[output_order],
+            "trans_volume_mstd": std_amount[output_order],
+            "trans_freq": (stop - first)[output_order].astype(np.int64),
+            "loc_delta_mavg": mean_loc_delta[output_order],
+        },
+        columns=list(WINDOW_FEATURE_COLUMNS),
+    )
+
+
+def _window_microseconds(window: timedelta) -> int:
+    if not isinstance(window, timedelta) or window <= timedelta(0) or window % _ONE_MICROSECOND:
+        raise FeatureInputError(f"window must be a positive whole number of microseconds, got {window!r}")
+    return window // _ONE_MICROSECOND
+
+
+def _frame_bounds(
+    sorted_cards: np.ndarray, sorted_micros: np.ndarray, wanted: np.ndarray, window_us: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """[first, stop) positions of each wanted row's frame in rows sorted by (card, time, tid).
+
+    The frame holds the card's rows with time in (t - window, t], ties at t included. Card and
+    time pack into one ascending int64 key, so both ends are binary searches.
+    """
+    if len(wanted) == 0:
+        return wanted.copy(), wanted.copy()
+    card_rank = np.zeros(len(sorted_cards), dtype=np.int64)
+    np.cumsum(sorted_cards[1:] != sorted_cards[:-1], out=card_rank[1:])
+    times, oldest_inside, span = _time_coordinates(sorted_micros, wanted, window_us, int(card_rank[-1]) + 1)
+    key = card_rank * span + times
+    first = np.searchsorted(key, card_rank[wanted] * span + oldest_inside, side="left")
+    stop = np.searchsorted(key, key[wanted], side="right")
+    return first, stop
+
+
+def _time_coordinates(
+    sorted_micros: np.ndarray, wanted: np.ndarray, window_us: int, n_cards: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Times as small non-negative ints, the smallest coordinate inside each wanted row's window,
+    and a span exceeding every coordinate and window, such that n_cards * span fits in int64.
+
+    Microseconds since the earliest row when they fit (the usual case: a day or a few months);
+    otherwise the rank among distinct times.
+    """
+    earliest = int(sorted_micros.min())
+    relative = sorted_micros - earliest
+    span = int(relative.max()) + window_us + 1
+    if n_cards * span < 2**62:
+        return relative, relative[wanted] - (window_us - 1), span
+    distinct = np.unique(sorted_micros)
+    ranks = np.searchsorted(distinct, sorted_micros)
+    oldest_inside = np.searchsorted(distinct, sorted_micros[wanted] - window_us, side="right")
+    return ranks, oldest_inside, len(distinct) + 1
+
+
+def _frame_reductions(
+    amount: np.ndarray, loc_delta: np.ndarray, first: np.ndarray, stop: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and sample std (two-pass) of amount, and mean of loc_delta, over each frame [first, stop).
+
+    Sums run from the frame's oldest row to its newest, whatever rows surround the frame, so a
+    frame's result depends on its own values only. Frames are visited longest first, so step k
+    touches only the frames holding more than k rows.
+    """
+    sizes = stop - first
+    by_size = np.argsort(-sizes, kind="stable")
+    sorted_sizes, sorted_first = sizes[by_size], first[by_size]
+    longest = int(sorted_sizes[0]) if len(sorted_sizes) else 0
+    active = np.searchsorted(-sorted_sizes, -np.arange(longest), side="left")  # frames with > k rows
+
+    amount_sum = np.zeros(len(sizes))
+    loc_delta_sum = np.zeros(len(sizes))
+    for step, count in enumerate(active):
+        rows = sorted_first[:count] + step
+        amount_sum[:count] += amount[rows]
+        loc_delta_sum[:count] += loc_delta[rows]
+    amount_mean = amount_sum / sorted_sizes
+    squared_deviations = np.zeros(len(sizes))
+    for step, count in enumerate(active):
+        deviation = amount[sorted_first[:count] + step] - amount_mean[:count]
+        squared_deviations[:count] += deviation * deviation
+    amount_std = np.zeros(len(sizes))
+    several = sorted_sizes > 1
+    amount_std[several] = np.sqrt(squared_deviations[several] / (sorted_sizes[several] - 1))
+
+    unsorted = np.empty_like(by_size)
+    unsorted[by_size] = np.arange(len(by_size))
+    return amount_mean[unsorted], amount_std[unsorted], (loc_delta_sum / sorted_sizes)[unsorted]
