@@ -1,7 +1,10 @@
 """Request-time features shared by the batch pipeline and the online REST service.
 
 Both paths call these very functions, so a feature computed at training time and the same
-feature computed for a live request agree bit for bit (no training/serving skew).
+feature computed for a live request agree bit for bit (no training/serving skew). The batch
+path calls `haversine_km(previous_lat, previous_lon, lat, lon)` and
+`time_delta_seconds(t, previous_t)`; the online path passes the card's last stored charge the
+same way.
 """
 
 from __future__ import annotations
