@@ -140,6 +140,8 @@ def take_or_missing(series: pd.Series, positions: np.ndarray) -> np.ndarray | pd
     if isinstance(values, pd.arrays.NumpyExtensionArray):
         plain = np.asarray(series)
         if plain.dtype == object:
+            if len(plain) == 0:
+                return np.full(len(positions), None, dtype=object)
             taken = plain[positions]
             taken[positions < 0] = None
             return taken

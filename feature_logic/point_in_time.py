@@ -90,23 +90,31 @@ def _latest_at_or_before(
     queries: np.ndarray, query_times: np.ndarray, right_keys: np.ndarray, right_times: np.ndarray, right_name: str
 ) -> np.ndarray:
     """asof_positions for one right table, with the queries sorted by key."""
+    if len(right_keys) == 0:
+        return np.full(len(queries), -1, dtype=np.int64)
     right_order = _key_order(right_keys)
     sorted_right_keys = right_keys[right_order]
     sorted_right_times = right_times[right_order]
-    first = np.searchsorted(sorted_right_keys, queries, side="left")
-    versions = np.zeros(len(queries), dtype=np.int64)
-    if len(sorted_right_keys):
-        run_stop = _run_stops(sorted_right_keys)
-        inside = first < len(sorted_right_keys)
-        inside[inside] = sorted_right_keys[first[inside]] == queries[inside]
-        versions[inside] = run_stop[first[inside]] - first[inside]
+    # One binary search per distinct key (queries are sorted), spread back over its queries.
+    query_starts = np.flatnonzero(np.concatenate([[True], queries[1:] != queries[:-1]])) if len(queries) else queries
+    repeats = np.diff(np.append(query_starts, len(queries)))
+    distinct_first = np.searchsorted(sorted_right_keys, queries[query_starts], side="left")
+    distinct_first = np.minimum(distinct_first, len(sorted_right_keys) - 1)
+    found = sorted_right_keys[distinct_first] == queries[query_starts]
+    distinct_versions = np.where(found, run_stops(sorted_right_keys)[distinct_first] - distinct_first, 0)
+    first = np.repeat(distinct_first, repeats)
+    versions = np.repeat(distinct_versions, repeats)
 
-    best = np.full(len(queries), -1, dtype=np.int64)
-    best_time = np.full(len(queries), np.iinfo(np.int64).min, dtype=np.int64)
+    # Step 0, every key's first version, needs no scatter; step k > 0 then looks at the k-th
+    # version of the keys that have more than k.
+    first_time = sorted_right_times[first]
+    applies = (versions > 0) & (first_time <= query_times)
+    best = np.where(applies, first, -1)
+    best_time = np.where(applies, first_time, np.iinfo(np.int64).min)
     tied = np.zeros(len(queries), dtype=bool)
-    active = np.flatnonzero(versions > 0)
-    step = 0
-    while len(active):  # step k looks at the k-th version of each key that has more than k
+    active = np.flatnonzero(versions > 1)
+    step = 1
+    while len(active):
         candidate = first[active] + step
         candidate_time = sorted_right_times[candidate]
         applies = candidate_time <= query_times[active]
@@ -122,8 +130,10 @@ def _latest_at_or_before(
     return np.where(best >= 0, right_order[np.maximum(best, 0)], -1)
 
 
-def _run_stops(sorted_keys: np.ndarray) -> np.ndarray:
+def run_stops(sorted_keys: np.ndarray) -> np.ndarray:
     """For each position of sorted keys, one past the last position holding the same key."""
+    if len(sorted_keys) == 0:
+        return np.zeros(0, dtype=np.int64)
     boundary = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
     stops = np.append(boundary, len(sorted_keys))
     return np.repeat(stops, np.diff(np.concatenate([[0], stops])))

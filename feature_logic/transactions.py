@@ -130,7 +130,7 @@ def transaction_features(
         "loc_delta_t_minus_1": loc_delta,
         "time_delta_t_minus_1": time_delta,
     }
-    return pd.DataFrame(columns, columns=list(TRANSACTION_FEATURE_COLUMNS))
+    return pd.DataFrame(columns, columns=list(TRANSACTION_FEATURE_COLUMNS), copy=False)  # fresh arrays
 
 
 def last_transaction_per_card(features: pd.DataFrame) -> pd.DataFrame:
@@ -142,7 +142,7 @@ def last_transaction_per_card(features: pd.DataFrame) -> pd.DataFrame:
     micros = utc_microseconds(features, "datetime", "features")
     tid = int64_keys(features, "tid", "features")
     if sorted_by_time(micros, tid):  # e.g. the last `previous` followed by a new batch's rows
-        latest = np.flatnonzero(~pd.Index(cards).duplicated(keep="last"))
+        latest = np.flatnonzero(~pd.Series(cards).duplicated(keep="last").to_numpy())
     else:
         order = group_time_order(cards, micros, tid)
         sorted_cards = cards[order]

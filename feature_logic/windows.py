@@ -22,7 +22,7 @@ from feature_logic.inputs import (
     utc_instant_microseconds,
     utc_microseconds,
 )
-from feature_logic.point_in_time import group_time_order, sorted_by_time
+from feature_logic.point_in_time import group_time_order, run_stops, sorted_by_time
 
 #: One line per output column of `window_aggregates`, in output order.
 FEATURE_DESCRIPTIONS: dict[str, str] = {
@@ -41,7 +41,8 @@ WINDOW_FEATURE_COLUMNS: tuple[str, ...] = tuple(FEATURE_DESCRIPTIONS)
 
 DEFAULT_WINDOW = timedelta(hours=4)
 
-_INPUT_COLUMNS = ("tid", "cc_num", "datetime", "amount", "loc_delta_t_minus_1")
+#: The columns of the `transactions` feature group that `window_aggregates` reads.
+WINDOW_INPUT_COLUMNS: tuple[str, ...] = ("tid", "cc_num", "datetime", "amount", "loc_delta_t_minus_1")
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -58,7 +59,7 @@ def window_aggregates(
     `features` are rows of the `transactions` feature group covering [start - window, end);
     rows outside that range are allowed and never change the result.
     """
-    require_columns(features, _INPUT_COLUMNS, "features")
+    require_columns(features, WINDOW_INPUT_COLUMNS, "features")
     start_us = utc_instant_microseconds(start, "start")
     end_us = utc_instant_microseconds(end, "end")
     if end_us < start_us:
@@ -96,6 +97,7 @@ def window_aggregates(
             "loc_delta_mavg": mean_loc_delta[output_order],
         },
         columns=list(WINDOW_FEATURE_COLUMNS),
+        copy=False,  # fresh arrays: no need for pandas to copy them into 2-D blocks
     )
 
 
@@ -111,7 +113,8 @@ def _frame_bounds(
     """[first, stop) positions of each wanted row's frame in rows sorted by (card, time, tid).
 
     The frame holds the card's rows with time in (t - window, t], ties at t included. Card and
-    time pack into one ascending int64 key, so both ends are binary searches.
+    time pack into one ascending int64 key: the start is a binary search, the end the end of the
+    row's run of equal keys.
     """
     if len(wanted) == 0:
         return wanted.copy(), wanted.copy()
@@ -120,8 +123,7 @@ def _frame_bounds(
     times, oldest_inside, span = _time_coordinates(sorted_micros, wanted, window_us, int(card_rank[-1]) + 1)
     key = card_rank * span + times
     first = np.searchsorted(key, card_rank[wanted] * span + oldest_inside, side="left")
-    stop = np.searchsorted(key, key[wanted], side="right")
-    return first, stop
+    return first, run_stops(key)[wanted]
 
 
 def _time_coordinates(
@@ -150,30 +152,33 @@ def _frame_reductions(
     """Mean and sample std (two-pass) of amount, and mean of loc_delta, over each frame [first, stop).
 
     Sums run from the frame's oldest row to its newest, whatever rows surround the frame, so a
-    frame's result depends on its own values only. Frames are visited longest first, so step k
-    touches only the frames holding more than k rows.
+    frame's result depends on its own values only. One-row frames need no arithmetic; longer
+    ones are visited longest first, so step k touches only the frames holding more than k rows.
     """
     sizes = stop - first
-    by_size = np.argsort(-sizes, kind="stable")
-    sorted_sizes, sorted_first = sizes[by_size], first[by_size]
-    longest = int(sorted_sizes[0]) if len(sorted_sizes) else 0
-    active = np.searchsorted(-sorted_sizes, -np.arange(longest), side="left")  # frames with > k rows
-
-    amount_sum = np.zeros(len(sizes))
-    loc_delta_sum = np.zeros(len(sizes))
-    for step, count in enumerate(active):
-        rows = sorted_first[:count] + step
-        amount_sum[:count] += amount[rows]
-        loc_delta_sum[:count] += loc_delta[rows]
-    amount_mean = amount_sum / sorted_sizes
-    squared_deviations = np.zeros(len(sizes))
-    for step, count in enumerate(active):
-        deviation = amount[sorted_first[:count] + step] - amount_mean[:count]
-        squared_deviations[:count] += deviation * deviation
+    amount_sum = amount[first]
+    loc_delta_sum = loc_delta[first]
     amount_std = np.zeros(len(sizes))
-    several = sorted_sizes > 1
-    amount_std[several] = np.sqrt(squared_deviations[several] / (sorted_sizes[several] - 1))
+    several = np.flatnonzero(sizes > 1)
+    several = several[np.argsort(-sizes[several], kind="stable")]
+    several_sizes, several_first = sizes[several], first[several]
+    longest = int(several_sizes[0]) if len(several) else 0
+    longer_than = np.searchsorted(-several_sizes, -np.arange(longest), side="left")  # frames with > k rows
 
-    unsorted = np.empty_like(by_size)
-    unsorted[by_size] = np.arange(len(by_size))
-    return amount_mean[unsorted], amount_std[unsorted], (loc_delta_sum / sorted_sizes)[unsorted]
+    partial_amount, partial_loc_delta = amount_sum[several], loc_delta_sum[several]
+    for step in range(1, longest):
+        count = longer_than[step]
+        rows = several_first[:count] + step
+        partial_amount[:count] += amount[rows]
+        partial_loc_delta[:count] += loc_delta[rows]
+    amount_sum[several], loc_delta_sum[several] = partial_amount, partial_loc_delta
+    amount_mean = amount_sum / sizes
+
+    several_mean = amount_mean[several]
+    squared_deviations = np.zeros(len(several))
+    for step in range(longest):
+        count = longer_than[step]
+        deviation = amount[several_first[:count] + step] - several_mean[:count]
+        squared_deviations[:count] += deviation * deviation
+    amount_std[several] = np.sqrt(squared_deviations / (several_sizes - 1))
+    return amount_mean, amount_std, loc_delta_sum / sizes

@@ -293,3 +293,10 @@ def test_last_transaction_per_card_keeps_each_cards_latest_charge_by_time_then_t
         latest = last_transaction_per_card(frame)
         assert tuple(latest.columns) == PREVIOUS_COLUMNS
         assert latest["tid"].tolist() == [2, 8]
+
+
+def test_empty_histories_give_nulls_not_errors():
+    rows = transactions_frame([(1, CARD, "2024-03-01 10:00", 1.0, 0.0, 0.0)])
+    features = transaction_features(rows, PROFILES.iloc[:0], CARDS.iloc[:0])
+    assert features["lives_city"].tolist() == [None]
+    assert features[["age_at_transaction", "days_until_card_expires"]].isna().all(axis=None)
