@@ -1,0 +1,251 @@
+"""A feature view: metadata only -- a query (spine + point-in-time joins), label columns and
+transformation functions. It yields training data (versioned, reproducible), batch data for
+scoring, and online feature vectors, all transformed the same way.
+
+Column rules for X: labels never; entity ids (every group's primary key and the spine's join
+keys) only with `primary_key=True`; event times only with `event_time=True`. Transformed
+features keep their position (a one-hot feature becomes several adjacent columns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from .context import StoreContext
+from .errors import InvalidInputError
+from .offline_store import Snapshot, TimeRange
+from .query import Query
+from .serving import ReturnType, VectorServer
+from .specs import FeatureViewSpec
+from .sql import as_utc
+from .training_dataset import TrainingDatasetStore, TrainingDatasetVersion, split_ranges
+from .transformations import from_state, to_state
+from .view_plan import ViewPlan, split_xy, to_frame
+
+XY = tuple[pd.DataFrame, "pd.Series | pd.DataFrame | None"]
+
+
+class FeatureView:
+    """Handle on one feature view version (create it with FeatureStore.get_or_create_feature_view)."""
+
+    def __init__(self, *, spec: FeatureViewSpec, query: Query, context: StoreContext) -> None:
+        self.spec = spec
+        self.query = query
+        self._context = context
+        self._plan = ViewPlan(query, spec.labels)
+        self._datasets = TrainingDatasetStore(context.catalog, spec.name, spec.version)
+        self._batch_functions: dict[str, Any] | None = None
+        self._server: VectorServer | None = None
+        #: The training dataset version recorded by the latest training_data()/create_* call here.
+        self.last_training_dataset_version: int | None = None
+
+    def __repr__(self) -> str:
+        return f"FeatureView({self.name!r}, version={self.version}, labels={list(self.labels)})"
+
+    name = property(lambda self: self.spec.name, doc="The view's name.")
+    version = property(lambda self: self.spec.version, doc="The view's version.")
+    labels = property(lambda self: self.spec.labels, doc="Label columns (y).")
+
+    @property
+    def _where(self) -> str:
+        return f"feature view {self.name} v{self.version}"
+
+    def feature_names(self, *, primary_key: bool = False, event_time: bool = False) -> list[str]:
+        """Columns of X before transformations."""
+        return [c.name for c in self._plan.kept(primary_key=primary_key, event_time=event_time)]
+
+    # --- training data -------------------------------------------------------------------
+
+    def training_data(
+        self, start_time: Any = None, end_time: Any = None, *, primary_key: bool = False,
+        event_time: bool = False, description: str = "",
+    ) -> XY:
+        """All spine rows with start_time <= event time < end_time as (X, y), transformations fitted
+        on them; recorded as a training dataset version (see `training_dataset_versions`)."""
+        splits = split_ranges(train_start=start_time, train_end=end_time)
+        snapshots = self._snapshots()
+        table, audit = self._plan.read(snapshots, splits["train"])
+        frame = to_frame(table)
+        functions = self._fit(frame)
+        self._record(splits, snapshots, functions, {"train": len(frame)}, {"train": audit}, description)
+        return split_xy(frame, self._plan, functions, primary_key=primary_key, event_time=event_time)
+
+    def create_training_data(self, start_time: Any = None, end_time: Any = None, *, description: str = "") -> int:
+        """Record a single-split training dataset version; returns its number."""
+        return self._create(split_ranges(train_start=start_time, train_end=end_time), description)
+
+    def create_train_test_split(
+        self, train_start: Any = None, train_end: Any = None, test_start: Any = None, test_end: Any = None,
+        *, description: str = "",
+    ) -> int:
+        """Record a time-based train/test split (ranges on the spine's event time); returns its version."""
+        return self._create(split_ranges(train_start=train_start, train_end=train_end, test_start=test_start,
+                                         test_end=test_end), description)
+
+    def create_train_validation_test_split(
+        self, train_start: Any = None, train_end: Any = None, validation_start: Any = None,
+        validation_end: Any = None, test_start: Any = None, test_end: Any = None, *, description: str = "",
+    ) -> int:
+        """Record a time-based train/validation/test split; returns its version."""
+        return self._create(split_ranges(
+            train_start=train_start, train_end=train_end, validation_start=validation_start,
+            validation_end=validation_end, test_start=test_start, test_end=test_end), description)
+
+    def get_training_data(self, training_dataset_version: int, *, primary_key: bool = False,
+                          event_time: bool = False) -> XY:
+        """(X, y) of a single-split version, identical every time it is read."""
+        return self._get(training_dataset_version, ("train",), primary_key, event_time)[0]
+
+    def get_train_test_split(self, training_dataset_version: int, *, primary_key: bool = False,
+                             event_time: bool = False) -> tuple[Any, Any, Any, Any]:
+        """X_train, X_test, y_train, y_test of a recorded version."""
+        (x_train, y_train), (x_test, y_test) = self._get(training_dataset_version, ("train", "test"),
+                                                         primary_key, event_time)
+        return x_train, x_test, y_train, y_test
+
+    def get_train_validation_test_split(self, training_dataset_version: int, *, primary_key: bool = False,
+                                        event_time: bool = False) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """X_train, X_val, X_test, y_train, y_val, y_test of a recorded version."""
+        (xt, yt), (xv, yv), (xs, ys) = self._get(training_dataset_version, ("train", "validation", "test"),
+                                                 primary_key, event_time)
+        return xt, xv, xs, yt, yv, ys
+
+    def get_training_dataset(self, training_dataset_version: int) -> TrainingDatasetVersion:
+        """The metadata of a version (splits, Delta versions, fitted state, audit, row counts)."""
+        return self._datasets.get(training_dataset_version)
+
+    def training_dataset_versions(self) -> list[int]:
+        """Recorded training dataset versions, ascending."""
+        return self._datasets.versions()
+
+    def _create(self, splits: dict[str, TimeRange], description: str) -> int:
+        if "train" not in splits:
+            raise InvalidInputError(f"{self._where}: a split needs a train range")
+        snapshots = self._snapshots()
+        counts, audits, functions = {}, {}, {}
+        for name, window in splits.items():  # one split in memory at a time
+            table, audits[name] = self._plan.read(snapshots, window)
+            counts[name] = table.num_rows
+            if name == "train":
+                functions = self._fit(table.select(self._fit_columns(table.column_names)).to_pandas())
+            del table
+        return self._record(splits, snapshots, functions, counts, audits, description).version
+
+    def _get(self, version: int, names: Sequence[str], primary_key: bool, event_time: bool) -> list[XY]:
+        record = self._datasets.get(version)
+        missing = [n for n in names if n not in record.splits]
+        if missing:
+            raise InvalidInputError(
+                f"{self._where}: training dataset version {version} has splits {list(record.splits)}, not {missing}"
+            )
+        snapshots = self._snapshots(record.delta_versions)
+        functions = self._restore(record)
+        out = []
+        for name in names:
+            table, _ = self._plan.read(snapshots, record.splits[name])
+            out.append(split_xy(to_frame(table), self._plan, functions, primary_key=primary_key,
+                                event_time=event_time))
+        return out
+
+    # --- batch scoring and serving ------------------------------------------------------
+
+    def init_batch_scoring(self, training_dataset_version: int | None = None) -> None:
+        """Use the transformation state fitted for `training_dataset_version` in get_batch_data."""
+        self._batch_functions = self._functions_for(training_dataset_version)
+
+    def get_batch_data(
+        self, start_time: Any = None, end_time: Any = None, *, spine: Any = None, primary_key: bool = False,
+        event_time: bool = False,
+    ) -> pd.DataFrame:
+        """Transformed features (no labels) for spine rows with start_time <= event time < end_time.
+
+        `spine` (a DataFrame with the spine's event time, join keys and spine features) replaces the
+        spine group, e.g. to score transactions that have no label yet; its rows keep their order
+        within an event time.
+        """
+        if self._batch_functions is None:
+            if self.spec.transformations:
+                raise InvalidInputError(f"{self._where}: call init_batch_scoring(training_dataset_version) first")
+            self._batch_functions = {}
+        window = TimeRange(start=None if start_time is None else as_utc(start_time, "start_time"),
+                           end=None if end_time is None else as_utc(end_time, "end_time"))
+        frame_spine = None if spine is None else self._plan.spine_frame(spine)
+        table, _ = self._plan.read(self._snapshots(), window, spine_frame=frame_spine, with_labels=False)
+        x, _ = split_xy(to_frame(table), self._plan, self._batch_functions, primary_key=primary_key,
+                        event_time=event_time, labels=False)
+        return x
+
+    def init_serving(self, training_dataset_version: int | None = None) -> None:
+        """Prepare online lookups and the transformation state of `training_dataset_version`."""
+        functions = self._functions_for(training_dataset_version)
+        self._server = VectorServer(self._plan, self.query.groups(), self._context.online_store(), functions)
+
+    def get_feature_vector(
+        self, entry: Mapping[str, Any], *, passed_features: Mapping[str, Any] | None = None,
+        return_type: ReturnType = "list",
+    ) -> Any:
+        """One transformed feature vector: online rows for the entry's keys, plus passed features."""
+        return self._serving().vector(entry, passed_features, return_type)
+
+    def get_feature_vectors(
+        self, entries: Sequence[Mapping[str, Any]], *, passed_features: Sequence[Mapping[str, Any]] | None = None,
+        return_type: ReturnType = "list",
+    ) -> Any:
+        """Feature vectors for many entries (one batched read per group)."""
+        return self._serving().vectors(entries, passed_features, return_type)
+
+    def serving_columns(self) -> list[str]:
+        """Names of the values in a feature vector (the training X columns)."""
+        return list(self._serving().columns)
+
+    def _serving(self) -> VectorServer:
+        if self._server is None:
+            raise InvalidInputError(f"{self._where}: call init_serving(training_dataset_version) first")
+        return self._server
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _snapshots(self, versions: Mapping[str, int] | None = None) -> list[Snapshot]:
+        groups = self.query.groups()
+        names = self._plan.table_names()
+        return [g.snapshot(None if versions is None else versions[n]) for g, n in zip(groups, names)]
+
+    def _fit_columns(self, available: Sequence[str]) -> list[str]:
+        return [f for f in self.spec.transformations if f in available]
+
+    def _fit(self, frame: pd.DataFrame) -> dict[str, Any]:
+        functions = {}
+        for feature, doc in self.spec.transformations.items():
+            function = from_state({"function": doc["function"], "params": doc.get("params", {})},
+                                  self._context.transformations)
+            functions[feature] = function.fit(frame[feature])
+        return functions
+
+    def _restore(self, record: TrainingDatasetVersion) -> dict[str, Any]:
+        return {f: from_state(doc, self._context.transformations) for f, doc in record.transformations.items()}
+
+    def _functions_for(self, version: int | None) -> dict[str, Any]:
+        if version is None:
+            if self.spec.transformations:
+                raise InvalidInputError(
+                    f"{self._where} has transformation functions; give the training dataset version whose fitted "
+                    f"state to use (recorded: {self.training_dataset_versions()})"
+                )
+            return {}
+        return self._restore(self._datasets.get(version))
+
+    def _record(self, splits: dict[str, TimeRange], snapshots: Sequence[Snapshot], functions: Mapping[str, Any],
+                counts: dict[str, int], audits: dict[str, dict[str, float | None]], description: str,
+                ) -> TrainingDatasetVersion:
+        draft = TrainingDatasetVersion(
+            feature_view=self.name, feature_view_version=self.version, version=0, splits=splits,
+            delta_versions={n: s.version for n, s in zip(self._plan.table_names(), snapshots)},
+            transformations={f: to_state(fn, self.spec.transformations[f]["function"]) for f, fn in functions.items()},
+            row_counts=counts, leakage_audit=audits, description=description,
+        )
+        record = self._datasets.save(draft)
+        self.last_training_dataset_version = record.version
+        return record

@@ -1,0 +1,279 @@
+"""The online store: the latest row per primary key of each online-enabled feature group.
+
+`OnlineStore` is the interface (four abstract methods, like Feast's: update, write_batch,
+read, teardown) so a Redis backend can drop in later. `SQLiteOnlineStore` is the embedded
+default: one file under the store's root, WAL journal, one `WITHOUT ROWID` table per feature
+group version keyed by its primary key.
+
+Writes never go back in time: a row replaces the stored one only if its event time is
+greater than or equal to the stored event time, so a late, older batch changes nothing and
+replaying a batch is harmless (idempotent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import InvalidInputError, SchemaMismatchError
+from .sql import quote
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH_DATE = dt.date(1970, 1, 1)
+_CHUNK = 500  # keys per SELECT ... IN (...)
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnlineTableSpec:
+    """One online table: its name, primary key, event time column and stored columns."""
+
+    name: str
+    key_columns: tuple[str, ...]
+    event_time: str
+    schema: pa.Schema
+
+    def __post_init__(self) -> None:
+        missing = [c for c in (*self.key_columns, self.event_time) if c not in self.schema.names]
+        if missing:
+            raise InvalidInputError(f"online table {self.name}: key/time column(s) {missing} not in schema")
+
+
+class OnlineStore(ABC):
+    """Latest feature row per key, for low-latency lookups."""
+
+    @abstractmethod
+    def update(self, table: OnlineTableSpec) -> None:
+        """Create the table if needed, or check that the existing one has the same columns."""
+
+    @abstractmethod
+    def write_batch(self, table: OnlineTableSpec, rows: pa.Table) -> int:
+        """Upsert the latest row per key of `rows`, never replacing a newer stored row; returns rows offered."""
+
+    @abstractmethod
+    def read(self, table: OnlineTableSpec, keys: Sequence[Row], columns: Sequence[str]) -> list[Row | None]:
+        """`columns` of the row stored for each key (None where absent), in the order of `keys`."""
+
+    @abstractmethod
+    def teardown(self, table: OnlineTableSpec) -> None:
+        """Drop the table and its rows."""
+
+    def lookup(self, table: OnlineTableSpec, columns: Sequence[str]) -> Callable[[Row], Row | None]:
+        """A prepared single-key reader (the serving hot path); backends may override it."""
+        def fetch(key: Row) -> Row | None:
+            return self.read(table, [key], columns)[0]
+        return fetch
+
+
+def latest_per_key(rows: pa.Table, key_columns: Sequence[str], event_time: str) -> pa.Table:
+    """The row with the greatest event time for each key (the last one among equal times)."""
+    if rows.num_rows < 2:
+        return rows
+    order = pc.sort_indices(rows, [(event_time, "ascending")])
+    rows = rows.take(order)
+    keys = pd.DataFrame({f"k{i}": rows[k].to_numpy(zero_copy_only=False) for i, k in enumerate(key_columns)})
+    keep = ~keys.duplicated(keep="last").to_numpy()
+    return rows.filter(pa.array(keep))
+
+
+class SQLiteOnlineStore(OnlineStore):
+    """The embedded online store: one SQLite file (WAL), safe across threads and processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._local = threading.local()
+        self._known: set[str] = set()
+
+    def _connection(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None or self._local.pid != os.getpid():
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, cached_statements=256)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS _online_tables (name TEXT PRIMARY KEY, spec TEXT NOT NULL)"
+            )
+            self._local.con, self._local.pid = con, os.getpid()
+        return con
+
+    def update(self, table: OnlineTableSpec) -> None:
+        """Create the table, or verify that the stored one has the same columns and key."""
+        spec = json.dumps(_describe(table), sort_keys=True)
+        con = self._connection()
+        found = con.execute("SELECT spec FROM _online_tables WHERE name = ?", (table.name,)).fetchone()
+        if found is not None:
+            if found[0] != spec:
+                raise SchemaMismatchError(
+                    f"online table {table.name} exists with another layout ({found[0]}), not {spec}; "
+                    "create a new feature group version"
+                )
+            self._known.add(table.name)
+            return
+        columns = ", ".join(f"{quote(f.name)} {_sqlite_type(table.name, f)}" for f in table.schema)
+        key = ", ".join(quote(k) for k in table.key_columns)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute(f"CREATE TABLE IF NOT EXISTS {quote(table.name)} ({columns}, PRIMARY KEY ({key})) WITHOUT ROWID")
+            con.execute("INSERT OR IGNORE INTO _online_tables (name, spec) VALUES (?, ?)", (table.name, spec))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._known.add(table.name)
+
+    def write_batch(self, table: OnlineTableSpec, rows: pa.Table) -> int:
+        """Upsert the newest row per key; an older event time never overwrites a newer one."""
+        if table.name not in self._known:
+            self.update(table)
+        rows = latest_per_key(rows.select(table.schema.names), table.key_columns, table.event_time)
+        if not rows.num_rows:
+            return 0
+        encoded = [_encode(rows[f.name], f.type).to_pylist() for f in table.schema]
+        names = [quote(n) for n in table.schema.names]
+        target, time = quote(table.name), quote(table.event_time)
+        updates = ", ".join(f"{n} = excluded.{n}" for n in names)
+        sql = (
+            f"INSERT INTO {target} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT ({', '.join(quote(k) for k in table.key_columns)}) DO UPDATE SET {updates} "
+            f"WHERE excluded.{time} >= {target}.{time}"
+        )
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executemany(sql, zip(*encoded))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return rows.num_rows
+
+    def read(self, table: OnlineTableSpec, keys: Sequence[Row], columns: Sequence[str]) -> list[Row | None]:
+        """Rows for many keys, a few hundred per SELECT."""
+        decode = _decoders(table, columns)
+        width = len(table.key_columns)
+        key_list = ", ".join(quote(k) for k in table.key_columns)
+        select = ", ".join([*(quote(k) for k in table.key_columns), *(quote(c) for c in columns)])
+        found: dict[Row, Row] = {}
+        con = self._connection()
+        unique = list(dict.fromkeys(tuple(k) for k in keys))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start:start + _CHUNK]
+            if width == 1:
+                where = f"{key_list} IN ({', '.join('?' * len(chunk))})"
+                params: list[Any] = [k[0] for k in chunk]
+            else:
+                tuples = ", ".join(f"({', '.join('?' * width)})" for _ in chunk)
+                where = f"({key_list}) IN (VALUES {tuples})"
+                params = [v for k in chunk for v in k]
+            for row in con.execute(f"SELECT {select} FROM {quote(table.name)} WHERE {where}", params):
+                found[tuple(row[:width])] = _apply(decode, row[width:])
+        return [found.get(tuple(k)) for k in keys]
+
+    def lookup(self, table: OnlineTableSpec, columns: Sequence[str]) -> Callable[[Row], Row | None]:
+        """One prepared statement, decoders resolved once: a single indexed SELECT per call."""
+        decode = _decoders(table, columns)
+        where = " AND ".join(f"{quote(k)} = ?" for k in table.key_columns)
+        sql = f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} WHERE {where}"
+        connection = self._connection
+        if not any(decode):
+            def fetch_plain(key: Row) -> Row | None:
+                return connection().execute(sql, key).fetchone()
+            return fetch_plain
+
+        def fetch(key: Row) -> Row | None:
+            row = connection().execute(sql, key).fetchone()
+            return None if row is None else _apply(decode, row)
+        return fetch
+
+    def teardown(self, table: OnlineTableSpec) -> None:
+        """Drop the table and forget its layout."""
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        con.execute(f"DROP TABLE IF EXISTS {quote(table.name)}")
+        con.execute("DELETE FROM _online_tables WHERE name = ?", (table.name,))
+        con.execute("COMMIT")
+        self._known.discard(table.name)
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+
+def _describe(table: OnlineTableSpec) -> dict[str, Any]:
+    return {"columns": [[f.name, str(f.type)] for f in table.schema], "key": list(table.key_columns),
+            "event_time": table.event_time}
+
+
+def _sqlite_type(table: str, field: pa.Field) -> str:
+    kind = field.type
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return "INTEGER"
+    if pa.types.is_floating(kind):
+        return "REAL"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "TEXT"
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return "BLOB"
+    raise SchemaMismatchError(f"online table {table}: column '{field.name}' of type {kind} cannot be stored online")
+
+
+def _encode(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    """Times as integer microseconds (UTC) and dates as day numbers: exact and comparable."""
+    if pa.types.is_timestamp(kind):
+        return column.cast(pa.timestamp("us", tz=kind.tz)).cast(pa.int64())
+    if pa.types.is_date(kind):
+        return column.cast(pa.date32()).cast(pa.int32())
+    return column
+
+
+def _decoders(table: OnlineTableSpec, columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+    decoders: list[Callable[[Any], Any] | None] = []
+    for name in columns:
+        if name not in table.schema.names:
+            raise InvalidInputError(f"online table {table.name} has no column '{name}'")
+        kind = table.schema.field(name).type
+        if pa.types.is_timestamp(kind):
+            decoders.append(_as_utc_time if kind.tz else _as_naive_time)
+        elif pa.types.is_date(kind):
+            decoders.append(_as_date)
+        elif pa.types.is_boolean(kind):
+            decoders.append(_as_bool)
+        else:
+            decoders.append(None)
+    return decoders
+
+
+def _apply(decoders: Sequence[Callable[[Any], Any] | None], row: Row) -> Row:
+    return tuple(v if d is None or v is None else d(v) for d, v in zip(decoders, row))
+
+
+def _as_utc_time(micros: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=micros)
+
+
+def _as_naive_time(micros: int) -> dt.datetime:
+    return (EPOCH + dt.timedelta(microseconds=micros)).replace(tzinfo=None)
+
+
+def _as_date(days: int) -> dt.date:
+    return EPOCH_DATE + dt.timedelta(days=days)
+
+
+def _as_bool(value: int) -> bool:
+    return bool(value)

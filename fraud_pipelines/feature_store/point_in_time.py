@@ -1,0 +1,175 @@
+"""The point-in-time join: the one place where feature rows meet spine rows.
+
+The rule (every reader goes through it: training data, batch data, `as_of`):
+
+    For each spine row with event time t, each joined source contributes, for the same join
+    key, its row with the greatest event time <= t. When several rows of that source share the
+    join key and that event time, the one with the greatest primary key wins. When there is no
+    such row, the source's columns are null. Spine rows are never dropped or duplicated (a left
+    join); rows come out ordered by spine event time, then by the spine's ordering columns
+    (its primary key, or the caller's row order), so the same inputs always give the same frame.
+    A spine row whose join key is null matches nothing.
+
+It runs as DuckDB `ASOF LEFT JOIN`s over relations registered by the caller; no Python touches
+individual rows. Joined rows can never come from the future: the join condition is
+`spine.t >= source.t`, and `leakage_audit` measures it on the result for the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .sql import quote, timestamp_literal
+
+#: Hidden result columns start with this; callers drop them with `drop_hidden`.
+HIDDEN = "__"
+SPINE_TIME = "__spine_t"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpineSource:
+    """The left side: one output row per row of `relation` (already filtered by the caller)."""
+
+    relation: str
+    event_time: str
+    order_by: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (column in relation, output name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinedSource:
+    """A right side: its latest row per join key as of each spine row's event time."""
+
+    relation: str
+    spine_keys: tuple[str, ...]
+    keys: tuple[str, ...]
+    event_time: str
+    primary_key: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (column in relation, output name)
+    audit_name: str  # names this source in the leakage audit
+
+    def __post_init__(self) -> None:
+        if len(self.keys) != len(self.spine_keys) or not self.keys:
+            raise ValueError(f"join of {self.relation}: keys {self.keys} do not pair with {self.spine_keys}")
+
+    @property
+    def ties_possible(self) -> bool:
+        """Rows sharing (join key, event time) exist only when the key does not cover the primary key."""
+        return not set(self.primary_key) <= set(self.keys)
+
+
+def point_in_time_sql(spine: SpineSource, joins: Sequence[JoinedSource], *, where: str | None = None) -> str:
+    """The SQL of the join described in this module's docstring.
+
+    `where` is an optional condition on output column names, applied after the join.
+    The result carries hidden columns (`__spine_t`, `__et_<i>`, `__o<i>`) for the leakage
+    audit and ordering; drop them with `drop_hidden`.
+    """
+    ctes = [_spine_cte(spine, joins)]
+    ctes += [_joined_cte(i, source) for i, source in enumerate(joins)]
+    select = [f's."__t" AS {quote(SPINE_TIME)}']
+    order = [quote(SPINE_TIME)]
+    spine_outputs = dict(spine.columns)
+    for i, column in enumerate(spine.order_by):
+        if column in spine_outputs:
+            order.append(quote(spine_outputs[column]))
+        else:
+            select.append(f"s.{quote(_spine_col(spine, column))} AS {quote(f'__o{i}')}")
+            order.append(quote(f"__o{i}"))
+    select += [f"s.{quote(_spine_col(spine, c))} AS {quote(out)}" for c, out in spine.columns]
+    joins_sql = []
+    for i, source in enumerate(joins):
+        alias = f"j{i}"
+        select += [f"{alias}.{quote(f'__c{n}')} AS {quote(out)}" for n, (_, out) in enumerate(source.columns)]
+        select.append(f'{alias}."__t" AS {quote(f"__et_{i}")}')
+        on = [
+            f"s.{quote(_spine_col(spine, sk))} = {alias}.{quote(f'__k{n}')}"
+            for n, sk in enumerate(source.spine_keys)
+        ]
+        on.append(f's."__t" >= {alias}."__t"')
+        joins_sql.append(f"ASOF LEFT JOIN {alias} ON {' AND '.join(on)}")
+    inner = f"SELECT {', '.join(select)} FROM spine s {' '.join(joins_sql)}"
+    condition = f" WHERE {where}" if where else ""
+    return f"WITH {', '.join(ctes)} SELECT * FROM ({inner}){condition} ORDER BY {', '.join(order)}"
+
+
+def latest_per_key_sql(
+    relation: str,
+    *,
+    keys: Sequence[str],
+    event_time: str,
+    primary_key: Sequence[str],
+    columns: Sequence[str],
+    at: datetime,
+) -> str:
+    """Each key's row with the greatest event time <= `at`: the join above with a spine of
+    every key present in `relation`, all at time `at` (rows ordered by key)."""
+    key_list = ", ".join(quote(k) for k in keys)
+    spine_relation = (
+        f"(SELECT DISTINCT {key_list}, {timestamp_literal(at)} AS {quote('__at')} FROM {relation} "
+        f"WHERE {quote(event_time)} <= {timestamp_literal(at)})"
+    )
+    spine = SpineSource(
+        relation=spine_relation,
+        event_time="__at",
+        order_by=tuple(keys),
+        columns=tuple((k, k) for k in keys),
+    )
+    joined = JoinedSource(
+        relation=relation,
+        spine_keys=tuple(keys),
+        keys=tuple(keys),
+        event_time=event_time,
+        primary_key=tuple(primary_key),
+        columns=tuple((c, c) for c in columns if c not in keys),
+        audit_name=relation,
+    )
+    return point_in_time_sql(spine, [joined])
+
+
+def leakage_audit(result: pa.Table, joins: Sequence[JoinedSource]) -> dict[str, float | None]:
+    """Per joined source, max(feature event time - spine time) in seconds; <= 0 means no leakage.
+
+    None when the source matched no spine row.
+    """
+    audit: dict[str, float | None] = {}
+    spine_t = result[SPINE_TIME].cast(pa.int64())
+    for i, source in enumerate(joins):
+        gap = pc.max(pc.subtract(result[f"__et_{i}"].cast(pa.int64()), spine_t)).as_py()
+        audit[source.audit_name] = None if gap is None else gap / 1e6
+    return audit
+
+
+def drop_hidden(result: pa.Table) -> pa.Table:
+    """The result without the join's bookkeeping columns."""
+    return result.select([c for c in result.column_names if not c.startswith(HIDDEN)])
+
+
+def _spine_col(spine: SpineSource, column: str) -> str:
+    return "__t" if column == spine.event_time else column
+
+
+def _spine_cte(spine: SpineSource, joins: Sequence[JoinedSource]) -> str:
+    needed = dict.fromkeys([*spine.order_by, *(c for c, _ in spine.columns)])
+    for source in joins:
+        needed.update(dict.fromkeys(source.spine_keys))
+    parts = [f'{quote(spine.event_time)} AS "__t"']
+    parts += [quote(c) for c in needed if c != spine.event_time]
+    return f"spine AS (SELECT {', '.join(parts)} FROM {spine.relation})"
+
+
+def _joined_cte(i: int, source: JoinedSource) -> str:
+    parts = [f"{quote(k)} AS {quote(f'__k{n}')}" for n, k in enumerate(source.keys)]
+    parts.append(f'{quote(source.event_time)} AS "__t"')
+    parts += [f"{quote(c)} AS {quote(f'__c{n}')}" for n, (c, _) in enumerate(source.columns)]
+    body = f"SELECT {', '.join(parts)} FROM {source.relation}"
+    if source.ties_possible:
+        partition = ", ".join([*(quote(k) for k in source.keys), quote(source.event_time)])
+        newest_key = ", ".join(f"{quote(k)} DESC" for k in source.primary_key)
+        body += f" QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {newest_key}) = 1"
+    return f"j{i} AS ({body})"

@@ -1,0 +1,176 @@
+"""Online feature vectors: look up each joined group's latest row by key, merge the request's own
+(passed) features, apply the fitted transformations, in the order of the training columns.
+
+Everything that does not depend on the request is prepared once in `VectorServer.__init__`
+(SQL statements, key encoders, column positions, transformation closures), so the
+single-vector path is a few dictionary reads, one indexed SQLite SELECT per group and plain
+Python arithmetic; no pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from .errors import InvalidInputError
+from .online_store import EPOCH, OnlineStore, OnlineTableSpec
+from .sql import as_utc
+from .transformations import output_names, transform_value
+from .view_plan import ViewPlan
+
+ReturnType = Literal["list", "dict", "pandas"]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One online group: how to build its key from an entry and where its values go."""
+
+    name: str
+    entry_keys: tuple[str, ...]
+    encoders: tuple[Callable[[Any], Any], ...]
+    positions: tuple[int, ...]  # raw feature positions its columns fill
+    feature_names: tuple[str, ...]
+    table: OnlineTableSpec
+    columns: tuple[str, ...]
+    fetch: Callable[[tuple[Any, ...]], tuple[Any, ...] | None]
+    fetch_many: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...] | None]]
+
+
+class VectorServer:
+    """Prepared online reads for one feature view and training dataset version."""
+
+    def __init__(self, plan: ViewPlan, groups: Sequence[Any], online: OnlineStore, functions: Mapping[str, Any]) -> None:
+        kept = plan.kept(primary_key=False, event_time=False)
+        self.raw_features = [c.name for c in kept]
+        position = {c.name: i for i, c in enumerate(kept)}
+        self.sources: list[_Source] = []
+        covered: set[str] = set()
+        for index, group in enumerate(groups):
+            mine = [c for c in kept if c.source == index - 1]
+            if not mine or not group.online_enabled:
+                continue
+            if index == 0:
+                entry_keys, group_keys = tuple(group.primary_key), tuple(group.primary_key)
+            else:
+                join = plan.query.joins[index - 1]
+                entry_keys, group_keys = join.left_on, join.right_on
+                if set(group_keys) != set(group.primary_key):
+                    raise InvalidInputError(
+                        f"feature group {group.name} v{group.version} is joined on {list(group_keys)} but its online "
+                        f"rows are keyed by its primary key {list(group.primary_key)}; join it on the primary key"
+                    )
+            table = group.online_table()
+            online.update(table)
+            ordered = [entry_keys[group_keys.index(k)] for k in table.key_columns]
+            columns = tuple(c.column for c in mine)
+            self.sources.append(_Source(
+                name=f"{group.name} v{group.version}", entry_keys=tuple(ordered),
+                encoders=tuple(_key_encoder(table.schema.field(k).type) for k in table.key_columns),
+                positions=tuple(position[c.name] for c in mine), feature_names=tuple(c.name for c in mine),
+                table=table, columns=columns, fetch=online.lookup(table, columns),
+                fetch_many=lambda keys, t=table, c=columns: online.read(t, keys, c),
+            ))
+            covered |= {c.name for c in mine}
+        self.passed_only = [name for name in self.raw_features if name not in covered]
+        self.functions = [functions.get(name) for name in self.raw_features]
+        self.columns = [out for name, f in zip(self.raw_features, self.functions)
+                        for out in (output_names(f, name) if f is not None else [name])]
+        self._index = position
+
+    def vector(self, entry: Mapping[str, Any], passed: Mapping[str, Any] | None, return_type: ReturnType) -> Any:
+        """One feature vector in the training column order."""
+        values: list[Any] = [None] * len(self.raw_features)
+        for source in self.sources:
+            key = self._key(source, entry, passed)
+            if key is None:
+                continue
+            row = source.fetch(key)
+            if row is not None:
+                for position, value in zip(source.positions, row):
+                    values[position] = value
+        return self._finish(values, passed, return_type)
+
+    def vectors(self, entries: Sequence[Mapping[str, Any]], passed: Sequence[Mapping[str, Any] | None] | None,
+                return_type: ReturnType) -> Any:
+        """Many vectors, with one batched read per group."""
+        passed_list = list(passed) if passed is not None else [None] * len(entries)
+        if len(passed_list) != len(entries):
+            raise InvalidInputError(f"{len(entries)} entries but {len(passed_list)} passed_features")
+        rows: list[list[Any]] = [[None] * len(self.raw_features) for _ in entries]
+        for source in self.sources:
+            keys = [self._key(source, e, p) for e, p in zip(entries, passed_list)]
+            wanted = [k for k in keys if k is not None]
+            found = dict(zip(wanted, source.fetch_many(wanted)))
+            for values, key in zip(rows, keys):
+                row = found.get(key) if key is not None else None
+                if row is not None:
+                    for position, value in zip(source.positions, row):
+                        values[position] = value
+        out = [self._finish(values, p, "list") for values, p in zip(rows, passed_list)]
+        if return_type == "list":
+            return out
+        if return_type == "dict":
+            return [dict(zip(self.columns, v)) for v in out]
+        if return_type == "pandas":
+            return pd.DataFrame(out, columns=self.columns)
+        raise InvalidInputError(f"return_type must be 'list', 'dict' or 'pandas', not {return_type!r}")
+
+    def _key(self, source: _Source, entry: Mapping[str, Any], passed: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+        try:
+            return tuple(encode(entry[k]) for encode, k in zip(source.encoders, source.entry_keys))
+        except KeyError:
+            if passed is not None and all(name in passed for name in source.feature_names):
+                return None  # everything this group would give is passed in
+            missing = [k for k in source.entry_keys if k not in entry]
+            raise InvalidInputError(
+                f"entry {dict(entry)} lacks key(s) {missing} needed to look up {source.name} "
+                f"(or pass its features {list(source.feature_names)} in passed_features)"
+            ) from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"entry {dict(entry)}: bad key for {source.name}: {exc}") from exc
+
+    def _finish(self, values: list[Any], passed: Mapping[str, Any] | None, return_type: ReturnType) -> Any:
+        if passed:
+            for name, value in passed.items():
+                position = self._index.get(name)
+                if position is None:
+                    raise InvalidInputError(f"passed feature '{name}' is not a feature of this view: {self.raw_features}")
+                values[position] = value
+        missing = [n for n in self.passed_only if passed is None or n not in passed]
+        if missing:
+            raise InvalidInputError(
+                f"feature(s) {missing} have no online source (their group is not online-enabled or is the spine); "
+                "give them in passed_features"
+            )
+        out: list[Any] = []
+        for value, function in zip(values, self.functions):
+            if function is None:
+                out.append(value)
+            else:
+                result = transform_value(function, value)
+                out.extend(result) if isinstance(result, tuple) else out.append(result)
+        if return_type == "list":
+            return out
+        if return_type == "dict":
+            return dict(zip(self.columns, out))
+        if return_type == "pandas":
+            return pd.DataFrame([out], columns=self.columns)
+        raise InvalidInputError(f"return_type must be 'list', 'dict' or 'pandas', not {return_type!r}")
+
+
+def _key_encoder(kind: pa.DataType) -> Callable[[Any], Any]:
+    """Entry key values as the online store holds them (Python ints, strings, microseconds)."""
+    if pa.types.is_integer(kind):
+        return int
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return str
+    if pa.types.is_timestamp(kind):
+        return lambda v: (as_utc(v) - EPOCH) // dt.timedelta(microseconds=1)
+    if pa.types.is_date(kind):
+        return lambda v: (v - dt.date(1970, 1, 1)).days
+    return lambda v: v

@@ -1,0 +1,127 @@
+"""Descriptive statistics of the rows written by one commit, stored with that Delta version.
+
+Per column: count of values, completeness (share of non-null), distinct count; for numbers
+min/max/mean/std; for times min/max; and a histogram for the configured columns (equal-width
+bins for numbers, top values for everything else). Computed with Arrow kernels, one pass per
+column, so they cost little next to the write itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import InvalidInputError
+
+TOP_VALUES = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatisticsConfig:
+    """Which statistics a feature group computes on insert."""
+
+    enabled: bool = True
+    columns: tuple[str, ...] | None = None  # None: every column
+    histograms: tuple[str, ...] = ()
+    bins: int = 20
+
+    def __post_init__(self) -> None:
+        if self.bins < 1:
+            raise InvalidInputError(f"statistics bins must be >= 1, got {self.bins}")
+        object.__setattr__(self, "histograms", tuple(self.histograms))
+        if self.columns is not None:
+            object.__setattr__(self, "columns", tuple(self.columns))
+
+    @classmethod
+    def coerce(cls, value: StatisticsConfig | bool | None) -> StatisticsConfig:
+        """Accept a config, True/None (defaults) or False (disabled)."""
+        if isinstance(value, StatisticsConfig):
+            return value
+        if value is None or value is True:
+            return cls()
+        if value is False:
+            return cls(enabled=False)
+        raise InvalidInputError(f"statistics_config must be a StatisticsConfig or a bool, not {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the catalog."""
+        return {"enabled": self.enabled, "columns": self.columns, "histograms": list(self.histograms),
+                "bins": self.bins}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StatisticsConfig:
+        """Inverse of `to_dict`."""
+        columns = data.get("columns")
+        return cls(enabled=data["enabled"], columns=None if columns is None else tuple(columns),
+                   histograms=tuple(data.get("histograms", ())), bins=data.get("bins", 20))
+
+
+def compute_statistics(table: pa.Table, config: StatisticsConfig) -> dict[str, Any]:
+    """Statistics of `table` as a JSON-ready dict: {"row_count", "columns": {name: {...}}}."""
+    names = list(config.columns) if config.columns is not None else table.column_names
+    unknown = [c for c in [*names, *config.histograms] if c not in table.column_names]
+    if unknown:
+        raise InvalidInputError(f"statistics_config names unknown column(s) {unknown}")
+    rows = table.num_rows
+    columns = {}
+    for name in names:
+        column = table[name]
+        stats = _basic(column, rows)
+        if name in config.histograms:
+            stats["histogram"] = _histogram(column, config.bins)
+        columns[name] = stats
+    return {"row_count": rows, "columns": columns}
+
+
+def _basic(column: pa.ChunkedArray, rows: int) -> dict[str, Any]:
+    count = rows - column.null_count
+    stats: dict[str, Any] = {
+        "type": str(column.type),
+        "count": count,
+        "completeness": (count / rows) if rows else None,
+        "distinct_count": pc.count_distinct(column, mode="only_valid").as_py(),
+    }
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        numbers = column.cast(pa.float64()) if not pa.types.is_floating(kind) else column
+        extremes = pc.min_max(numbers)
+        stats.update(
+            min=_number(extremes["min"].as_py()),
+            max=_number(extremes["max"].as_py()),
+            mean=_number(pc.mean(numbers).as_py()),
+            std=_number(pc.stddev(numbers, ddof=1).as_py()) if count > 1 else None,
+        )
+    elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        extremes = pc.min_max(column)
+        low, high = extremes["min"].as_py(), extremes["max"].as_py()
+        stats.update(min=None if low is None else low.isoformat(), max=None if high is None else high.isoformat())
+    return stats
+
+
+def _histogram(column: pa.ChunkedArray, bins: int) -> dict[str, Any]:
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        values = column.drop_null().cast(pa.float64()).to_numpy()
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return {"kind": "numeric", "edges": [], "counts": []}
+        counts, edges = np.histogram(values, bins=bins)
+        return {"kind": "numeric", "edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+    counts = pc.value_counts(column.drop_null().cast(pa.string()) if not pa.types.is_string(kind) else column.drop_null())
+    pairs = sorted(
+        ((v["values"].as_py(), v["counts"].as_py()) for v in counts), key=lambda p: (-p[1], str(p[0]))
+    )
+    return {"kind": "top_values", "values": [p[0] for p in pairs[:TOP_VALUES]],
+            "counts": [p[1] for p in pairs[:TOP_VALUES]], "other": sum(p[1] for p in pairs[TOP_VALUES:])}
+
+
+def _number(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)

@@ -1,0 +1,187 @@
+"""How a feature view's query becomes rows: column roles, pinned table versions, the join call,
+and the split of a joined frame into transformed features X and labels y.
+
+Every offline reader of a feature view (training data, splits, batch data) comes through
+`ViewPlan.read`, which registers the pinned Delta versions in DuckDB and runs the one
+point-in-time join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .errors import FeatureStoreError, InvalidInputError
+from .input_batches import to_arrow, to_utc_timestamp
+from .offline_store import Snapshot, TimeRange, connect
+from .point_in_time import (
+    JoinedSource,
+    SpineSource,
+    drop_hidden,
+    leakage_audit,
+    point_in_time_sql,
+)
+from .query import Query
+from .transformations import output_names
+
+Role = Literal["label", "primary_key", "event_time", "feature"]
+
+
+@dataclass(frozen=True)
+class ViewColumn:
+    """One output column of a feature view and what it is."""
+
+    name: str
+    source: int  # -1: spine, i >= 0: joins[i]
+    column: str  # column in the source group
+    role: Role
+
+
+class ViewPlan:
+    """A feature view's query resolved against its groups' schemas."""
+
+    def __init__(self, query: Query, labels: Sequence[str]) -> None:
+        self.query = query
+        self.labels = tuple(labels)
+        outputs = query.output_columns()
+        names = [name for _, _, name in outputs]
+        unknown = [label for label in self.labels if label not in names]
+        if unknown:
+            raise InvalidInputError(f"label(s) {unknown} are not among the query's columns {names}")
+        join_keys = {k for join in query.joins for k in join.left_on}
+        groups = query.groups()
+        columns = []
+        for source, column, name in outputs:
+            group = groups[source + 1]
+            if name in self.labels:
+                role: Role = "label"
+            elif column in group.primary_key or (source == -1 and column in join_keys):
+                role = "primary_key"
+            elif column == group.event_time:
+                role = "event_time"
+            else:
+                role = "feature"
+            columns.append(ViewColumn(name, source, column, role))
+        self.columns = columns
+
+    def table_names(self) -> list[str]:
+        """Delta table names of the spine group and each joined group, in query order."""
+        return [f"{g.name}_v{g.version}" for g in self.query.groups()]
+
+    def kept(self, *, primary_key: bool, event_time: bool, labels: bool = False) -> list[ViewColumn]:
+        """Columns that go into X (plus labels when asked), before transformations."""
+        keep = {"feature"} | ({"primary_key"} if primary_key else set()) | ({"event_time"} if event_time else set())
+        keep |= {"label"} if labels else set()
+        return [c for c in self.columns if c.role in keep]
+
+    def read(
+        self,
+        snapshots: Sequence[Snapshot],
+        spine_range: TimeRange,
+        *,
+        spine_frame: pa.Table | None = None,
+        with_labels: bool = True,
+    ) -> tuple[pa.Table, dict[str, float | None]]:
+        """The joined rows for spine event times in `spine_range`, and the leakage audit.
+
+        `snapshots` pins the spine group then each joined group. With `spine_frame`, its rows are
+        the spine instead of the spine group's (they must carry the spine's event time and keys).
+        """
+        groups = self.query.groups()
+        spine_group = groups[0]
+        spine_cols = [(c.column, c.name) for c in self.columns if c.source == -1 and (with_labels or c.role != "label")]
+        con = connect()
+        try:
+            if spine_frame is None:
+                snapshots[0].register(con, "spine_rows", event_time=spine_group.event_time, time_range=spine_range)
+                order: tuple[str, ...] = tuple(spine_group.primary_key)
+            else:
+                frame = spine_frame.append_column("__row", pa.array(np.arange(spine_frame.num_rows, dtype=np.int64)))
+                con.register("spine_input", frame)
+                con.execute(f"CREATE TEMP VIEW spine_rows AS SELECT * FROM spine_input WHERE "
+                            f"{spine_range.sql(spine_group.event_time)}")
+                order = ("__row",)
+            spine = SpineSource(relation="spine_rows", event_time=spine_group.event_time, order_by=order,
+                                columns=tuple(spine_cols))
+            joins = []
+            for i, join in enumerate(self.query.joins):
+                group = join.selection.group
+                wanted = [(c.column, c.name) for c in self.columns if c.source == i and (with_labels or c.role != "label")]
+                needed = list(dict.fromkeys([*join.right_on, group.event_time, *group.primary_key, *(c for c, _ in wanted)]))
+                snapshots[i + 1].register(con, f"group_{i}", event_time=group.event_time, columns=needed,
+                                          time_range=TimeRange(end=spine_range.end))
+                joins.append(JoinedSource(
+                    relation=f"group_{i}", spine_keys=join.left_on, keys=join.right_on, event_time=group.event_time,
+                    primary_key=tuple(group.primary_key), columns=tuple(wanted), audit_name=f"{group.name}_v{group.version}",
+                ))
+            where = None
+            if self.query.condition is not None:
+                where = self.query.condition.sql(self.query.column_for)
+            result = con.sql(point_in_time_sql(spine, joins, where=where)).to_arrow_table()
+        finally:
+            con.close()
+        audit = leakage_audit(result, joins)
+        leaks = {name: gap for name, gap in audit.items() if gap is not None and gap > 0}
+        if leaks:
+            raise FeatureStoreError(f"point-in-time join leaked future rows (seconds ahead of the spine): {leaks}")
+        return drop_hidden(result), audit
+
+    def spine_frame(self, data: Any) -> pa.Table:
+        """A caller's spine (DataFrame or Arrow) checked for the columns the join needs."""
+        spine_group = self.query.groups()[0]
+        table = to_arrow(data, "batch spine")
+        needed = {spine_group.event_time, *(k for j in self.query.joins for k in j.left_on)}
+        needed |= {c.column for c in self.columns if c.source == -1 and c.role != "label"}
+        missing = sorted(needed - set(table.column_names))
+        if missing:
+            raise InvalidInputError(f"batch spine lacks column(s) {missing}; it has {table.column_names}")
+        index = table.column_names.index(spine_group.event_time)
+        times = to_utc_timestamp(table[spine_group.event_time], spine_group.event_time, "batch spine")
+        return table.set_column(index, spine_group.event_time, times)
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas, column by column, releasing Arrow memory as it goes."""
+    return table.to_pandas(self_destruct=True, split_blocks=True)
+
+
+def split_xy(
+    frame: pd.DataFrame,
+    plan: ViewPlan,
+    functions: Mapping[str, Any],
+    *,
+    primary_key: bool,
+    event_time: bool,
+    labels: bool = True,
+) -> tuple[pd.DataFrame, pd.Series | pd.DataFrame | None]:
+    """Turn a joined frame into (X, y) in place: drop unwanted columns, pop labels, transform."""
+    keep = {c.name for c in plan.kept(primary_key=primary_key, event_time=event_time)}
+    y = None
+    if labels and plan.labels:
+        y = frame.pop(plan.labels[0]) if len(plan.labels) == 1 else pd.DataFrame({k: frame.pop(k) for k in plan.labels})
+    for name in list(frame.columns):
+        if name not in keep:
+            del frame[name]
+    apply_transformations(frame, functions)
+    return frame, y
+
+
+def apply_transformations(frame: pd.DataFrame, functions: Mapping[str, Any]) -> None:
+    """Replace each transformed feature by its output column(s), in place and in position."""
+    for feature, function in functions.items():
+        if feature not in frame.columns:
+            continue
+        out = function.transform(frame[feature])
+        names = output_names(function, feature)
+        position = frame.columns.get_loc(feature)
+        if isinstance(out, pd.DataFrame):
+            del frame[feature]
+            for offset, name in enumerate(names):
+                frame.insert(position + offset, name, out.iloc[:, offset].to_numpy())
+        else:
+            frame[feature] = np.asarray(out)
