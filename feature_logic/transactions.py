@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from feature_logic.inputs import (
+    FeatureInputError,
     epoch_days,
     float64_values,
     int64_keys,
@@ -92,11 +93,7 @@ def transaction_features(
     }
     amount = float64_values(transactions, "amount", "transactions")[order]
     context = _previous_arrays(previous)
-    require_unique(
-        np.concatenate([batch["tid"], context["tid"]]),
-        pd.RangeIndex(len(order) + len(context["tid"])),
-        "transactions.tid, then previous.tid (previous must hold charges from before the batch)",
-    )
+    _require_distinct_tids(tid, transactions.index, context["tid"])
     loc_delta, time_delta, batch_by_card = _deltas_to_previous(batch, context)
     owner, card = asof_positions(
         batch["cc_num"],
@@ -170,6 +167,20 @@ def _previous_arrays(previous: pd.DataFrame | None) -> dict[str, np.ndarray]:
         "latitude": float64_values(previous, "latitude", "previous"),
         "longitude": float64_values(previous, "longitude", "previous"),
     }
+
+
+def _require_distinct_tids(batch_tid: np.ndarray, batch_index: pd.Index, previous_tid: np.ndarray) -> None:
+    """Refuse repeated tids in the batch, and charges of the batch that `previous` holds too."""
+    ordered = np.sort(np.concatenate([batch_tid, previous_tid]))
+    if not (ordered[1:] == ordered[:-1]).any():
+        return
+    require_unique(batch_tid, batch_index, "transactions.tid")
+    require_unique(previous_tid, pd.RangeIndex(len(previous_tid)), "previous.tid")
+    shared = np.intersect1d(batch_tid, previous_tid)
+    raise FeatureInputError(
+        f"previous: {len(shared)} charge(s) of the batch are in previous too, e.g. tid "
+        f"{shared[:5].tolist()}; previous must hold each card's last charge from before the batch"
+    )
 
 
 def _deltas_to_previous(

@@ -210,14 +210,15 @@ def test_timezone_naive_times_are_refused():
 
 def test_duplicate_tids_are_named():
     rows = transactions_frame([(5, CARD, "2024-03-01", 1.0, 0.0, 0.0), (5, CARD, "2024-03-02", 1.0, 0.0, 0.0)])
-    with pytest.raises(FeatureInputError, match=r"transactions.tid.*e\.g\. \[5\]"):
+    rows.index = [10, 11]
+    with pytest.raises(FeatureInputError, match=r"transactions.tid: 2 row\(s\).*e\.g\. \[5\] at row\(s\) \[10, 11\]"):
         transaction_features(rows, PROFILES, CARDS)
 
 
 def test_previous_holding_a_charge_of_the_batch_is_refused():
     rows = transactions_frame([(5, CARD, "2024-03-01", 1.0, 0.0, 0.0)])
     previous = rows[list(PREVIOUS_COLUMNS)]
-    with pytest.raises(FeatureInputError, match="previous must hold charges from before the batch"):
+    with pytest.raises(FeatureInputError, match=r"previous: 1 charge\(s\) of the batch are in previous too, e.g. tid \[5\]"):
         transaction_features(rows, PROFILES, CARDS, previous)
 
 
