@@ -130,7 +130,10 @@ def utc_instant_microseconds(moment: dt.datetime, name: str) -> int:
     """A timezone-aware datetime (or pd.Timestamp) as microseconds since the epoch."""
     if not isinstance(moment, dt.datetime) or moment.tzinfo is None:
         raise FeatureInputError(f"{name}: expected a timezone-aware datetime, got {moment!r}")
-    return pd.Timestamp(moment).value // 1_000  # .value is nanoseconds whatever the unit
+    timestamp = pd.Timestamp(moment)
+    if timestamp.unit == "ns":
+        return timestamp.value // 1_000  # floor to the microsecond
+    return int(timestamp.as_unit("us").asm8.view(np.int64))  # beyond the ns range (1677-2262) too
 
 
 def take_or_missing(series: pd.Series, positions: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:

@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from feature_cases import assert_bitwise_equal, random_raw_tables, run_in_chunks, utc
+from feature_cases import HOUR_US, assert_bitwise_equal, random_raw_tables, run_in_chunks, utc
 
 from feature_logic.inputs import FeatureInputError
 from feature_logic.transactions import transaction_features
@@ -231,3 +231,25 @@ def test_row_order_and_extra_rows_outside_the_range_do_not_matter():
     expected = window_aggregates(features[(features["datetime"] >= day[0] - pd.Timedelta(hours=4)) & (features["datetime"] < day[1])], start=day[0], end=day[1])
     shuffled = features.sample(frac=1.0, random_state=3)  # and every other day's rows as well
     assert_bitwise_equal(window_aggregates(shuffled, start=day[0], end=day[1]), expected)
+
+
+def test_very_long_ranges_over_many_cards_give_the_same_answers():
+    """Times spanning centuries over many cards no longer pack into int64 with microseconds; the
+    window then works on time ranks and must give the same frames."""
+    rng = np.random.default_rng(8)
+    cards = np.repeat(np.arange(400, dtype=np.int64), 3)
+    base = np.array([utc("1700-01-01").value // 1000, utc("2200-01-01").value // 1000], dtype=np.int64)
+    micros = np.concatenate([[base[0], base[1], base[1] + HOUR_US] for _ in range(400)])
+    features = pd.DataFrame(
+        {
+            "tid": np.arange(len(cards), dtype=np.int64),
+            "cc_num": cards,
+            "datetime": pd.DatetimeIndex(micros.view("datetime64[us]")).tz_localize("UTC"),
+            "amount": rng.uniform(1, 100, len(cards)).round(2),
+            "loc_delta_t_minus_1": rng.uniform(0, 10, len(cards)),
+        }
+    )
+    aggregates = window_aggregates(features, start=utc("1600-01-01"), end=utc("2300-01-01")).set_index("tid").sort_index()
+    assert aggregates["trans_freq"].to_numpy().reshape(400, 3).tolist() == [[1, 1, 2]] * 400
+    later = features.set_index("tid")["amount"].to_numpy().reshape(400, 3)
+    assert np.array_equal(aggregates["trans_volume_mavg"].to_numpy().reshape(400, 3)[:, 2], (later[:, 1] + later[:, 2]) / 2)
