@@ -105,6 +105,10 @@ def conform(table: pa.Table, stored: pa.Schema, where: str) -> pa.Table:
     for field in stored:
         column = table[field.name]
         if column.type != field.type:
+            if not _same_family(column.type, field.type):
+                raise SchemaMismatchError(
+                    f"{where}: column '{field.name}' is stored as {field.type} but the batch has {column.type}; {hint}"
+                )
             try:
                 column = pc.cast(column, field.type, safe=True)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
@@ -114,6 +118,21 @@ def conform(table: pa.Table, stored: pa.Schema, where: str) -> pa.Table:
                 ) from exc
         columns.append(column)
     return pa.table(columns, schema=stored)
+
+
+def _same_family(given: pa.DataType, stored: pa.DataType) -> bool:
+    """Casts we accept silently: all-null columns, numbers to wider numbers, text to text, time to time."""
+    t = pa.types
+    if t.is_null(given):
+        return True
+    if t.is_integer(given) or t.is_floating(given) or t.is_boolean(given):
+        return (t.is_integer(stored) or t.is_floating(stored)) and not t.is_boolean(given) or given == stored
+    text = (t.is_string, t.is_large_string, t.is_string_view)
+    if any(f(given) for f in text):
+        return any(f(stored) for f in text)
+    if t.is_timestamp(given) or t.is_date(given):
+        return t.is_timestamp(stored) or t.is_date(stored)
+    return False
 
 
 def drop_duplicate_keys(table: pa.Table, keys: Sequence[str]) -> tuple[pa.Table, int]:

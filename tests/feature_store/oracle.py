@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
+
 
 def point_in_time_oracle(
     spine: Sequence[dict[str, Any]],
@@ -36,8 +38,8 @@ def point_in_time_oracle(
 
 def same_value(a: Any, b: Any) -> bool:
     """Equality that treats None and NaN as the same missing value."""
-    missing_a = a is None or (isinstance(a, float) and a != a)
-    missing_b = b is None or (isinstance(b, float) and b != b)
+    missing_a = a is None or a is pd.NaT or a is pd.NA or (isinstance(a, float) and a != a)
+    missing_b = b is None or b is pd.NaT or b is pd.NA or (isinstance(b, float) and b != b)
     if missing_a or missing_b:
         return missing_a and missing_b
     return a == b

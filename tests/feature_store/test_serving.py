@@ -1,0 +1,99 @@
+"""Online feature vectors: no training/serving skew, passed features, return types, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from fraud_pipelines.feature_store import FeatureStore, InvalidInputError
+
+from .conftest import build_fraud_like
+from .test_feature_view import TRANSFORMS
+
+PASSED = ["category", "amount"]  # transaction features arrive with the request
+
+
+@pytest.fixture
+def served(store: FeatureStore) -> dict:
+    case = build_fraud_like(store)
+    view = store.get_or_create_feature_view("fraud", query=case["query"], labels=["is_fraud"],
+                                            transformation_functions=TRANSFORMS)
+    version = view.create_training_data(end_time=pd.Timestamp("2024-03-03", tz="UTC"))
+    view.init_batch_scoring(version)
+    view.init_serving(version)
+    case.update(view=view, version=version)
+    return case
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def test_feature_vector_equals_the_last_batch_row_of_every_key(served: dict) -> None:
+    view = served["view"]
+    batch = view.get_batch_data(primary_key=True)  # over all time
+    last = batch.groupby("cc_num").tail(1)
+    raw = served["tx"].set_index("tid")
+    columns = view.serving_columns()
+    assert columns == [c for c in batch.columns if c not in ("tid", "cc_num")]
+    checked = 0
+    for row in last.itertuples(index=False):
+        passed = raw.loc[row.tid, PASSED].to_dict()
+        vector = view.get_feature_vector({"cc_num": row.cc_num}, passed_features=passed)
+        expected = [getattr(row, c) for c in columns]
+        assert all(_same(v, e) for v, e in zip(vector, expected)), (row.cc_num, vector, expected)
+        checked += 1
+    assert checked == served["tx"].cc_num.nunique() == 5
+    entries = [{"cc_num": int(k)} for k in last.cc_num]
+    passed = [raw.loc[t, PASSED].to_dict() for t in last.tid]
+    many = view.get_feature_vectors(entries, passed_features=passed, return_type="pandas")
+    pd.testing.assert_frame_equal(many, last[columns].reset_index(drop=True), check_dtype=False)
+
+
+def test_return_types_and_unknown_keys(served: dict) -> None:
+    view = served["view"]
+    passed = {"category": "Cash", "amount": 12.0}
+    as_list = view.get_feature_vector({"cc_num": 1}, passed_features=passed)
+    as_dict = view.get_feature_vector({"cc_num": 1}, passed_features=passed, return_type="dict")
+    frame = view.get_feature_vector({"cc_num": 1}, passed_features=passed, return_type="pandas")
+    assert list(as_dict.values()) == as_list == frame.iloc[0].tolist()
+    assert as_dict["category_Cash"] == 1 and as_dict["category_Travel"] == 0
+    missing = view.get_feature_vector({"cc_num": 12345}, passed_features=passed, return_type="dict")
+    assert math.isnan(missing["mean_amount"]) and missing["profile_city"] == -1 and missing["tx_count"] is None
+
+
+def test_passed_features_override_and_missing_ones_are_named(served: dict) -> None:
+    view = served["view"]
+    base = {"category": "Grocery", "amount": 3.0}
+    plain = view.get_feature_vector({"cc_num": 2}, passed_features=base, return_type="dict")
+    forced = view.get_feature_vector({"cc_num": 2}, passed_features={**base, "tx_count": 999}, return_type="dict")
+    assert forced["tx_count"] == 999 and plain["tx_count"] != 999
+    with pytest.raises(InvalidInputError, match=r"\['category', 'amount'\] have no online source"):
+        view.get_feature_vector({"cc_num": 2})
+    with pytest.raises(InvalidInputError, match="lacks key"):
+        view.get_feature_vector({"card": 2}, passed_features=base)
+    with pytest.raises(InvalidInputError, match="not a feature"):
+        view.get_feature_vector({"cc_num": 2}, passed_features={**base, "nope": 1})
+
+
+def test_serving_needs_init_and_a_version_when_transforming(store: FeatureStore, served: dict) -> None:
+    fresh = store.get_feature_view("fraud")
+    with pytest.raises(InvalidInputError, match="init_serving"):
+        fresh.get_feature_vector({"cc_num": 1})
+    with pytest.raises(InvalidInputError, match="give the training dataset version"):
+        fresh.init_serving()
+    fresh.init_serving(served["version"])
+    assert fresh.get_feature_vector({"cc_num": 1}, passed_features={"category": "Cash", "amount": 1.0})
+
+
+def test_online_rows_follow_later_inserts(served: dict) -> None:
+    view, aggs = served["view"], served["groups"]["aggs"]
+    before = view.get_feature_vector({"cc_num": 3}, passed_features={"category": "Cash", "amount": 1.0}, return_type="dict")
+    aggs.insert(pd.DataFrame({"cc_num": [3], "datetime": [pd.Timestamp("2024-04-01", tz="UTC")], "tx_count": [777],
+                              "mean_amount": [1.0]}))
+    after = view.get_feature_vector({"cc_num": 3}, passed_features={"category": "Cash", "amount": 1.0}, return_type="dict")
+    assert before["tx_count"] != 777 and after["tx_count"] == 777
