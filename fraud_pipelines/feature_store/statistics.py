@@ -89,7 +89,7 @@ def _basic(column: pa.ChunkedArray, rows: int) -> dict[str, Any]:
     }
     kind = column.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        numbers = column.cast(pa.float64()) if not pa.types.is_floating(kind) else column
+        numbers = column.cast(pa.float64(), safe=False) if not pa.types.is_floating(kind) else column
         extremes = pc.min_max(numbers)
         stats.update(
             min=_number(extremes["min"].as_py()),
@@ -107,7 +107,7 @@ def _basic(column: pa.ChunkedArray, rows: int) -> dict[str, Any]:
 def _histogram(column: pa.ChunkedArray, bins: int) -> dict[str, Any]:
     kind = column.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        values = column.drop_null().cast(pa.float64()).to_numpy()
+        values = column.drop_null().cast(pa.float64(), safe=False).to_numpy()
         values = values[np.isfinite(values)]
         if not len(values):
             return {"kind": "numeric", "edges": [], "counts": []}
