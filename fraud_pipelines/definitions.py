@@ -10,14 +10,16 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
+from fraud_pipelines.features.assets import FEATURE_ASSETS
+from fraud_pipelines.features.checks import FEATURE_CHECKS
 from fraud_pipelines.jobs import JOBS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.raw.checks import RAW_CHECKS
 from fraud_pipelines.resources import default_resources
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS],
-    asset_checks=[*RAW_CHECKS],
+    assets=[*RAW_ASSETS, *FEATURE_ASSETS],
+    asset_checks=[*RAW_CHECKS, *FEATURE_CHECKS],
     jobs=JOBS,
     resources=default_resources(),
 )

@@ -1,0 +1,42 @@
+"""Blocking Great Expectations checks on the feature groups: a bad partition stops before any
+feature view, model or score reads it."""
+
+import dagster as dg
+
+from fraud_pipelines.feature_store.validation import validate
+from fraud_pipelines.features import groups, suites
+from fraud_pipelines.features.assets import fraud_labels_fg, transactions_4h_aggs, transactions_fg
+from fraud_pipelines.partitions import DAILY
+from fraud_pipelines.raw.checks import check_result
+from fraud_pipelines.resources import StorageResource
+
+TRANSACTIONS_FG_SUITE = "transactions_fg_suite"
+TRANSACTIONS_4H_AGGS_SUITE = "transactions_4h_aggs_suite"
+FRAUD_LABELS_FG_SUITE = "fraud_labels_fg_suite"
+
+
+def _validate_window(context, storage: StorageResource, spec: groups.GroupSpec, suite, name: str) -> dg.AssetCheckResult:
+    start, end = context.partition_time_window
+    frame = spec.get_or_create(storage.feature_store()).read(start_time=start, end_time=end)
+    return check_result(validate(frame, suite(start, end), suite_name=name, id_columns=["tid"]))
+
+
+@dg.asset_check(asset=transactions_fg, name=TRANSACTIONS_FG_SUITE, blocking=True, partitions_def=DAILY,
+                description="Keys, unique tid, amount > 0, age 10-120, non-negative deltas, sex in {F,M}.")
+def transactions_fg_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    return _validate_window(context, storage, groups.TRANSACTIONS, suites.transactions_suite, TRANSACTIONS_FG_SUITE)
+
+
+@dg.asset_check(asset=transactions_4h_aggs, name=TRANSACTIONS_4H_AGGS_SUITE, blocking=True, partitions_def=DAILY,
+                description="Keys, unique tid, trans_freq >= 1, positive mean amount, non-negative std and distance.")
+def transactions_4h_aggs_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    return _validate_window(context, storage, groups.TRANSACTIONS_4H_AGGS, suites.window_suite, TRANSACTIONS_4H_AGGS_SUITE)
+
+
+@dg.asset_check(asset=fraud_labels_fg, name=FRAUD_LABELS_FG_SUITE, blocking=True, partitions_def=DAILY,
+                description="Keys, unique tid, is_fraud in {0,1}, label_time >= datetime.")
+def fraud_labels_fg_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    return _validate_window(context, storage, groups.FRAUD_LABELS, suites.labels_suite, FRAUD_LABELS_FG_SUITE)
+
+
+FEATURE_CHECKS = [transactions_fg_suite, transactions_4h_aggs_suite, fraud_labels_fg_suite]

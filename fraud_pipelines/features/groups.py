@@ -1,0 +1,69 @@
+"""The fraud feature groups: names, keys, descriptions and quality suites, declared once.
+
+The assets write through these specs; the feature view and the REST service read through them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from feature_logic.transactions import FEATURE_DESCRIPTIONS as TRANSACTION_FEATURES
+from fraud_pipelines.feature_store.statistics import StatisticsConfig
+from feature_logic.windows import FEATURE_DESCRIPTIONS as WINDOW_FEATURES
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupSpec:
+    """What `FeatureStore.get_or_create_feature_group` needs for one group."""
+
+    name: str
+    version: int = 1
+    primary_key: tuple[str, ...] = ("tid",)
+    event_time: str = "datetime"
+    online_enabled: bool = True
+    description: str = ""
+    histograms: tuple[str, ...] = ()
+    feature_descriptions: dict[str, str] = field(default_factory=dict)
+
+    def get_or_create(self, fs: Any) -> Any:
+        """The feature group in `fs` (created lazily on first insert)."""
+        return fs.get_or_create_feature_group(
+            self.name,
+            version=self.version,
+            primary_key=list(self.primary_key),
+            event_time=self.event_time,
+            online_enabled=self.online_enabled,
+            description=self.description,
+            statistics_config=StatisticsConfig(histograms=self.histograms),
+        )
+
+
+TRANSACTIONS = GroupSpec(
+    name="transactions",
+    description="Each card charge with its owner's and card's attributes as of the charge, and the "
+    "distance and time since the card's previous charge.",
+    histograms=("amount", "age_at_transaction", "loc_delta_t_minus_1", "time_delta_t_minus_1"),
+    feature_descriptions=TRANSACTION_FEATURES,
+)
+
+TRANSACTIONS_4H_AGGS = GroupSpec(
+    name="transactions_4h_aggs",
+    description="Per charge, aggregates over its card's charges in the 4 hours up to it: "
+    "mean and std of amounts, count, mean distance between consecutive charges.",
+    histograms=("trans_volume_mavg", "trans_freq", "loc_delta_mavg"),
+    feature_descriptions=WINDOW_FEATURES,
+)
+
+FRAUD_LABELS = GroupSpec(
+    name="fraud_labels",
+    online_enabled=False,
+    description="Whether each charge was fraud; the spine of the fraud feature view. Never served online.",
+    feature_descriptions={
+        "tid": "Transaction id (primary key).",
+        "cc_num": "Card number the charge was made with.",
+        "datetime": "Event time of the charge (UTC).",
+        "is_fraud": "1 when the charge was fraud, 0 when genuine.",
+        "label_time": "When the label became known (after the charge).",
+    },
+)
