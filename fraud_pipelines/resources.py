@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from feature_logic import schema
-from fraud_pipelines.raw.tables import RawTable
+from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.settings import fraud_home, start_date
 
 _TIME_COLUMNS = {"transactions": "datetime", "fraud_labels": "datetime"}
@@ -29,9 +29,9 @@ class StorageResource(dg.ConfigurableResource):
     def location(self) -> str:
         return (self.root or fraud_home()).rstrip("/")
 
-    def raw_table(self, name: str) -> RawTable:
+    def raw_table(self, name: str) -> DeltaDayTable:
         """The raw Delta table `name` (one of transactions, profiles, credit_cards, fraud_labels)."""
-        return RawTable(
+        return DeltaDayTable(
             f"{self.location}/raw/{name}",
             schema.RAW_SCHEMAS[name],
             time_column=_TIME_COLUMNS.get(name),

@@ -26,7 +26,7 @@ from fraud_pipelines.features import groups
 from fraud_pipelines.metadata import preview, time_range
 from fraud_pipelines.partitions import DAILY, days_in
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_fraud_labels, raw_profiles, raw_transactions
-from fraud_pipelines.raw.tables import day_window
+from fraud_pipelines.tables import day_window
 from fraud_pipelines.resources import StorageResource
 
 GROUP = "features"
