@@ -1,4 +1,5 @@
-"""Raw tables as Delta tables: daily partitions replaced whole, history tables rewritten whole.
+"""Delta tables of rows by day (raw tables, batch scores): daily partitions replaced whole,
+history tables rewritten whole.
 
 Each partitioned raw table carries a `day` column (YYYY-MM-DD, UTC) as its Delta partition
 column, so replacing a day is a metadata-cheap overwrite with a predicate on that column:
@@ -20,8 +21,8 @@ from deltalake.exceptions import TableNotFoundError
 DAY_COLUMN = "day"
 
 
-class RawTable:
-    """One raw Delta table under `uri`, typed by an Arrow `schema`."""
+class DeltaDayTable:
+    """One Delta table under `uri`, typed by an Arrow `schema`, optionally partitioned by UTC day."""
 
     def __init__(
         self,
