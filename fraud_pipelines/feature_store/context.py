@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import duckdb
+
 from .catalog import Catalog, is_local_uri
 from .errors import FeatureStoreError
-from .offline_store import DeltaTableStore
+from .offline_store import DeltaTableStore, connect
 from .online_store import OnlineStore, SQLiteOnlineStore
 
 
@@ -20,6 +22,11 @@ class StoreContext:
     storage_options: dict[str, str] = field(default_factory=dict)
     online: OnlineStore | None = None
     transformations: dict[str, type] = field(default_factory=dict)
+    query_memory_limit: str | None = None
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection for one read, bounded by the store's query memory limit."""
+        return connect(self.query_memory_limit)
 
     def offline_table(self, table_name: str) -> DeltaTableStore:
         """The Delta table of one feature group version."""

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from .context import StoreContext
 from .errors import InvalidInputError, NotFoundError, SchemaMismatchError
 from .input_batches import prepare, to_arrow
-from .offline_store import PARTITION_TYPES, TimeRange, connect
+from .offline_store import PARTITION_TYPES, TimeRange
 from .online_store import OnlineTableSpec
 from .point_in_time import drop_hidden, latest_per_key_sql
 from .query import FeatureRef, Query
@@ -212,7 +212,7 @@ class FeatureGroup:
         unknown = [c for c in wanted if c not in snapshot.schema.names]
         if unknown:
             raise InvalidInputError(f"{self._where} has no column(s) {unknown}")
-        con = connect()
+        con = self._context.connect()
         try:
             snapshot.register(con, "fg", event_time=self.event_time, time_range=window)
             order = ", ".join(quote(c) for c in (self.event_time, *self.primary_key))
@@ -240,7 +240,7 @@ class FeatureGroup:
             raise InvalidInputError(f"{self._where} has no column(s) {unknown}")
         window = TimeRange(start=None if lookback is None else at - lookback, end=at + timedelta(microseconds=1))
         needed = list(dict.fromkeys([*keys, self.event_time, *self.primary_key, *wanted]))
-        con = connect()
+        con = self._context.connect()
         try:
             snapshot.register(con, "fg", event_time=self.event_time, columns=needed, time_range=window)
             sql = latest_per_key_sql("fg", keys=keys, event_time=self.event_time, primary_key=self.primary_key,

@@ -31,13 +31,16 @@ class FeatureStore:
         *,
         storage_options: Mapping[str, str] | None = None,
         online_store: OnlineStore | None = None,
+        query_memory_limit: str | None = None,
     ) -> None:
+        """`query_memory_limit` (e.g. "4GB") bounds each DuckDB read; beyond it, joins spill to
+        disk. Default: an eighth of physical memory, at least 1 GB."""
         self.root = normalize_root(root)
         options = storage_options_of(storage_options)
         filesystem, base = filesystem_for(self.root, options)
         self._context = StoreContext(
             root=self.root, catalog=Catalog(filesystem, f"{base}/catalog"), storage_options=options,
-            online=online_store, transformations=dict(BUILT_INS),
+            online=online_store, transformations=dict(BUILT_INS), query_memory_limit=query_memory_limit,
         )
 
     def __repr__(self) -> str:

@@ -67,7 +67,7 @@ class FeatureView:
         on them; recorded as a training dataset version (see `training_dataset_versions`)."""
         splits = split_ranges(train_start=start_time, train_end=end_time)
         snapshots = self._snapshots()
-        table, audit = self._plan.read(snapshots, splits["train"])
+        table, audit = self._plan.read(self._context.connect(), snapshots, splits["train"])
         frame = to_frame(table)
         functions = self._fit(frame)
         self._record(splits, snapshots, functions, {"train": len(frame)}, {"train": audit}, description)
@@ -127,7 +127,7 @@ class FeatureView:
         snapshots = self._snapshots()
         counts, audits, functions = {}, {}, {}
         for name, window in splits.items():  # one split in memory at a time
-            table, audits[name] = self._plan.read(snapshots, window)
+            table, audits[name] = self._plan.read(self._context.connect(), snapshots, window)
             counts[name] = table.num_rows
             if name == "train":
                 functions = self._fit(table.select(self._fit_columns(table.column_names)).to_pandas())
@@ -145,7 +145,7 @@ class FeatureView:
         functions = self._restore(record)
         out = []
         for name in names:
-            table, _ = self._plan.read(snapshots, record.splits[name])
+            table, _ = self._plan.read(self._context.connect(), snapshots, record.splits[name])
             out.append(split_xy(to_frame(table), self._plan, functions, primary_key=primary_key,
                                 event_time=event_time))
         return out
@@ -173,7 +173,8 @@ class FeatureView:
         window = TimeRange(start=None if start_time is None else as_utc(start_time, "start_time"),
                            end=None if end_time is None else as_utc(end_time, "end_time"))
         frame_spine = None if spine is None else self._plan.spine_frame(spine)
-        table, _ = self._plan.read(self._snapshots(), window, spine_frame=frame_spine, with_labels=False)
+        table, _ = self._plan.read(self._context.connect(), self._snapshots(), window, spine_frame=frame_spine,
+                                   with_labels=False)
         x, _ = split_xy(to_frame(table), self._plan, self._batch_functions, primary_key=primary_key,
                         event_time=event_time, labels=False)
         return x

@@ -12,6 +12,7 @@ unavailable), so both paths honour `storage_options`.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,10 +73,27 @@ class TimeRange:
         return filters or None
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection that speaks UTC, so times come back as `timestamp[us, tz=UTC]`."""
+def default_memory_limit() -> str:
+    """An eighth of physical memory (at least 1 GB): the most one read may hold before spilling.
+
+    DuckDB's own default is 80%, which lets one big point-in-time join crowd out everything
+    else on the machine; a bounded join spills its sorts to disk and costs a little time.
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "2GB"
+    return f"{max(1024, total // 8 // 2**20)}MB"
+
+
+def connect(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that speaks UTC (times come back as `timestamp[us, tz=UTC]`), holds
+    at most `memory_limit` (default: `default_memory_limit()`) and spills to a private temp folder."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    spill = os.path.join(tempfile.gettempdir(), f"fraud_pipelines_duckdb_{os.getpid()}")
+    con.execute(f"SET temp_directory = {_sql_string(spill)}")
+    con.execute(f"SET memory_limit = {_sql_string(memory_limit or default_memory_limit())}")
     return con
 
 

@@ -72,9 +72,9 @@ def point_in_time_sql(spine: SpineSource, joins: Sequence[JoinedSource], *, wher
     """
     ctes = [_spine_cte(spine, joins)]
     ctes += [_joined_cte(i, source) for i, source in enumerate(joins)]
-    select = [f's."__t" AS {quote(SPINE_TIME)}']
-    order = [quote(SPINE_TIME)]
     spine_outputs = dict(spine.columns)
+    select = [] if spine.event_time in spine_outputs else [f's."__t" AS {quote(SPINE_TIME)}']
+    order = [quote(spine_time_column(spine))]
     for i, column in enumerate(spine.order_by):
         if column in spine_outputs:
             order.append(quote(spine_outputs[column]))
@@ -132,13 +132,18 @@ def latest_per_key_sql(
     return point_in_time_sql(spine, [joined])
 
 
-def leakage_audit(result: pa.Table, joins: Sequence[JoinedSource]) -> dict[str, float | None]:
+def spine_time_column(spine: SpineSource) -> str:
+    """The result column holding the spine's event time (its output name, or a hidden one)."""
+    return dict(spine.columns).get(spine.event_time, SPINE_TIME)
+
+
+def leakage_audit(result: pa.Table, spine: SpineSource, joins: Sequence[JoinedSource]) -> dict[str, float | None]:
     """Per joined source, max(feature event time - spine time) in seconds; <= 0 means no leakage.
 
     None when the source matched no spine row.
     """
     audit: dict[str, float | None] = {}
-    spine_t = result[SPINE_TIME].cast(pa.int64())
+    spine_t = result[spine_time_column(spine)].cast(pa.int64())
     for i, source in enumerate(joins):
         gap = pc.max(pc.subtract(result[f"__et_{i}"].cast(pa.int64()), spine_t)).as_py()
         audit[source.audit_name] = None if gap is None else gap / 1e6
@@ -167,9 +172,21 @@ def _joined_cte(i: int, source: JoinedSource) -> str:
     parts = [f"{quote(k)} AS {quote(f'__k{n}')}" for n, k in enumerate(source.keys)]
     parts.append(f'{quote(source.event_time)} AS "__t"')
     parts += [f"{quote(c)} AS {quote(f'__c{n}')}" for n, (c, _) in enumerate(source.columns)]
-    body = f"SELECT {', '.join(parts)} FROM {source.relation}"
-    if source.ties_possible:
-        partition = ", ".join([*(quote(k) for k in source.keys), quote(source.event_time)])
-        newest_key = ", ".join(f"{quote(k)} DESC" for k in source.primary_key)
-        body += f" QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {newest_key}) = 1"
+    if not source.ties_possible:
+        return f"j{i} AS (SELECT {', '.join(parts)} FROM {source.relation})"
+    # Ties: keep, per (join key, event time), the row with the greatest primary key. A hash
+    # aggregate plus a semi join costs less than a window sort over the whole source.
+    group = [*(quote(k) for k in source.keys), quote(source.event_time)]
+    newest = (
+        f"SELECT {', '.join(group)}, max({_primary_key(source)}) AS \"__pk\" "
+        f"FROM {source.relation} GROUP BY {', '.join(group)}"
+    )
+    on = " AND ".join([*(f"r.{g} = m.{g}" for g in group), f'{_primary_key(source, "r.")} = m."__pk"'])
+    body = f"SELECT {', '.join('r.' + p for p in parts)} FROM {source.relation} r SEMI JOIN ({newest}) m ON {on}"
     return f"j{i} AS ({body})"
+
+
+def _primary_key(source: JoinedSource, alias: str = "") -> str:
+    """The primary key as one comparable value (a struct compares field by field)."""
+    refs = [f"{alias}{quote(k)}" for k in source.primary_key]
+    return refs[0] if len(refs) == 1 else f"struct_pack({', '.join(refs)})"

@@ -18,7 +18,9 @@ import pyarrow as pa
 
 from .errors import FeatureStoreError, InvalidInputError
 from .input_batches import to_arrow, to_utc_timestamp
-from .offline_store import Snapshot, TimeRange, connect
+import duckdb
+
+from .offline_store import Snapshot, TimeRange
 from .point_in_time import (
     JoinedSource,
     SpineSource,
@@ -81,6 +83,7 @@ class ViewPlan:
 
     def read(
         self,
+        con: duckdb.DuckDBPyConnection,
         snapshots: Sequence[Snapshot],
         spine_range: TimeRange,
         *,
@@ -91,11 +94,11 @@ class ViewPlan:
 
         `snapshots` pins the spine group then each joined group. With `spine_frame`, its rows are
         the spine instead of the spine group's (they must carry the spine's event time and keys).
+        `con` is a fresh DuckDB connection, closed here.
         """
         groups = self.query.groups()
         spine_group = groups[0]
         spine_cols = [(c.column, c.name) for c in self.columns if c.source == -1 and (with_labels or c.role != "label")]
-        con = connect()
         try:
             if spine_frame is None:
                 snapshots[0].register(con, "spine_rows", event_time=spine_group.event_time, time_range=spine_range)
@@ -125,7 +128,7 @@ class ViewPlan:
             result = con.sql(point_in_time_sql(spine, joins, where=where)).to_arrow_table()
         finally:
             con.close()
-        audit = leakage_audit(result, joins)
+        audit = leakage_audit(result, spine, joins)
         leaks = {name: gap for name, gap in audit.items() if gap is not None and gap > 0}
         if leaks:
             raise FeatureStoreError(f"point-in-time join leaked future rows (seconds ahead of the spine): {leaks}")

@@ -69,7 +69,7 @@ def test_join_matches_the_oracle(seed: int) -> None:
                      audit_name="txs"),
     ]
     result = con.sql(point_in_time_sql(spine, joins)).to_arrow_table()
-    audit = leakage_audit(result, joins)
+    audit = leakage_audit(result, spine, joins)
     got = drop_hidden(result).to_pylist()
     expected = point_in_time_oracle(
         case["spine"], spine_time="t", spine_order=["tid"],
