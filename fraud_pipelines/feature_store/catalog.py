@@ -118,6 +118,13 @@ class Catalog:
             os.link(tmp, path)
         except FileExistsError:
             return False
+        except OSError:  # a filesystem without hard links: exclusive create, then fill
+            try:
+                handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return False
+            with os.fdopen(handle, "wb") as out:
+                out.write(payload)
         finally:
             os.unlink(tmp)
         return True

@@ -112,9 +112,14 @@ class FeatureGroup:
         if window is not None:
             self._check_inside(table, window)
         report = self._validate(table)
+        statistics = self._statistics(table)  # before writing: a bad config must not follow a commit
         self._register()
         keys = [*self.primary_key, self.event_time]
         extra: dict[str, Any] = {}
+        if window is None and stored is not None and not table.num_rows:
+            return {"rows": 0, "duplicates_dropped": dropped, "delta_version": self._table.version(),
+                    "operation": "none", "online_rows": 0, "seconds": round(time.perf_counter() - started, 4),
+                    "validation": None if report is None else report.to_dict()}
         if window is not None:
             operation = "replace_time_range"
             version = self._table.replace_range(table, event_time=self.event_time, time_range=window,
@@ -127,7 +132,10 @@ class FeatureGroup:
             version, merge = self._table.merge(table, keys=keys, event_time=self.event_time)
             extra = {k: merge.get(f"num_target_rows_{k}") for k in ("inserted", "updated")}
         self._schema = None
-        self._save_statistics(table, version, operation)
+        if statistics is not None:
+            statistics.update(delta_version=version, operation=operation,
+                              computed_at=datetime.now().astimezone().isoformat())
+            self._context.catalog.write(f"statistics/{self.spec.table_name}/{version:012d}.json", statistics)
         online_rows = self._write_online(table) if self.online_enabled and table.num_rows else 0
         return {
             "rows": table.num_rows, "duplicates_dropped": dropped, "delta_version": version,
@@ -175,14 +183,9 @@ class FeatureGroup:
         elif FeatureGroupSpec.from_dict(stored).structure() != self.spec.structure():
             raise SchemaMismatchError(f"{self._where} was registered with {stored}; create version + 1")
 
-    def _save_statistics(self, table: pa.Table, version: int, operation: str) -> None:
+    def _statistics(self, table: pa.Table) -> dict[str, Any] | None:
         config = self.spec.statistics_config
-        if not config.enabled:
-            return
-        stats = compute_statistics(table, config)
-        stats.update(delta_version=version, operation=operation,
-                     computed_at=datetime.now().astimezone().isoformat())
-        self._context.catalog.write(f"statistics/{self.spec.table_name}/{version:012d}.json", stats)
+        return compute_statistics(table, config) if config.enabled else None
 
     def online_table(self) -> OnlineTableSpec:
         """The online table spec of this group."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from .catalog import Catalog, filesystem_for, normalize_root
@@ -61,35 +62,54 @@ class FeatureStore:
         primary_key: Sequence[str],
         event_time: str,
         partition_key: str | Sequence[str] | None = None,
-        online_enabled: bool = False,
-        description: str = "",
+        online_enabled: bool | None = None,
+        description: str | None = None,
         statistics_config: StatisticsConfig | bool | None = None,
         expectation_suite: Any = None,
-        validation_policy: ValidationPolicy = "always",
+        validation_policy: ValidationPolicy | None = None,
     ) -> FeatureGroup:
         """The group `name` v`version`; created lazily by its first insert.
 
-        If it exists, its primary key, event time, partition key and online flag must match (else
-        `SchemaMismatchError`: create version + 1); description, statistics config, expectation
-        suite and validation policy given here replace the stored ones.
+        If it exists, the primary key and event time (and partition key / online flag, when
+        given) must match, else `SchemaMismatchError` (create version + 1). Description,
+        statistics config, expectation suite and validation policy, when given, replace the
+        stored ones; left out (None), the stored ones stay.
         """
-        spec = FeatureGroupSpec(
-            name=name, version=version, primary_key=as_columns(primary_key, "primary_key"), event_time=event_time,
-            partition_key=as_columns(partition_key, "partition_key"), online_enabled=bool(online_enabled),
-            description=description, statistics_config=StatisticsConfig.coerce(statistics_config),
-            expectations=suite_to_json(expectation_suite), validation_policy=validation_policy,
-        )
         key = _group_key(name, version)
         stored = self._context.catalog.read(key)
-        if stored is not None:
-            existing = FeatureGroupSpec.from_dict(stored)
-            if existing.structure() != spec.structure():
-                raise SchemaMismatchError(
-                    f"feature group {name} v{version} exists with {existing.structure()}, not {spec.structure()}; "
-                    f"use get_feature_group('{name}', {version}) or create version {version + 1}"
-                )
-            if existing.to_dict() != spec.to_dict():
-                self._context.catalog.write(key, spec.to_dict())
+        if stored is None:
+            spec = FeatureGroupSpec(
+                name=name, version=version, primary_key=as_columns(primary_key, "primary_key"),
+                event_time=event_time, partition_key=as_columns(partition_key, "partition_key"),
+                online_enabled=bool(online_enabled), description=description or "",
+                statistics_config=StatisticsConfig.coerce(statistics_config),
+                expectations=suite_to_json(expectation_suite), validation_policy=validation_policy or "always",
+            )
+            return FeatureGroup(spec=spec, context=self._context)
+        existing = FeatureGroupSpec.from_dict(stored)
+        given: dict[str, Any] = {"primary_key": as_columns(primary_key, "primary_key"), "event_time": event_time}
+        if partition_key is not None:
+            given["partition_key"] = as_columns(partition_key, "partition_key")
+        if online_enabled is not None:
+            given["online_enabled"] = bool(online_enabled)
+        differ = {k: (getattr(existing, k), v) for k, v in given.items() if getattr(existing, k) != v}
+        if differ:
+            raise SchemaMismatchError(
+                f"feature group {name} v{version} exists with other settings (stored, given): {differ}; "
+                f"use get_feature_group('{name}', {version}) or create version {version + 1}"
+            )
+        updates: dict[str, Any] = {}
+        if description is not None:
+            updates["description"] = description
+        if statistics_config is not None:
+            updates["statistics_config"] = StatisticsConfig.coerce(statistics_config)
+        if expectation_suite is not None:
+            updates["expectations"] = suite_to_json(expectation_suite)
+        if validation_policy is not None:
+            updates["validation_policy"] = validation_policy
+        spec = replace(existing, **updates)
+        if spec != existing:
+            self._context.catalog.write(key, spec.to_dict())
         return FeatureGroup(spec=spec, context=self._context)
 
     def get_feature_group(self, name: str, version: int = 1) -> FeatureGroup:

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import InvalidInputError, SchemaMismatchError
+from .offline_store import connect
+from .sql import quote
 
 EVENT_TIME_TYPE = pa.timestamp("us", tz="UTC")
 RESERVED_PREFIX = "__"
@@ -137,12 +139,29 @@ def _same_family(given: pa.DataType, stored: pa.DataType) -> bool:
 
 def drop_duplicate_keys(table: pa.Table, keys: Sequence[str]) -> tuple[pa.Table, int]:
     """Keep the last row of each key (later rows in a batch win, like repeated upserts)."""
+    if not _has_duplicates(table, keys):  # the usual case, checked by a parallel hash aggregate
+        return table, 0
     frame = pd.DataFrame({f"k{i}": table[k].to_numpy(zero_copy_only=False) for i, k in enumerate(keys)})
     duplicated = frame.duplicated(keep="last").to_numpy()
     dropped = int(duplicated.sum())
     if dropped:
         table = table.filter(pa.array(~duplicated))
     return table, dropped
+
+
+def _has_duplicates(table: pa.Table, keys: Sequence[str]) -> bool:
+    if table.num_rows < 2:
+        return False
+    columns = ", ".join(quote(k) for k in keys)
+    con = connect()
+    try:
+        con.register("batch", table.select(list(keys)))
+        found = con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM batch GROUP BY {columns} HAVING count(*) > 1)"
+        ).fetchone()
+    finally:
+        con.close()
+    return bool(found and found[0])
 
 
 def sort_by(table: pa.Table, event_time: str) -> pa.Table:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,14 +88,28 @@ def default_memory_limit() -> str:
 
 
 def connect(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection that speaks UTC (times come back as `timestamp[us, tz=UTC]`), holds
-    at most `memory_limit` (default: `default_memory_limit()`) and spills to a private temp folder."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    spill = os.path.join(tempfile.gettempdir(), f"fraud_pipelines_duckdb_{os.getpid()}")
-    con.execute(f"SET temp_directory = {_sql_string(spill)}")
-    con.execute(f"SET memory_limit = {_sql_string(memory_limit or default_memory_limit())}")
-    return con
+    """A fresh DuckDB cursor that speaks UTC (times come back as `timestamp[us, tz=UTC]`), holds
+    at most `memory_limit` (default: `default_memory_limit()`) and spills to a private temp folder.
+
+    Cursors share one in-memory database per process and limit (opening a database costs
+    ~14 ms, a cursor ~10 us); each cursor keeps its own registrations and temp views.
+    """
+    limit = memory_limit or default_memory_limit()
+    key = (os.getpid(), limit)
+    with _DATABASES_LOCK:
+        database = _DATABASES.get(key)
+        if database is None:
+            database = duckdb.connect()
+            spill = os.path.join(tempfile.gettempdir(), f"fraud_pipelines_duckdb_{os.getpid()}")
+            database.execute("SET GLOBAL TimeZone = 'UTC'")
+            database.execute(f"SET GLOBAL temp_directory = {_sql_string(spill)}")
+            database.execute(f"SET GLOBAL memory_limit = {_sql_string(limit)}")
+            _DATABASES[key] = database
+    return database.cursor()
+
+
+_DATABASES: dict[tuple[int, str], duckdb.DuckDBPyConnection] = {}
+_DATABASES_LOCK = threading.Lock()
 
 
 class DeltaTableStore:

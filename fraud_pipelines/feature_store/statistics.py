@@ -1,9 +1,9 @@
 """Descriptive statistics of the rows written by one commit, stored with that Delta version.
 
-Per column: count of values, completeness (share of non-null), distinct count; for numbers
-min/max/mean/std; for times min/max; and a histogram for the configured columns (equal-width
-bins for numbers, top values for everything else). Computed with Arrow kernels, one pass per
-column, so they cost little next to the write itself.
+Per column: count of values, completeness (share of non-null), approximate distinct count;
+for numbers min/max/mean/std; for times min/max; and a histogram for the configured columns
+(equal-width bins for numbers, top values for everything else). One parallel DuckDB pass over
+the batch, so they cost little next to the write itself.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import InvalidInputError
+from .offline_store import connect
+from .sql import quote
 
 TOP_VALUES = 20
 
@@ -63,45 +65,64 @@ class StatisticsConfig:
 
 
 def compute_statistics(table: pa.Table, config: StatisticsConfig) -> dict[str, Any]:
-    """Statistics of `table` as a JSON-ready dict: {"row_count", "columns": {name: {...}}}."""
+    """Statistics of `table` as a JSON-ready dict: {"row_count", "columns": {name: {...}}}.
+
+    One parallel DuckDB pass computes every column's aggregates; distinct counts are
+    HyperLogLog estimates (`approx_distinct_count`), as in Deequ/Hopsworks, since exact ones
+    cost more than the write itself on large batches.
+    """
     names = list(config.columns) if config.columns is not None else table.column_names
     unknown = [c for c in [*names, *config.histograms] if c not in table.column_names]
     if unknown:
         raise InvalidInputError(f"statistics_config names unknown column(s) {unknown}")
     rows = table.num_rows
+    aggregates = _aggregates(table, names)
     columns = {}
-    for name in names:
+    for i, name in enumerate(names):
         column = table[name]
-        stats = _basic(column, rows)
+        count = rows - column.null_count
+        stats: dict[str, Any] = {"type": str(column.type), "count": count,
+                                 "completeness": (count / rows) if rows else None,
+                                 "approx_distinct_count": aggregates[f"c{i}_distinct"]}
+        kind = column.type
+        if _is_number(kind):
+            std = aggregates[f"c{i}_std"]
+            stats.update(min=_plain(aggregates[f"c{i}_min"]), max=_plain(aggregates[f"c{i}_max"]),
+                         mean=_number(aggregates[f"c{i}_mean"]), std=_number(std) if count > 1 else None)
+        elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            low, high = aggregates[f"c{i}_min"], aggregates[f"c{i}_max"]
+            stats.update(min=None if low is None else low.isoformat(), max=None if high is None else high.isoformat())
         if name in config.histograms:
             stats["histogram"] = _histogram(column, config.bins)
         columns[name] = stats
     return {"row_count": rows, "columns": columns}
 
 
-def _basic(column: pa.ChunkedArray, rows: int) -> dict[str, Any]:
-    count = rows - column.null_count
-    stats: dict[str, Any] = {
-        "type": str(column.type),
-        "count": count,
-        "completeness": (count / rows) if rows else None,
-        "distinct_count": pc.count_distinct(column, mode="only_valid").as_py(),
-    }
-    kind = column.type
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        numbers = column.cast(pa.float64(), safe=False) if not pa.types.is_floating(kind) else column
-        extremes = pc.min_max(numbers)
-        stats.update(
-            min=_number(extremes["min"].as_py()),
-            max=_number(extremes["max"].as_py()),
-            mean=_number(pc.mean(numbers).as_py()),
-            std=_number(pc.stddev(numbers, ddof=1).as_py()) if count > 1 else None,
-        )
-    elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        extremes = pc.min_max(column)
-        low, high = extremes["min"].as_py(), extremes["max"].as_py()
-        stats.update(min=None if low is None else low.isoformat(), max=None if high is None else high.isoformat())
-    return stats
+def _is_number(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+
+
+def _aggregates(table: pa.Table, names: list[str]) -> dict[str, Any]:
+    parts = ["count(*) AS n"]
+    for i, name in enumerate(names):
+        ref, kind = quote(name), table.schema.field(name).type
+        parts.append(f"approx_count_distinct({ref}) AS c{i}_distinct")
+        if _is_number(kind):
+            value = f"{ref}::DOUBLE" if pa.types.is_boolean(kind) else ref
+            finite = f" FILTER (WHERE isfinite({ref}))" if pa.types.is_floating(kind) else ""
+            parts += [f"min({value}){finite} AS c{i}_min", f"max({value}){finite} AS c{i}_max",
+                      f"avg({value}::DOUBLE){finite} AS c{i}_mean", f"stddev_samp({value}::DOUBLE){finite} AS c{i}_std"]
+        elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            parts += [f"min({ref}) AS c{i}_min", f"max({ref}) AS c{i}_max"]
+    con = connect()
+    try:
+        con.register("batch", table.select(names))
+        cursor = con.execute(f"SELECT {', '.join(parts)} FROM batch")
+        row = cursor.fetchone()
+        labels = [d[0] for d in cursor.description]
+    finally:
+        con.close()
+    return dict(zip(labels, row or ()))
 
 
 def _histogram(column: pa.ChunkedArray, bins: int) -> dict[str, Any]:
@@ -119,6 +140,13 @@ def _histogram(column: pa.ChunkedArray, bins: int) -> dict[str, Any]:
     )
     return {"kind": "top_values", "values": [p[0] for p in pairs[:TOP_VALUES]],
             "counts": [p[1] for p in pairs[:TOP_VALUES]], "other": sum(p[1] for p in pairs[TOP_VALUES:])}
+
+
+def _plain(value: Any) -> Any:
+    """Exact integers stay integers; other numbers become finite floats or None."""
+    if isinstance(value, bool):
+        return float(value)
+    return value if isinstance(value, int) else _number(value)
 
 
 def _number(value: float | None) -> float | None:

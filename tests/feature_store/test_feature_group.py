@@ -207,7 +207,7 @@ def test_statistics_are_stored_per_commit(store: FeatureStore) -> None:
     assert amount["mean"] == pytest.approx(day0.amount.mean()) and amount["std"] == pytest.approx(day0.amount.std())
     assert sum(amount["histogram"]["counts"]) == 40 and len(amount["histogram"]["edges"]) == 6
     assert sum(first["columns"]["category"]["histogram"]["counts"]) == 40
-    assert first["columns"]["cc_num"]["distinct_count"] == day0.cc_num.nunique()
+    assert first["columns"]["cc_num"]["approx_distinct_count"] == day0.cc_num.nunique()
     assert latest["columns"]["amount"]["completeness"] == 0.0
 
 
@@ -255,3 +255,28 @@ def test_two_processes_write_different_groups_at_once(tmp_path) -> None:
     store = FeatureStore(root)
     assert store.feature_groups() == [("left", 1), ("right", 1)]
     assert [len(store.get_feature_group(n).read()) for n in ("left", "right")] == [120, 120]
+
+
+def test_empty_batches_write_nothing_but_an_empty_replacement_clears_the_range(store: FeatureStore) -> None:
+    fg = _group(store)
+    fg.insert(pd.concat([transactions(0), transactions(1)]))
+    assert fg.insert(transactions(1).head(0))["operation"] == "none" and fg.delta_version() == 0
+    fg.insert(transactions(1).head(0), replace_time_range=(DAY0 + timedelta(days=1), DAY0 + timedelta(days=2)))
+    assert len(fg.read()) == 40 and fg.read().datetime.max() < DAY0 + timedelta(days=1)
+
+
+def test_bad_statistics_config_is_refused_before_anything_is_written(store: FeatureStore) -> None:
+    fg = _group(store, statistics_config=StatisticsConfig(histograms=("amout",)))
+    with pytest.raises(InvalidInputError, match="unknown column"):
+        fg.insert(transactions(0))
+    assert not fg.commit_details()
+
+
+def test_get_or_create_keeps_settings_that_are_not_given(store: FeatureStore) -> None:
+    _group(store, description="charges", online_enabled=True).insert(transactions(0))
+    again = _group(store)  # description and online flag left out: the stored ones stay
+    assert again.description == "charges" and again.online_enabled
+    assert _group(store, description="card charges").description == "card charges"
+    assert store.get_feature_group("transactions").description == "card charges"
+    with pytest.raises(SchemaMismatchError, match="online_enabled"):
+        _group(store, online_enabled=False)

@@ -47,3 +47,14 @@ def test_always_policy_writes_and_reports(store: FeatureStore) -> None:
     # the suite is kept in the catalog: another handle validates the same way
     again = store.get_feature_group("transactions").insert(_bad_batch())
     assert again["validation"]["success"] is False
+
+
+def test_a_stored_suite_stays_when_the_group_is_opened_without_one(store: FeatureStore) -> None:
+    store.get_or_create_feature_group("transactions", primary_key=["tid"], event_time="datetime",
+                                      expectation_suite=SUITE, validation_policy="strict").insert(transactions(0))
+    reopened = store.get_or_create_feature_group("transactions", primary_key=["tid"], event_time="datetime")
+    with pytest.raises(ValidationError):
+        reopened.insert(_bad_batch())
+    relaxed = store.get_or_create_feature_group("transactions", primary_key=["tid"], event_time="datetime",
+                                                validation_policy="always")
+    assert relaxed.insert(_bad_batch())["validation"]["success"] is False
