@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import FeatureStoreError, InvalidInputError
 from .input_batches import to_arrow, to_utc_timestamp
-import duckdb
-
 from .offline_store import Snapshot, TimeRange
 from .point_in_time import (
     JoinedSource,
@@ -109,6 +110,9 @@ class ViewPlan:
                 con.execute(f"CREATE TEMP VIEW spine_rows AS SELECT * FROM spine_input WHERE "
                             f"{spine_range.sql(spine_group.event_time)}")
                 order = ("__row",)
+                if spine_range.end is None and spine_frame.num_rows:  # lets the joined reads skip later files
+                    latest = pc.max(spine_frame[spine_group.event_time]).as_py()
+                    spine_range = TimeRange(start=spine_range.start, end=latest + timedelta(microseconds=1))
             spine = SpineSource(relation="spine_rows", event_time=spine_group.event_time, order_by=order,
                                 columns=tuple(spine_cols))
             joins = []
