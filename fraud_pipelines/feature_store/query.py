@@ -41,10 +41,10 @@ class FeatureRef:
         return Condition(op=op, feature=self, value=value)
 
     def __eq__(self, value: Any) -> Condition:  # type: ignore[override]
-        return self._compare("=", value)
+        return self.isnull() if value is None else self._compare("=", value)
 
     def __ne__(self, value: Any) -> Condition:  # type: ignore[override]
-        return self._compare("!=", value)
+        return ~self.isnull() if value is None else self._compare("!=", value)
 
     def __lt__(self, value: Any) -> Condition:
         return self._compare("<", value)

@@ -164,3 +164,16 @@ def test_custom_transformation_registered_by_name(store: FeatureStore, fraud: di
     x, _ = view.training_data(primary_key=True)
     raw = fraud["tx"].set_index("tid").loc[x.tid, "amount"].to_numpy()
     np.testing.assert_allclose(x.amount.to_numpy(), np.log1p(raw))
+
+
+def test_filter_conditions_render_to_sql_and_survive_the_catalog() -> None:
+    from fraud_pipelines.feature_store.query import Condition, FeatureRef
+
+    amount, city = FeatureRef("tx", 1, "amount"), FeatureRef("profiles", 1, "city")
+    condition = ((amount >= 10) | (city == None)) & ~city.isin(["O'Hare", "Rome"])  # noqa: E711
+    names = {"amount": "amount", "city": "p_city"}
+    sql = condition.sql(lambda f: names[f.column])
+    assert sql == '((("amount" >= 10) OR ("p_city" IS NULL)) AND (NOT ("p_city" IN (\'O\'\'Hare\', \'Rome\'))))'
+    assert Condition.from_dict(condition.to_dict()).sql(lambda f: names[f.column]) == sql
+    with pytest.raises(TypeError, match="combine filter conditions"):
+        bool(amount > 1)
