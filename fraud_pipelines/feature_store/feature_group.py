@@ -98,6 +98,9 @@ class FeatureGroup:
         With `replace_time_range=(start, end)`: every stored row with start <= event time < end
         is replaced by `df` in one commit (all of `df` must lie in the range); re-running a day
         therefore never duplicates rows and never touches other days.
+        Checks and validation run before the commit, so a refused batch leaves nothing behind.
+        Online-enabled groups then upsert each key's latest row online (never back in time);
+        rows removed offline by a replacement stay online until a newer row replaces them.
         """
         started = time.perf_counter()
         window = _time_range(replace_time_range) if replace_time_range is not None else None
@@ -113,24 +116,13 @@ class FeatureGroup:
             self._check_inside(table, window)
         report = self._validate(table)
         statistics = self._statistics(table)  # before writing: a bad config must not follow a commit
-        self._register()
-        keys = [*self.primary_key, self.event_time]
-        extra: dict[str, Any] = {}
+        validation = None if report is None else report.to_dict()
         if window is None and stored is not None and not table.num_rows:
             return {"rows": 0, "duplicates_dropped": dropped, "delta_version": self._table.version(),
                     "operation": "none", "online_rows": 0, "seconds": round(time.perf_counter() - started, 4),
-                    "validation": None if report is None else report.to_dict()}
-        if window is not None:
-            operation = "replace_time_range"
-            version = self._table.replace_range(table, event_time=self.event_time, time_range=window,
-                                                partition_by=self.partition_key)
-        elif stored is None or not self._table.colliding_rows(table, keys=keys, event_time=self.event_time):
-            operation = "append"
-            version = self._table.append(table, partition_by=self.partition_key)
-        else:
-            operation = "upsert"
-            version, merge = self._table.merge(table, keys=keys, event_time=self.event_time)
-            extra = {k: merge.get(f"num_target_rows_{k}") for k in ("inserted", "updated")}
+                    "validation": validation}
+        self._register()
+        operation, version, extra = self._write(table, window, first=stored is None)
         self._schema = None
         if statistics is not None:
             statistics.update(delta_version=version, operation=operation,
@@ -139,10 +131,21 @@ class FeatureGroup:
         online_rows = self._write_online(table) if self.online_enabled and table.num_rows else 0
         return {
             "rows": table.num_rows, "duplicates_dropped": dropped, "delta_version": version,
-            "operation": operation, **({"rows_" + k: v for k, v in extra.items()}),
-            "online_rows": online_rows, "seconds": round(time.perf_counter() - started, 4),
-            "validation": None if report is None else report.to_dict(),
+            "operation": operation, **extra, "online_rows": online_rows,
+            "seconds": round(time.perf_counter() - started, 4), "validation": validation,
         }
+
+    def _write(self, table: pa.Table, window: TimeRange | None, *, first: bool) -> tuple[str, int, dict[str, Any]]:
+        """One Delta commit: replace a range, append (nothing can collide), or merge (upsert)."""
+        keys = [*self.primary_key, self.event_time]
+        if window is not None:
+            version = self._table.replace_range(table, event_time=self.event_time, time_range=window,
+                                                partition_by=self.partition_key)
+            return "replace_time_range", version, {}
+        if first or not self._table.colliding_rows(table, keys=keys, event_time=self.event_time):
+            return "append", self._table.append(table, partition_by=self.partition_key), {}
+        version, merge = self._table.merge(table, keys=keys, event_time=self.event_time)
+        return "upsert", version, {f"rows_{k}": merge.get(f"num_target_rows_{k}") for k in ("inserted", "updated")}
 
     def _check_new_schema(self, table: pa.Table) -> None:
         for column in self.partition_key:
