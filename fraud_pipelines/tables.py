@@ -87,14 +87,13 @@ class DeltaDayTable:
     ) -> pd.DataFrame:
         """Rows with time in [start, end) (whole table without bounds), typed by the schema."""
         table = self._table(version)
-        filters: list[tuple[str, str, Any]] = []
+        predicate = None
         if self.partitioned and (start is not None or end is not None):
-            days = _days_covering(start, end)
-            filters.append((DAY_COLUMN, "in", [d.isoformat() for d in days]))
-        data = table.to_pyarrow_dataset().to_table(
-            columns=self.schema.names,
-            filter=_arrow_filter(filters),
-        )
+            days = ", ".join(f"'{d.isoformat()}'" for d in _days_covering(start, end))
+            predicate = f"{DAY_COLUMN} IN ({days})"
+        # delta-rs' own scan: its pyarrow-dataset path can abort the interpreter at exit (1.6.6).
+        reader = pa.RecordBatchReader.from_stream(table.scan(columns=self.schema.names, predicate=predicate))
+        data = reader.read_all().select(self.schema.names).cast(self.schema)
         frame = data.to_pandas(date_as_object=False)
         if self.partitioned and (start is not None or end is not None):
             times = frame[self.time_column]
@@ -104,8 +103,10 @@ class DeltaDayTable:
             if end is not None:
                 keep &= times < pd.Timestamp(end)
             frame = frame[keep]
-        if self.partitioned:
-            frame = frame.sort_values([self.time_column, self.schema.names[0]], kind="stable")
+        order = [self.time_column, self.schema.names[0]] if self.partitioned else self.schema.names[:1]
+        if not self.partitioned and "event_time" in self.schema.names:
+            order.append("event_time")
+        frame = frame.sort_values(order, kind="stable")  # scans return files in no fixed order
         return frame.reset_index(drop=True)
 
     def days(self) -> list[str]:
@@ -145,13 +146,3 @@ def _days_covering(start: datetime | None, end: datetime | None) -> list[date]:
     first = start.astimezone(timezone.utc).date()
     last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).date()
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def _arrow_filter(filters: list[tuple[str, str, Any]]) -> Any:
-    import pyarrow.compute as pc
-
-    expression = None
-    for column, op, value in filters:
-        term = pc.field(column).isin(value) if op == "in" else None
-        expression = term if expression is None else expression & term
-    return expression
