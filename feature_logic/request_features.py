@@ -1,0 +1,242 @@
+"""The features of one new charge, computed at request time from its card's small state.
+
+The online twin of `transaction_features` + `window_aggregates` for a single charge: the same
+on-demand functions (`haversine_km`, `time_delta_seconds`) and the same float operations in the
+same order (sums from the window's oldest charge to its newest, two-pass standard deviation,
+integer microseconds converted to float64 once), so the values equal the batch values bit for
+bit. Plain Python on a handful of numbers: a few microseconds, no pandas.
+
+One case cannot agree: when two charges of one card share the same microsecond, the batch
+window of each holds the other; a charge scored as it arrives cannot count one that has not
+arrived yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from feature_logic.on_demand import haversine_km, time_delta_seconds
+from feature_logic.windows import DEFAULT_WINDOW
+
+MICROSECONDS_PER_DAY = 86_400_000_000
+#: Years of 365.2425 days, as in `transaction_features`.
+MICROSECONDS_PER_YEAR = 31_556_952_000_000.0
+WINDOW_MICROSECONDS = DEFAULT_WINDOW // dt.timedelta(microseconds=1)
+#: Orders a charge without a tid after every stored charge of the same microsecond.
+_NO_TID = 2**63
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_ONE_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+class StoredCharge(NamedTuple):
+    """A charge the card's state remembers, with its own loc_delta_t_minus_1."""
+
+    micros: int  # event time, microseconds since the epoch (UTC)
+    tid: int
+    latitude: float
+    longitude: float
+    amount: float
+    loc_delta: float
+
+
+class NewCharge(NamedTuple):
+    """The charge being scored, as the request gives it (tid optional)."""
+
+    micros: int
+    tid: int | None
+    category: str
+    amount: float
+    latitude: float
+    longitude: float
+
+
+class Version(NamedTuple):
+    """One version of an owner profile or a card: when it became true and its date (day number)."""
+
+    event_micros: int
+    days: int | None  # birthdate or expiry as days since 1970-01-01; None when unknown
+
+
+class ChargeFeatures(NamedTuple):
+    """The features of a charge (the columns of both feature groups) and whether they are exact."""
+
+    category: str
+    amount: float
+    age_at_transaction: float
+    days_until_card_expires: float
+    loc_delta_t_minus_1: float
+    time_delta_t_minus_1: float
+    trans_volume_mavg: float
+    trans_volume_mstd: float
+    trans_freq: int
+    loc_delta_mavg: float
+    complete: bool  # False: the state may miss charges this one's window or predecessor needs
+
+    def as_dict(self) -> dict[str, object]:
+        """The feature values by name (without `complete`)."""
+        values = self._asdict()
+        del values["complete"]
+        return values
+
+
+def utc_micros(moment: dt.datetime) -> int:
+    """A timezone-aware datetime as integer microseconds since the epoch."""
+    if moment.tzinfo is None:
+        raise ValueError(f"expected a timezone-aware datetime, got {moment!r}")
+    return (moment - _EPOCH) // _ONE_MICROSECOND
+
+
+def order_key(micros: int, tid: int | None) -> tuple[int, int]:
+    """The (time, tid) order of charges; a charge without tid sorts last within its microsecond."""
+    return micros, _NO_TID if tid is None else tid
+
+
+def charge_features(
+    charge: NewCharge,
+    charges: Sequence[StoredCharge],
+    profile_versions: Sequence[Version],
+    card_versions: Sequence[Version],
+    *,
+    window_us: int = WINDOW_MICROSECONDS,
+) -> ChargeFeatures:
+    """Features of `charge` given its card's remembered charges (sorted by (micros, tid)) and the
+    owner's and card's versions (sorted by event time).
+
+    A remembered charge with the same tid as `charge` is ignored (scoring a charge twice gives the
+    same answer). `complete` is False when the state cannot vouch for the result: the charge is
+    older than what the state covers (an out-of-order request).
+    """
+    complete = _covers(charges, charge, window_us)
+    if charge.tid is not None and any(c.tid == charge.tid for c in charges):
+        charges = [c for c in charges if c.tid != charge.tid]
+    key = order_key(charge.micros, charge.tid)
+    before = _count_before(charges, key)
+    previous = charges[before - 1] if before else None
+    if previous is None:
+        loc_delta = 0.0
+        time_delta = time_delta_seconds(_as_datetime(charge.micros), None)
+    else:
+        loc_delta = haversine_km(previous.latitude, previous.longitude, charge.latitude, charge.longitude)
+        time_delta = time_delta_seconds(_as_datetime(charge.micros), _as_datetime(previous.micros))
+
+    # The window (t - window, t], same-time charges included, oldest first by (time, tid).
+    oldest = charge.micros - window_us
+    amounts: list[float] = []
+    loc_deltas: list[float] = []
+    for index, stored in enumerate(charges):
+        if index == before:
+            amounts.append(charge.amount)
+            loc_deltas.append(loc_delta)
+        if oldest < stored.micros <= charge.micros:
+            amounts.append(stored.amount)
+            loc_deltas.append(stored.loc_delta)
+    if before == len(charges):
+        amounts.append(charge.amount)
+        loc_deltas.append(loc_delta)
+    mean, std = _mean_and_sample_std(amounts)
+    return ChargeFeatures(
+        category=charge.category,
+        amount=charge.amount,
+        age_at_transaction=_age_years(profile_versions, charge.micros),
+        days_until_card_expires=_days_until_expiry(card_versions, charge.micros),
+        loc_delta_t_minus_1=loc_delta,
+        time_delta_t_minus_1=time_delta,
+        trans_volume_mavg=mean,
+        trans_volume_mstd=std,
+        trans_freq=len(amounts),
+        loc_delta_mavg=_sequential_sum(loc_deltas) / len(loc_deltas),
+        complete=complete,
+    )
+
+
+def remember_charge(
+    charges: Sequence[StoredCharge], charge: StoredCharge, *, window_us: int = WINDOW_MICROSECONDS
+) -> tuple[StoredCharge, ...] | None:
+    """The card's remembered charges once `charge` is its latest; None if it is not the latest.
+
+    Keeps the charges in (latest - window, latest] and the one just before them (the
+    predecessor a replay of the oldest of them needs); a charge with the same tid is replaced.
+    """
+    kept = [c for c in charges if c.tid != charge.tid]
+    if kept and order_key(kept[-1].micros, kept[-1].tid) > order_key(charge.micros, charge.tid):
+        return None  # an older charge: its successors' loc_delta would change; the batch rebuilds it
+    kept.append(charge)
+    oldest = charge.micros - window_us
+    first_inside = next(i for i, c in enumerate(kept) if c.micros > oldest)
+    return tuple(kept[max(first_inside - 1, 0):])
+
+
+def _covers(charges: Sequence[StoredCharge], charge: NewCharge, window_us: int) -> bool:
+    """Whether the state holds every charge the new one's window and predecessor need.
+
+    The state keeps (latest - window, latest] plus one earlier charge; when that earlier one is
+    there, older charges may exist that the state no longer holds.
+    """
+    if not charges:
+        return True
+    first, latest = charges[0], charges[-1]
+    may_miss_older = first.micros <= latest.micros - window_us
+    if not may_miss_older:
+        return True
+    has_predecessor = order_key(first.micros, first.tid) < order_key(charge.micros, charge.tid) and first.tid != charge.tid
+    return has_predecessor and charge.micros - window_us >= first.micros
+
+
+def _count_before(charges: Sequence[StoredCharge], key: tuple[int, int]) -> int:
+    count = 0
+    for stored in charges:
+        if order_key(stored.micros, stored.tid) >= key:
+            break
+        count += 1
+    return count
+
+
+def _mean_and_sample_std(values: list[float]) -> tuple[float, float]:
+    """Mean, and two-pass sample standard deviation (0 for one value), summed oldest first."""
+    mean = _sequential_sum(values) / len(values)
+    if len(values) == 1:
+        return mean, 0.0
+    squared = 0.0
+    for value in values:
+        deviation = value - mean
+        squared += deviation * deviation
+    return mean, math.sqrt(squared / (len(values) - 1))
+
+
+def _sequential_sum(values: list[float]) -> float:
+    total = values[0]
+    for value in values[1:]:
+        total += value
+    return total
+
+
+def _as_of(versions: Sequence[Version], micros: int) -> Version | None:
+    """The latest version with event time <= micros (a version applies from its own instant)."""
+    found = None
+    for version in versions:
+        if version.event_micros > micros:
+            break
+        found = version
+    return found
+
+
+def _age_years(profile_versions: Sequence[Version], micros: int) -> float:
+    profile = _as_of(profile_versions, micros)
+    if profile is None or profile.days is None:
+        return math.nan
+    return float(micros - profile.days * MICROSECONDS_PER_DAY) / MICROSECONDS_PER_YEAR
+
+
+def _days_until_expiry(card_versions: Sequence[Version], micros: int) -> float:
+    card = _as_of(card_versions, micros)
+    if card is None or card.days is None:
+        return math.nan
+    # Valid through its `expires` day, i.e. until the midnight after it.
+    return float((card.days + 1) * MICROSECONDS_PER_DAY - micros) / float(MICROSECONDS_PER_DAY)
+
+
+def _as_datetime(micros: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=micros)
