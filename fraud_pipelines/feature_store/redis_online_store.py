@@ -1,0 +1,212 @@
+"""The Redis online store: the same interface and guarantees as `SQLiteOnlineStore`, for
+feature serving shared by many processes or machines.
+
+Layout: one hash per row, `<namespace>:<table>:<key>`, one field per non-null column; table
+layouts in the hash `<namespace>:_online_tables`. Values are text that decodes to exactly what
+was written (floats by their shortest round-trip repr, times as integer microseconds, dates as
+day numbers).
+
+Writes never go back in time: a Lua script per row replaces the stored row only if its event
+time is greater than or equal to the stored one (atomic on the server; compared as doubles, so
+exact for event times within about 285 years of 1970). One script call touches one key, so
+the layout also works on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from .errors import InvalidInputError, SchemaMismatchError
+from .online_store import (
+    OnlineStore,
+    OnlineTableSpec,
+    Row,
+    _as_date,
+    _as_naive_time,
+    _as_utc_time,
+    _describe,
+    _encode,
+    latest_per_key,
+)
+
+_CHUNK = 1_000  # rows or keys per pipeline round trip
+_UPSERT_IF_NOT_OLDER = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored and tonumber(stored) > tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+return 1
+"""
+_GLOB_SPECIALS = str.maketrans({c: f"\\{c}" for c in "*?[]\\"})
+
+Encoder = Callable[[Any], bytes | str]
+Decoder = Callable[[bytes], Any]
+
+
+class RedisOnlineStore(OnlineStore):
+    """Latest row per key in Redis; `namespace` separates stores sharing one database."""
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, namespace: str = "fs",
+                 socket_timeout: float = 5.0, client: Any = None) -> None:
+        """`url` as redis-py reads it (redis://, rediss://, unix://); `client` overrides it."""
+        if not namespace or ":" in namespace:
+            raise InvalidInputError(f"namespace must be non-empty and without ':', got {namespace!r}")
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=socket_timeout,
+                                          socket_connect_timeout=socket_timeout)
+        self.url = url
+        self.namespace = namespace
+        self._client = client
+        self._upsert = client.register_script(_UPSERT_IF_NOT_OLDER)
+        self._registry = f"{namespace}:_online_tables"
+        self._known: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"RedisOnlineStore({self.url!r}, namespace={self.namespace!r})"
+
+    def update(self, table: OnlineTableSpec) -> None:
+        """Record the table's layout, or verify that the recorded one is the same."""
+        for field in table.schema:
+            _codec(table.name, field)  # refuse column types Redis values cannot carry exactly
+        if not _numeric(table.schema.field(table.event_time).type):
+            raise SchemaMismatchError(
+                f"online table {table.name}: event time '{table.event_time}' must be a timestamp, date or integer"
+            )
+        spec = json.dumps(_describe(table), sort_keys=True)
+        if not self._client.hsetnx(self._registry, table.name, spec):
+            found = self._client.hget(self._registry, table.name)
+            if found is not None and found.decode() != spec:
+                raise SchemaMismatchError(
+                    f"online table {table.name} exists with another layout ({found.decode()}), not {spec}; "
+                    "create a new feature group version"
+                )
+        self._known.add(table.name)
+
+    def write_batch(self, table: OnlineTableSpec, rows: pa.Table) -> int:
+        """Upsert the newest row per key; an older event time never overwrites a newer one."""
+        if table.name not in self._known:
+            self.update(table)
+        rows = latest_per_key(rows.select(table.schema.names), table.key_columns, table.event_time)
+        if not rows.num_rows:
+            return 0
+        names = table.schema.names
+        encoders = [_codec(table.name, f)[0] for f in table.schema]
+        columns = [_encode(rows[name], table.schema.field(name).type).to_pylist() for name in names]
+        key_positions = [names.index(k) for k in table.key_columns]
+        time_position = names.index(table.event_time)
+        prefix = self._prefix(table)
+        field_names = [name.encode() for name in names]
+        for start in range(0, rows.num_rows, _CHUNK):
+            pipe = self._client.pipeline(transaction=False)
+            for values in zip(*(column[start:start + _CHUNK] for column in columns)):
+                args: list[Any] = [field_names[time_position], str(values[time_position])]
+                for name, encode, value in zip(field_names, encoders, values):
+                    if value is not None:
+                        args += [name, encode(value)]
+                key = prefix + _key_text([values[p] for p in key_positions])
+                self._upsert(keys=[key], args=args, client=pipe)
+            pipe.execute()
+        return rows.num_rows
+
+    def read(self, table: OnlineTableSpec, keys: Sequence[Row], columns: Sequence[str]) -> list[Row | None]:
+        """Rows for many keys, a thousand per pipelined round trip."""
+        decoders = _decoders(table, columns)
+        fields = [table.event_time.encode(), *(c.encode() for c in columns)]
+        prefix = self._prefix(table)
+        unique = list(dict.fromkeys(tuple(k) for k in keys))
+        found: dict[Row, Row] = {}
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start:start + _CHUNK]
+            pipe = self._client.pipeline(transaction=False)
+            for key in chunk:
+                pipe.hmget(prefix + _key_text(key), fields)
+            for key, values in zip(chunk, pipe.execute()):
+                if values[0] is not None:
+                    found[key] = _decode_row(decoders, values[1:])
+        return [found.get(tuple(k)) for k in keys]
+
+    def lookup(self, table: OnlineTableSpec, columns: Sequence[str]) -> Callable[[Row], Row | None]:
+        """One HMGET per call, fields and decoders resolved once."""
+        decoders = _decoders(table, columns)
+        fields = [table.event_time.encode(), *(c.encode() for c in columns)]
+        prefix = self._prefix(table)
+        hmget = self._client.hmget
+
+        def fetch(key: Row) -> Row | None:
+            values = hmget(prefix + _key_text(key), fields)
+            return None if values[0] is None else _decode_row(decoders, values[1:])
+        return fetch
+
+    def teardown(self, table: OnlineTableSpec) -> None:
+        """Delete the table's rows (scanned by prefix) and forget its layout."""
+        pattern = self._prefix(table).decode().translate(_GLOB_SPECIALS) + "*"
+        batch: list[bytes] = []
+        for key in self._client.scan_iter(match=pattern, count=_CHUNK):
+            batch.append(key)
+            if len(batch) >= _CHUNK:
+                self._client.unlink(*batch)
+                batch = []
+        if batch:
+            self._client.unlink(*batch)
+        self._client.hdel(self._registry, table.name)
+        self._known.discard(table.name)
+
+    def ping(self) -> bool:
+        """Whether the server answers."""
+        return bool(self._client.ping())
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self._client.close()
+
+    def _prefix(self, table: OnlineTableSpec) -> bytes:
+        return f"{self.namespace}:{table.name}:".encode()
+
+
+def _key_text(values: Sequence[Any]) -> bytes:
+    """A key's values as text: the value itself for one column, a JSON list for several."""
+    if len(values) == 1:
+        value = values[0]
+        return value.encode() if isinstance(value, str) else str(value).encode()
+    return json.dumps(list(values), separators=(",", ":")).encode()
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_integer(kind)
+
+
+def _codec(table: str, field: pa.Field) -> tuple[Encoder, Decoder]:
+    """How one column's (already `_encode`d) values become Redis values and back."""
+    kind = field.type
+    if pa.types.is_boolean(kind):
+        return (lambda v: b"1" if v else b"0"), (lambda b: b == b"1")
+    if pa.types.is_integer(kind):
+        return str, int
+    if pa.types.is_floating(kind):
+        return (lambda v: repr(float(v))), float
+    if pa.types.is_timestamp(kind):
+        return str, ((lambda b: _as_utc_time(int(b))) if kind.tz else (lambda b: _as_naive_time(int(b))))
+    if pa.types.is_date(kind):
+        return str, (lambda b: _as_date(int(b)))
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return (lambda v: v.encode()), (lambda b: b.decode())
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return bytes, bytes
+    raise SchemaMismatchError(f"online table {table}: column '{field.name}' of type {kind} cannot be stored online")
+
+
+def _decoders(table: OnlineTableSpec, columns: Sequence[str]) -> list[Decoder]:
+    unknown = [c for c in columns if c not in table.schema.names]
+    if unknown:
+        raise InvalidInputError(f"online table {table.name} has no column(s) {unknown}")
+    return [_codec(table.name, table.schema.field(c))[1] for c in columns]
+
+
+def _decode_row(decoders: Sequence[Decoder], values: Sequence[bytes | None]) -> Row:
+    return tuple(None if v is None else decode(v) for decode, v in zip(decoders, values))
