@@ -1,0 +1,235 @@
+"""Train the XGBoost fraud classifier: imbalance-weighted, early-stopped on the validation split,
+seeded, with its alert threshold chosen on the validation split too.
+
+xgboost is imported inside functions: Dagster loads this module with the definitions, and the
+import alone costs ~2 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, precision_recall_curve
+
+from fraud_pipelines.training.evaluation import check_labels_and_scores
+
+
+class FraudScorer(Protocol):
+    """Anything that scores rows: `predict_proba(X)` is the fraud probability, shape (n_rows,)."""
+
+    feature_names: tuple[str, ...]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingParams:
+    """XGBoost settings and the threshold rule; every field is logged to MLflow as a param."""
+
+    n_estimators: int = 1_000  # an upper bound: early stopping picks the number of trees
+    learning_rate: float = 0.05
+    max_depth: int = 6
+    min_child_weight: float = 1.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 1.0
+    early_stopping_rounds: int = 50
+    scale_pos_weight: float | None = None  # None: negatives / positives of the train labels
+    seed: int = 42
+    n_jobs: int | None = None  # None: all cores; hist training is deterministic either way
+    threshold_rule: Literal["max_f1", "target_precision"] = "max_f1"
+    target_precision: float = 0.5  # used by threshold_rule="target_precision"
+
+    def __post_init__(self) -> None:
+        if self.threshold_rule not in ("max_f1", "target_precision"):
+            raise ValueError(f"threshold_rule must be 'max_f1' or 'target_precision', got {self.threshold_rule!r}")
+        if not 0.0 < self.target_precision <= 1.0:
+            raise ValueError(f"target_precision must be within (0, 1], got {self.target_precision!r}")
+        if self.n_estimators < 1 or self.early_stopping_rounds < 1:
+            raise ValueError("n_estimators and early_stopping_rounds must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (MLflow params, Dagster metadata)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A fitted classifier with what scoring needs: feature order, threshold, training facts."""
+
+    classifier: Any  # xgboost.XGBClassifier, typed loosely to keep xgboost's import lazy
+    feature_names: tuple[str, ...]
+    threshold: float
+    params: TrainingParams
+    scale_pos_weight: float
+    best_iteration: int
+    validation_pr_auc: float
+    n_train_rows: int
+    n_train_positives: int
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Fraud probability per row (shape (n_rows,)), using the early-stopped trees."""
+        return self.classifier.predict_proba(select_features(X, self.feature_names))[:, 1]
+
+    def feature_importance(self) -> pd.Series:
+        """Total gain per feature, largest first; features never split on get 0."""
+        return feature_importance(self.classifier, self.feature_names)
+
+    def summary(self) -> dict[str, float | int]:
+        """Facts learned in training, for MLflow params/metrics and asset metadata."""
+        return {
+            "threshold": self.threshold,
+            "scale_pos_weight": self.scale_pos_weight,
+            "best_iteration": self.best_iteration,
+            "n_trees": self.best_iteration + 1,
+            "validation_pr_auc": self.validation_pr_auc,
+            "n_train_rows": self.n_train_rows,
+            "n_train_positives": self.n_train_positives,
+        }
+
+
+def check_features(X: pd.DataFrame, what: str) -> None:
+    """Refuse feature frames XGBoost would misread: non-DataFrames, duplicate or non-numeric columns."""
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(X).__name__}")
+    if X.empty or X.shape[1] == 0:
+        raise ValueError(f"{what} is empty ({X.shape[0]} rows, {X.shape[1]} columns)")
+    not_text = [name for name in X.columns if not isinstance(name, str)]
+    if not_text:
+        raise ValueError(f"{what} column names must be strings, got {not_text[:5]}")
+    duplicated = X.columns[X.columns.duplicated()].tolist()
+    if duplicated:
+        raise ValueError(f"{what} has duplicated columns: {duplicated}")
+    not_numeric = [
+        f"{column} ({dtype})"
+        for column, dtype in X.dtypes.items()
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+    ]
+    if not_numeric:
+        raise ValueError(
+            f"{what} has non-numeric columns {not_numeric}; apply the feature view's "
+            "transformation functions first (categoricals become integer codes)"
+        )
+    infinite = [c for c in X.columns if np.isinf(X[c].to_numpy(dtype=np.float64, na_value=np.nan)).any()]
+    if infinite:
+        raise ValueError(f"{what} has infinite values in columns {infinite}")
+
+
+def select_features(X: pd.DataFrame, feature_names: tuple[str, ...]) -> pd.DataFrame:
+    """The training columns of `X`, in training order; extra columns (keys, times) are ignored."""
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"features must be a pandas DataFrame, got {type(X).__name__}")
+    missing = [name for name in feature_names if name not in X.columns]
+    if missing:
+        raise ValueError(f"features are missing columns the model was trained on: {missing}")
+    selected = X.loc[:, list(feature_names)]
+    check_features(selected, "features")
+    return selected
+
+
+def imbalance_weight(y_train: np.ndarray) -> float:
+    """negatives / positives: the weight that makes both classes count equally in the loss."""
+    positives = int(y_train.sum())
+    return (len(y_train) - positives) / positives
+
+
+def choose_threshold(
+    y_val: Any, scores: Any, *, rule: str = "max_f1", target_precision: float = 0.5
+) -> float:
+    """The alert threshold (flag score >= threshold), chosen on the validation split.
+
+    "max_f1": the score that maximises F1 (ties: the highest such score, fewer alerts).
+    "target_precision": the lowest score whose precision reaches `target_precision`, i.e. the
+    most fraud caught at that alert quality; if none reaches it, falls back to max F1.
+    """
+    labels, probabilities = check_labels_and_scores(y_val, scores)
+    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
+    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
+                   where=(precision + recall) > 0)
+    if rule == "target_precision":
+        reaching = np.flatnonzero(precision >= target_precision)
+        if reaching.size:
+            return float(thresholds[reaching[0]])
+    elif rule != "max_f1":
+        raise ValueError(f"unknown threshold rule {rule!r}; use 'max_f1' or 'target_precision'")
+    best = np.flatnonzero(f1 == f1.max())[-1]
+    return float(thresholds[best])
+
+
+def feature_importance(classifier: Any, feature_names: tuple[str, ...]) -> pd.Series:
+    """Total gain per feature from a fitted XGBClassifier, largest first."""
+    gains = classifier.get_booster().get_score(importance_type="total_gain")
+    importance = pd.Series({name: float(gains.get(name, 0.0)) for name in feature_names}, name="total_gain")
+    return importance.sort_values(ascending=False, kind="stable")
+
+
+def _check_split(X: pd.DataFrame, y: Any, what: str) -> np.ndarray:
+    check_features(X, f"X_{what}")
+    labels = np.asarray(y)
+    if len(labels) != len(X):
+        raise ValueError(f"X_{what} has {len(X)} rows but y_{what} has {len(labels)} labels")
+    try:
+        labels, _ = check_labels_and_scores(labels, np.zeros(len(labels)))
+    except ValueError as error:
+        raise ValueError(f"y_{what}: {error}") from None
+    return labels
+
+
+def train_model(
+    X_train: pd.DataFrame,
+    y_train: Any,
+    X_val: pd.DataFrame,
+    y_val: Any,
+    params: TrainingParams | None = None,
+) -> TrainedModel:
+    """Fit XGBoost on the train split, early-stopping on validation PR-AUC, and pick the threshold.
+
+    Both splits need both classes; the validation columns must match the train columns.
+    """
+    from xgboost import XGBClassifier
+
+    params = params or TrainingParams()
+    train_labels = _check_split(X_train, y_train, "train")
+    val_labels = _check_split(X_val, y_val, "val")
+    if list(X_val.columns) != list(X_train.columns):
+        raise ValueError(
+            f"X_val columns differ from X_train: missing {sorted(set(X_train.columns) - set(X_val.columns))}, "
+            f"extra {sorted(set(X_val.columns) - set(X_train.columns))} (order must match too)"
+        )
+    weight = params.scale_pos_weight or imbalance_weight(train_labels)
+    classifier = XGBClassifier(
+        n_estimators=params.n_estimators,
+        learning_rate=params.learning_rate,
+        max_depth=params.max_depth,
+        min_child_weight=params.min_child_weight,
+        subsample=params.subsample,
+        colsample_bytree=params.colsample_bytree,
+        reg_lambda=params.reg_lambda,
+        scale_pos_weight=weight,
+        early_stopping_rounds=params.early_stopping_rounds,
+        eval_metric="aucpr",
+        tree_method="hist",
+        random_state=params.seed,
+        n_jobs=params.n_jobs,
+    )
+    classifier.fit(X_train, train_labels, eval_set=[(X_val, val_labels)], verbose=False)
+    feature_names = tuple(str(name) for name in X_train.columns)
+    val_scores = classifier.predict_proba(X_val)[:, 1]
+    threshold = choose_threshold(
+        val_labels, val_scores, rule=params.threshold_rule, target_precision=params.target_precision
+    )
+    return TrainedModel(
+        classifier=classifier,
+        feature_names=feature_names,
+        threshold=threshold,
+        params=params,
+        scale_pos_weight=float(weight),
+        best_iteration=int(classifier.best_iteration),
+        validation_pr_auc=float(average_precision_score(val_labels, val_scores)),
+        n_train_rows=len(train_labels),
+        n_train_positives=int(train_labels.sum()),
+    )

@@ -1,0 +1,408 @@
+"""MLflow as a Dagster resource: log training runs, register versions, move the champion alias
+and load the champion for scoring.
+
+Every call goes through an `MlflowClient` built from the resource's own URIs: nothing reads or
+changes mlflow's process-global tracking URI or active run, so two resources (or two tests)
+pointing at different stores never interfere. mlflow and xgboost are imported lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from fraud_pipelines.settings import fraud_home, is_uri, local_home
+from fraud_pipelines.training.evaluation import Comparison, Evaluation
+from fraud_pipelines.training.model import TrainedModel, select_features
+
+CHAMPION_ALIAS = "champion"
+TRANSFORMATION_STATE_FILE = "transformation_state.json"
+#: Metric-name prefix of the candidate's own test metrics; other roles get "<role>_test_".
+TEST_PREFIX = "test_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lineage:
+    """What a model was trained from: the training dataset, its feature view, the Delta versions read."""
+
+    training_dataset_version: int | str
+    feature_view_name: str
+    feature_view_version: int | str
+    delta_versions: Mapping[str, int] = field(default_factory=dict)
+
+    def to_tags(self) -> dict[str, str]:
+        """MLflow tags (searchable, e.g. `tags.training_dataset_version = '3'`)."""
+        tags = {
+            "training_dataset_version": str(self.training_dataset_version),
+            "feature_view": self.feature_view_name,
+            "feature_view_version": str(self.feature_view_version),
+        }
+        return tags | {f"delta_version.{table}": str(v) for table, v in sorted(self.delta_versions.items())}
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """Where a training run put its model: the run, the logged model and its artifact URI."""
+
+    run_id: str
+    model_id: str
+    model_uri: str
+
+
+@dataclass(frozen=True)
+class ChampionInfo:
+    """The registry's current champion: version, run, training data and its logged test metrics."""
+
+    version: str
+    run_id: str
+    training_dataset_version: str | None
+    test_metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model ready to score: probabilities, threshold and the transformation state."""
+
+    version: str
+    run_id: str
+    classifier: Any
+    threshold: float
+    feature_names: tuple[str, ...]
+    transformation_state: dict[str, Any]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Fraud probability per row, shape (n_rows,); X must hold `feature_names` (extras ignored)."""
+        return self.classifier.predict_proba(select_features(X, self.feature_names))[:, 1]
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """The MLflow tracking store and model registry; empty settings mean the embedded store under
+    `$FRAUD_HOME/mlflow` (SQLite + artifact folder, no server)."""
+
+    tracking_uri: str = Field(default="", description="Tracking store URI; empty: sqlite under $FRAUD_HOME.")
+    registry_uri: str = Field(default="", description="Model registry URI; empty: the tracking URI.")
+    artifact_location: str = Field(
+        default="", description="Artifact root for a new experiment; empty: $FRAUD_HOME/mlflow/artifacts."
+    )
+    experiment_name: str = "fraud_model"
+    registered_model_name: str = "fraud_model"
+
+    def resolved_tracking_uri(self) -> str:
+        """The tracking URI in use (the embedded SQLite store unless configured)."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        folder = local_home() / "mlflow"
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / 'mlflow.db'}"
+
+    def resolved_artifact_location(self) -> str:
+        """The artifact root given to a newly created experiment."""
+        location = self.artifact_location or f"{fraud_home()}/mlflow/artifacts"
+        return location if is_uri(location) or location.startswith("file:") else Path(location).resolve().as_uri()
+
+    def client(self) -> Any:
+        """An `mlflow.MlflowClient` bound to this resource's tracking and registry URIs."""
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        from mlflow import MlflowClient
+
+        tracking = self.resolved_tracking_uri()
+        return MlflowClient(tracking_uri=tracking, registry_uri=self.registry_uri or tracking)
+
+    def experiment_id(self) -> str:
+        """The experiment's id, creating it (with the artifact location) on first use."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.client()
+        experiment = client.get_experiment_by_name(self.experiment_name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return client.create_experiment(self.experiment_name, artifact_location=self.resolved_artifact_location())
+        except MlflowException as error:  # created meanwhile by another process
+            experiment = client.get_experiment_by_name(self.experiment_name)
+            if experiment is None:
+                raise error
+            return experiment.experiment_id
+
+    # ---- training runs -------------------------------------------------------------------------
+
+    def log_training_run(
+        self,
+        trained: TrainedModel,
+        *,
+        input_example: pd.DataFrame,
+        transformation_state: Mapping[str, Any],
+        lineage: Lineage,
+        run_name: str | None = None,
+    ) -> LoggedRun:
+        """One finished MLflow run holding params, training metrics, lineage tags and the model
+        (signature, input example, threshold and the transformation state inside its folder)."""
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+        state = dict(transformation_state)
+        check_json_state(state)
+        example = select_features(input_example, trained.feature_names).head(5)
+        client = self.client()
+        experiment_id = self.experiment_id()
+        run = client.create_run(experiment_id, run_name=run_name, tags=lineage.to_tags())
+        run_id, model_id = run.info.run_id, None
+        try:
+            _log_values(client, run_id, params=trained.params.to_dict(), metrics=trained.summary())
+            _log_dataset_input(client, run_id, lineage)
+            logged_model = client.create_logged_model(
+                experiment_id, name="model", source_run_id=run_id, model_type="xgboost",
+                tags=lineage.to_tags(),
+            )
+            model_id = logged_model.model_id
+            client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
+            with tempfile.TemporaryDirectory(prefix="fraud_model_") as folder:
+                local = Path(folder) / "model"
+                _save_model(trained, local, example, state, lineage, logged_model, run_id)
+                client.log_model_artifacts(model_id, str(local))
+            client.finalize_logged_model(model_id, LoggedModelStatus.READY)
+            client.set_terminated(run_id, "FINISHED")
+        except BaseException:
+            if model_id is not None:
+                client.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
+            client.set_terminated(run_id, "FAILED")
+            raise
+        return LoggedRun(run_id=run_id, model_id=model_id, model_uri=logged_model.artifact_location)
+
+    def find_logged_run(self, run_id: str) -> LoggedRun:
+        """The `LoggedRun` of an existing training run (e.g. from a run id kept in asset metadata)."""
+        client = self.client()
+        outputs = client.get_run(run_id).outputs
+        model_ids = [output.model_id for output in (outputs.model_outputs if outputs else [])]
+        if not model_ids:
+            raise ValueError(f"MLflow run {run_id} has no logged model; was it made by log_training_run?")
+        logged_model = client.get_logged_model(model_ids[-1])
+        return LoggedRun(run_id=run_id, model_id=logged_model.model_id, model_uri=logged_model.artifact_location)
+
+    def log_evaluation(
+        self,
+        run_id: str,
+        evaluations: Mapping[str, Evaluation],
+        *,
+        plots: Mapping[str, Path | str] | None = None,
+    ) -> None:
+        """Test metrics per role ("model" → `test_pr_auc`, "baseline" → `baseline_test_pr_auc`),
+        each evaluation as JSON under `evaluation/` and the plots under `plots/` of the run."""
+        client = self.client()
+        outputs = client.get_run(run_id).outputs
+        model_id = outputs.model_outputs[-1].model_id if outputs and outputs.model_outputs else None
+        metrics: dict[str, float] = {}
+        for role, evaluation in evaluations.items():
+            prefix = TEST_PREFIX if role == "model" else f"{role}_{TEST_PREFIX}"
+            metrics |= {f"{prefix}{key}": value for key, value in evaluation.metrics().items()}
+            client.log_dict(run_id, evaluation.to_dict(), f"evaluation/{role}.json")
+        _log_values(client, run_id, metrics=metrics, model_id=model_id)
+        for path in (plots or {}).values():
+            client.log_artifact(run_id, str(path), artifact_path="plots")
+
+    # ---- registry ------------------------------------------------------------------------------
+
+    def register_version(self, logged: LoggedRun, *, description: str | None = None) -> str:
+        """Register the run's model as a new version; its tags link it to the run and training data."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.client()
+        try:
+            client.create_registered_model(self.registered_model_name)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        run_tags = client.get_run(logged.run_id).data.tags
+        tags = {key: value for key, value in run_tags.items() if not key.startswith("mlflow.")}
+        tags |= {"run_id": logged.run_id, "logged_model_id": logged.model_id}
+        version = client.create_model_version(
+            self.registered_model_name, source=logged.model_uri, run_id=logged.run_id,
+            tags=tags, description=description, model_id=logged.model_id,
+        )
+        return str(version.version)
+
+    def champion_version(self) -> str | None:
+        """The version the champion alias points at now (one cheap query), or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            registered = self.client().get_registered_model(self.registered_model_name)
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        version = registered.aliases.get(CHAMPION_ALIAS)
+        return None if version is None else str(version)
+
+    def get_champion(self) -> ChampionInfo | None:
+        """The current champion's version, run, training dataset version and test metrics, or None."""
+        version = self.champion_version()
+        if version is None:
+            return None
+        client = self.client()
+        model_version = client.get_model_version(self.registered_model_name, version)
+        run_metrics = client.get_run(model_version.run_id).data.metrics
+        return ChampionInfo(
+            version=version,
+            run_id=model_version.run_id,
+            training_dataset_version=model_version.tags.get("training_dataset_version"),
+            test_metrics={k[len(TEST_PREFIX):]: v for k, v in run_metrics.items() if k.startswith(TEST_PREFIX)},
+            tags=dict(model_version.tags),
+        )
+
+    def set_champion(self, version: str) -> None:
+        """Point the champion alias at `version` (no questions asked; see `apply_promotion`)."""
+        self.client().set_registered_model_alias(self.registered_model_name, CHAMPION_ALIAS, str(version))
+
+    def apply_promotion(self, version: str, decision: Comparison) -> bool:
+        """Record the promotion decision on the version's tags and move the alias if it says so."""
+        client = self.client()
+        previous = self.champion_version()
+        tags = {
+            "promotion": "promoted" if decision.better else "rejected",
+            "promotion_reason": decision.reason,
+            "previous_champion": previous or "none",
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(self.registered_model_name, str(version), key, value)
+        if decision.better:
+            self.set_champion(version)
+        return decision.better
+
+    # ---- loading for scoring -------------------------------------------------------------------
+
+    def load_version(self, version: str) -> LoadedModel:
+        """A registered version with everything scoring needs (downloaded, then loaded in memory)."""
+        model_version = self.client().get_model_version(self.registered_model_name, str(version))
+        return self._load(model_version.source, version=str(version), run_id=model_version.run_id)
+
+    def load_logged(self, logged: LoggedRun) -> LoadedModel:
+        """A logged (not necessarily registered) model, e.g. to evaluate it before registering it."""
+        return self._load(logged.model_uri, version=f"run:{logged.run_id}", run_id=logged.run_id)
+
+    def _load(self, artifact_uri: str, *, version: str, run_id: str) -> LoadedModel:
+        import mlflow.artifacts
+        import mlflow.xgboost
+        from mlflow.models import Model
+
+        with tempfile.TemporaryDirectory(prefix="fraud_model_") as folder:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=artifact_uri, dst_path=folder, tracking_uri=self.resolved_tracking_uri()
+            )
+            classifier = mlflow.xgboost.load_model(local)
+            metadata = Model.load(str(Path(local) / "MLmodel")).metadata or {}
+            state = json.loads((Path(local) / TRANSFORMATION_STATE_FILE).read_text())
+        return LoadedModel(
+            version=version,
+            run_id=run_id,
+            classifier=classifier,
+            threshold=float(metadata["threshold"]),
+            feature_names=tuple(metadata["feature_names"]),
+            transformation_state=state,
+        )
+
+    def load_champion(self) -> LoadedModel:
+        """The champion, resolved once: the alias may move later, `version` says which one this is."""
+        version = self.champion_version()
+        if version is None:
+            raise LookupError(
+                f"registered model {self.registered_model_name!r} has no {CHAMPION_ALIAS!r} alias yet "
+                f"in {self.registry_uri or self.resolved_tracking_uri()}; train and register a model first"
+            )
+        return self.load_version(version)
+
+
+def check_json_state(value: Any, where: str = "transformation_state") -> None:
+    """Refuse state that would not come back identical from JSON, naming the offending entry."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has a non-string key {key!r}; JSON would turn it into a string")
+            check_json_state(item, f"{where}[{key!r}]")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_json_state(item, f"{where}[{index}]")
+    elif not (value is None or type(value) in (bool, int, float, str)):
+        raise TypeError(
+            f"{where} is a {type(value).__module__}.{type(value).__name__} ({value!r:.60}); "
+            "use plain str/int/float/bool/None, lists and dicts so it round-trips through JSON"
+        )
+
+
+def _save_model(
+    trained: TrainedModel, folder: Path, example: pd.DataFrame, state: dict[str, Any],
+    lineage: Lineage, logged_model: Any, run_id: str,
+) -> None:
+    """The MLflow model folder: the xgboost flavor plus threshold, feature names and state."""
+    import mlflow.xgboost
+    from mlflow.models import Model, infer_signature
+
+    signature = infer_signature(example, trained.predict_proba(example))
+    mlflow_model = Model(
+        artifact_path=logged_model.artifact_location, model_uuid=logged_model.model_id,
+        run_id=run_id, model_id=logged_model.model_id,
+        metadata={
+            "threshold": trained.threshold,
+            "feature_names": list(trained.feature_names),
+            "training_dataset_version": str(lineage.training_dataset_version),
+        },
+    )
+    mlflow.xgboost.save_model(
+        trained.classifier, str(folder), mlflow_model=mlflow_model, signature=signature,
+        input_example=example, pip_requirements=_pip_requirements(),
+    )
+    (folder / TRANSFORMATION_STATE_FILE).write_text(json.dumps(state, indent=1, sort_keys=True))
+
+
+def _pip_requirements() -> list[str]:
+    """The packages that load the model: whichever xgboost distribution is installed, sklearn, pandas."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    requirements = []
+    for names in (("xgboost-cpu", "xgboost"), ("scikit-learn",), ("pandas",), ("numpy",)):
+        for name in names:
+            try:
+                requirements.append(f"{name}=={version(name)}")
+                break
+            except PackageNotFoundError:
+                continue
+    return requirements
+
+
+def _log_values(
+    client: Any, run_id: str, *, params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None, model_id: str | None = None,
+) -> None:
+    from mlflow.entities import Metric, Param
+
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, 0, model_id=model_id) for k, v in (metrics or {}).items()],
+        params=[Param(k, str(v)) for k, v in (params or {}).items()],
+    )
+
+
+def _log_dataset_input(client: Any, run_id: str, lineage: Lineage) -> None:
+    """The training dataset as an MLflow dataset input (shown under "Datasets used" in the UI)."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    source = json.dumps(lineage.to_tags(), sort_keys=True)
+    dataset = Dataset(
+        name=f"{lineage.feature_view_name}_v{lineage.feature_view_version}",
+        digest=f"td{lineage.training_dataset_version}",
+        source_type="feature_view",
+        source=source,
+    )
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])])
