@@ -16,10 +16,13 @@ from fraud_pipelines.jobs import JOBS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.raw.checks import RAW_CHECKS
 from fraud_pipelines.resources import default_resources
+from fraud_pipelines.scoring.assets import SCORING_ASSETS
+from fraud_pipelines.training.assets import TRAINING_ASSETS
+from fraud_pipelines.training.checks import TRAINING_CHECKS
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, *FEATURE_ASSETS],
-    asset_checks=[*RAW_CHECKS, *FEATURE_CHECKS],
+    assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS, *SCORING_ASSETS],
+    asset_checks=[*RAW_CHECKS, *FEATURE_CHECKS, *TRAINING_CHECKS],
     jobs=JOBS,
     resources=default_resources(),
 )

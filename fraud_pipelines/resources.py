@@ -6,6 +6,7 @@ object store (with `storage_options`) to run the same code past one machine.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -24,10 +25,26 @@ class StorageResource(dg.ConfigurableResource):
 
     root: str = Field(default="", description="Root folder or URI; empty means $FRAUD_HOME.")
     storage_options: dict[str, str] = Field(default_factory=dict, description="delta-rs storage options.")
+    online_store: Literal["", "sqlite", "redis"] = Field(
+        default="", description="sqlite (a file under the root) or redis; empty: $FRAUD_ONLINE_STORE, else sqlite."
+    )
+    redis_url: str = Field(default="", description="Redis URL; empty: $FRAUD_REDIS_URL, else redis://127.0.0.1:6379/0.")
+    redis_namespace: str = Field(default="fraud", description="Key prefix separating stores sharing one Redis.")
 
     @property
     def location(self) -> str:
         return (self.root or fraud_home()).rstrip("/")
+
+    def online_store_kind(self) -> str:
+        """The online store in use: "sqlite" or "redis"."""
+        kind = self.online_store or os.environ.get("FRAUD_ONLINE_STORE", "") or "sqlite"
+        if kind not in ("sqlite", "redis"):
+            raise ValueError(f"FRAUD_ONLINE_STORE must be 'sqlite' or 'redis', got {kind!r}")
+        return kind
+
+    def resolved_redis_url(self) -> str:
+        """The Redis URL used when the online store is redis."""
+        return self.redis_url or os.environ.get("FRAUD_REDIS_URL", "") or "redis://127.0.0.1:6379/0"
 
     def raw_table(self, name: str) -> DeltaDayTable:
         """The raw Delta table `name` (one of transactions, profiles, credit_cards, fraud_labels)."""
@@ -42,7 +59,13 @@ class StorageResource(dg.ConfigurableResource):
         """The feature store rooted under this location."""
         from fraud_pipelines.feature_store import FeatureStore
 
-        return FeatureStore(f"{self.location}/feature_store", storage_options=self.storage_options)
+        online = None  # SQLite under the feature store's root
+        if self.online_store_kind() == "redis":
+            from fraud_pipelines.feature_store.redis_online_store import RedisOnlineStore
+
+            online = RedisOnlineStore(self.resolved_redis_url(), namespace=self.redis_namespace)
+        return FeatureStore(f"{self.location}/feature_store", storage_options=self.storage_options,
+                            online_store=online)
 
 
 class RawSourceResource(dg.ConfigurableResource):
@@ -78,7 +101,9 @@ class RawSourceResource(dg.ConfigurableResource):
 
 def default_resources() -> dict[str, object]:
     """The embedded defaults used by `definitions.py`, the CLI and the tests."""
-    return {"storage": StorageResource(), "raw_source": RawSourceResource()}
+    from fraud_pipelines.training.registry import MlflowResource
+
+    return {"storage": StorageResource(), "raw_source": RawSourceResource(), "mlflow": MlflowResource()}
 
 
 __all__ = ["RawSourceResource", "StorageResource", "default_resources"]

@@ -1,0 +1,236 @@
+"""Model lifecycle assets: feature view → training dataset → XGBoost → evaluation → registry.
+
+Each asset is thin: it reads its inputs, calls the feature store or the model library
+(`model.py`, `baseline.py`, `evaluation.py`, `registry.py`) and reports metadata. Values passed
+between assets are small dicts (versions, run ids, metrics); the data stays in the feature store
+and the model in MLflow.
+"""
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from fraud_pipelines.features import groups
+from fraud_pipelines.features.assets import fraud_labels_fg, transactions_4h_aggs, transactions_fg
+from fraud_pipelines.resources import StorageResource
+from fraud_pipelines.training import fraud_view
+from fraud_pipelines.training.baseline import train_baseline
+from fraud_pipelines.training.evaluation import compare, decide_promotion, evaluate
+from fraud_pipelines.training.model import TrainingParams, choose_threshold, train_model
+from fraud_pipelines.training.plots import save_evaluation_plots
+from fraud_pipelines.training.registry import Lineage, MlflowResource
+from fraud_pipelines.training.splits import configured_ranges, default_ranges
+
+GROUP = "training"
+
+
+class TrainingDatasetConfig(dg.Config):
+    """Split boundaries (ISO dates, UTC); leave all empty to derive them from the labels present."""
+
+    train_start: str = Field(default="", description="First day of training data, e.g. 2025-01-01.")
+    train_end: str = Field(default="", description="End of training = start of validation (exclusive).")
+    validation_end: str = Field(default="", description="End of validation = start of test (exclusive).")
+    test_end: str = Field(default="", description="End of the test split (exclusive).")
+    test_share: float = Field(default=0.2, description="Share of days for test when derived.")
+    validation_share: float = Field(default=0.1, description="Share of days for validation when derived.")
+
+
+class ModelConfig(dg.Config):
+    """XGBoost settings; `drop_features` trains on fewer features (e.g. to compare)."""
+
+    n_estimators: int = 1_000
+    learning_rate: float = 0.05
+    max_depth: int = 6
+    early_stopping_rounds: int = 50
+    seed: int = 42
+    drop_features: list[str] = Field(default_factory=list)
+
+
+@dg.asset(group_name=GROUP, kinds={"python"}, deps=[fraud_labels_fg, transactions_fg, transactions_4h_aggs],
+          description="The feature view cc_trans_fraud v1: labels joined point-in-time with the charge's features.")
+def fraud_feature_view(storage: StorageResource) -> dg.MaterializeResult:
+    fv = fraud_view.get_or_create(storage.feature_store())
+    rows = [f"| `{name}` | {source} | {fraud_view.TRANSFORMATIONS.get(name, '-')} |"
+            for name, source in fraud_view.sources().items()]
+    table = "| feature | feature group | transformation |\n| --- | --- | --- |\n" + "\n".join(rows)
+    return dg.MaterializeResult(metadata={
+        "feature_view": f"{fraud_view.NAME} v{fraud_view.VERSION}",
+        "label": fraud_view.LABEL,
+        "spine": f"{groups.FRAUD_LABELS.name} v{groups.FRAUD_LABELS.version}",
+        "features": dg.MetadataValue.md(table),
+        "feature_count": len(fv.feature_names()),
+    })
+
+
+@dg.asset(group_name=GROUP, kinds={"delta", "duckdb"}, deps=[fraud_feature_view],
+          description="A temporal train/validation/test split of the feature view, recorded as a training dataset version.")
+def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetConfig,
+                     storage: StorageResource) -> dict[str, Any]:
+    fs = storage.feature_store()
+    fv = fraud_view.get_or_create(fs)
+    if config.train_start:
+        ranges = configured_ranges(config.train_start, config.train_end, config.validation_end, config.test_end)
+    else:
+        times = groups.FRAUD_LABELS.get_or_create(fs).read(columns=["datetime"])["datetime"]
+        ranges = default_ranges(times.min(), times.max(), test_share=config.test_share,
+                                validation_share=config.validation_share)
+    version = fv.create_train_validation_test_split(**ranges.as_kwargs(),
+                                                    description=f"splits {ranges.describe()}")
+    record = fv.get_training_dataset(version)
+    _, _, _, y_train, y_val, y_test = fv.get_train_validation_test_split(version)
+    rates = {name: round(float(y.mean()), 5) for name, y in (("train", y_train), ("validation", y_val), ("test", y_test))}
+    audit_ok = all((v is None or v <= 0) for split in record.leakage_audit.values() for v in split.values())
+    context.add_output_metadata({
+        "training_dataset_version": version,
+        "splits": dg.MetadataValue.json(ranges.describe()),
+        "row_counts": dg.MetadataValue.json(record.row_counts),
+        "fraud_rate": dg.MetadataValue.json(rates),
+        "leakage_audit_seconds": dg.MetadataValue.json(record.leakage_audit),
+        "leakage_free": audit_ok,
+        "delta_versions": dg.MetadataValue.json(record.delta_versions),
+        "dagster/row_count": sum(record.row_counts.values()),
+    })
+    if not audit_ok:
+        raise RuntimeError(f"training dataset v{version} joined a feature from after its label time: "
+                           f"{record.leakage_audit}; check the feature groups' event times")
+    return {"version": version, "delta_versions": dict(record.delta_versions)}
+
+
+@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
+          description="XGBoost trained on the training dataset, early-stopped on validation, logged to MLflow.")
+def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training_dataset: dict[str, Any],
+                storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
+    fv = fraud_view.get_or_create(storage.feature_store())
+    version = training_dataset["version"]
+    x_train, x_val, _, y_train, y_val, _ = fv.get_train_validation_test_split(version)
+    if config.drop_features:
+        x_train, x_val = x_train.drop(columns=config.drop_features), x_val.drop(columns=config.drop_features)
+    params = TrainingParams(n_estimators=config.n_estimators, learning_rate=config.learning_rate,
+                            max_depth=config.max_depth, early_stopping_rounds=config.early_stopping_rounds,
+                            seed=config.seed)
+    trained = train_model(x_train, y_train, x_val, y_val, params)
+    record = fv.get_training_dataset(version)
+    logged = mlflow.log_training_run(
+        trained,
+        input_example=x_train,
+        transformation_state=record.transformations,
+        lineage=Lineage(training_dataset_version=version, feature_view_name=fraud_view.NAME,
+                        feature_view_version=fraud_view.VERSION, delta_versions=record.delta_versions),
+        run_name=f"xgboost td{version}",
+    )
+    summary = trained.summary()
+    context.add_output_metadata({
+        "mlflow_run_id": logged.run_id,
+        "training_dataset_version": version,
+        "features": dg.MetadataValue.json(list(trained.feature_names)),
+        **{k: dg.MetadataValue.float(float(v)) for k, v in summary.items()},
+    })
+    return {"run_id": logged.run_id, "training_dataset_version": version, "feature_names": list(trained.feature_names)}
+
+
+@dg.asset(group_name=GROUP, kinds={"mlflow"},
+          description="The model, a logistic-regression baseline and the current champion, scored on the same test split.")
+def model_evaluation(context: dg.AssetExecutionContext, fraud_model: dict[str, Any], storage: StorageResource,
+                     mlflow: MlflowResource) -> dict[str, Any]:
+    fv = fraud_view.get_or_create(storage.feature_store())
+    version = fraud_model["training_dataset_version"]
+    x_train, x_val, x_test, y_train, y_val, y_test = fv.get_train_validation_test_split(version)
+    candidate = mlflow.load_logged(mlflow.find_logged_run(fraud_model["run_id"]))
+    scores = {"model": candidate.predict_proba(x_test)}
+    baseline = train_baseline(x_train, y_train)
+    scores["baseline"] = baseline.predict_proba(x_test)
+    baseline_threshold = choose_threshold(np.asarray(y_val), baseline.predict_proba(x_val), rule="max_f1")
+    evaluations = {"model": evaluate(y_test, scores["model"], threshold=candidate.threshold, name="model"),
+                   "baseline": evaluate(y_test, scores["baseline"], threshold=baseline_threshold, name="baseline")}
+    champion = mlflow.get_champion()
+    if champion is not None:
+        loaded = mlflow.load_version(champion.version)
+        x_champion = _test_split_for(fv, version, int(champion.training_dataset_version))
+        scores["champion"] = loaded.predict_proba(x_champion)
+        evaluations["champion"] = evaluate(y_test, scores["champion"], threshold=loaded.threshold,
+                                           name=f"champion v{champion.version}")
+    versus_baseline = compare(evaluations["model"], evaluations["baseline"])
+    promotion = decide_promotion(evaluations["model"], evaluations.get("champion"))
+    with tempfile.TemporaryDirectory(prefix="evaluation_") as folder:
+        plots = save_evaluation_plots(folder, y_true=y_test, scores_by_model=scores,
+                                      confusion=evaluations["model"].confusion,
+                                      importance=candidate_importance(candidate))
+        mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots)
+        images = {f"plot_{name}": dg.MetadataValue.md(_inline_png(path)) for name, path in plots.items()}
+    metrics = pd.DataFrame({name: e.metrics() for name, e in evaluations.items()}).round(4)
+    context.add_output_metadata({
+        "metrics": dg.MetadataValue.md(metrics.to_markdown()),
+        "pr_auc": evaluations["model"].pr_auc,
+        "baseline_pr_auc": evaluations["baseline"].pr_auc,
+        "champion_pr_auc": evaluations["champion"].pr_auc if "champion" in evaluations else None,
+        "versus_baseline": versus_baseline.reason,
+        "versus_champion": promotion.reason,
+        "lift": dg.MetadataValue.md(evaluations["model"].lift_table().round(3).to_markdown(index=False)),
+        **images,
+    })
+    return {
+        **fraud_model,
+        "evaluations": {name: e.to_dict() for name, e in evaluations.items()},
+        "beats_baseline": versus_baseline.better,
+        "baseline_reason": versus_baseline.reason,
+        "promote": promotion.better,
+        "promotion_reason": promotion.reason,
+        "champion_version": champion.version if champion else None,
+    }
+
+
+def candidate_importance(candidate) -> pd.Series:
+    """Total gain per feature of a loaded XGBoost model."""
+    from fraud_pipelines.training.model import feature_importance
+
+    return feature_importance(candidate.classifier, candidate.feature_names)
+
+
+def _test_split_for(fv, version: int, champion_version: int) -> pd.DataFrame:
+    """The candidate's test rows, transformed with the champion's own fitted state."""
+    x_test_keys, = fv.get_train_validation_test_split(version, primary_key=True, event_time=True)[2:3]
+    spine = x_test_keys[["tid", "datetime"]]
+    fv.init_batch_scoring(champion_version)
+    batch = fv.get_batch_data(spine=spine, primary_key=True)
+    if not batch["tid"].equals(spine["tid"].reset_index(drop=True)):
+        raise RuntimeError("batch data for the champion did not keep the test split's row order")
+    return batch.drop(columns=["tid"])
+
+
+def _inline_png(path: Path) -> str:
+    import base64
+
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f"![{Path(path).stem}](data:image/png;base64,{data})"
+
+
+@dg.asset(group_name=GROUP, kinds={"mlflow"},
+          description="The model registered in MLflow; the champion alias moves only when it beats the champion.")
+def registered_model(context: dg.AssetExecutionContext, model_evaluation: dict[str, Any],
+                     mlflow: MlflowResource) -> dict[str, Any]:
+    from fraud_pipelines.training.evaluation import Comparison
+
+    logged = mlflow.find_logged_run(model_evaluation["run_id"])
+    version = mlflow.register_version(logged, description=model_evaluation["promotion_reason"])
+    decision = Comparison(model_evaluation["promote"], model_evaluation["promotion_reason"],
+                          model_evaluation["evaluations"]["model"]["pr_auc"],
+                          (model_evaluation["evaluations"].get("champion") or {}).get("pr_auc"))
+    promoted = mlflow.apply_promotion(version, decision)
+    champion = mlflow.champion_version()
+    context.add_output_metadata({
+        "registered_version": version,
+        "promoted": promoted,
+        "reason": decision.reason,
+        "champion_version": champion,
+        "training_dataset_version": model_evaluation["training_dataset_version"],
+        "tracking_uri": mlflow.resolved_tracking_uri(),
+    })
+    return {"version": version, "promoted": promoted, "champion_version": champion}
+
+
+TRAINING_ASSETS = [fraud_feature_view, training_dataset, fraud_model, model_evaluation, registered_model]
