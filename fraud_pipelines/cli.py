@@ -16,7 +16,7 @@ def _partition_range(start: date, days: int) -> tuple[str, str]:
     return start.isoformat(), (start + timedelta(days=days - 1)).isoformat()
 
 
-def run_pipeline(first: str, last: str) -> bool:
+def run_pipeline(first: str, last: str):
     """Run `fraud_pipeline_job` over [first, last] as one run on the persistent instance."""
     import dagster as dg
 
@@ -42,11 +42,11 @@ def run_pipeline(first: str, last: str) -> bool:
             if description:
                 print("    " + description.replace("\n", "\n    "), file=sys.stderr)
         print(f"Open the run in the UI for details: make ui, then the run {result.run_id}.", file=sys.stderr)
-    return result.success
+    return result
 
 
-def summary() -> str:
-    """Tables, rows, partitions and where everything lives."""
+def summary(evaluation: dict | None = None) -> str:
+    """Tables, rows, partitions, the model's headline metrics and where everything lives."""
     from fraud_pipelines.resources import StorageResource
     from fraud_pipelines.settings import fraud_home
 
@@ -60,12 +60,50 @@ def summary() -> str:
         days = table.days() if table.partitioned else []
         span = f", {len(days)} daily partitions {days[0]}..{days[-1]}" if days else ""
         lines.append(f"  {name:<14} {table.count():>10,} rows{span}  v{table.version()}  {table.uri}")
-    lines += [
-        "",
-        f"Dagster storage: {os.environ.get('DAGSTER_HOME')}",
-        "Open the Dagster UI: make ui   (then http://127.0.0.1:3000)",
-    ]
+    lines += ["", *feature_group_lines(storage), *model_lines(evaluation), "",
+              f"Dagster storage: {os.environ.get('DAGSTER_HOME')}",
+              "Open the Dagster UI: make ui   (then http://127.0.0.1:3000)"]
     return "\n".join(lines)
+
+
+def feature_group_lines(storage) -> list[str]:
+    """Rows per feature group."""
+    from fraud_pipelines.feature_store.errors import NotFoundError
+    from fraud_pipelines.features import groups
+
+    fs = storage.feature_store()
+    lines = [f"Feature groups (offline Delta tables, online SQLite) under {fs.root}:"]
+    for spec in (groups.TRANSACTIONS, groups.TRANSACTIONS_4H_AGGS, groups.FRAUD_LABELS):
+        try:
+            rows = f"{len(spec.get_or_create(fs).read(columns=list(spec.primary_key))):>10,} rows"
+        except NotFoundError:
+            rows = "(not materialized)"
+        online = "online" if spec.online_enabled else "offline only"
+        lines.append(f"  {spec.name:<22} v{spec.version} {rows}  ({online})")
+    return lines
+
+
+def model_lines(evaluation: dict | None) -> list[str]:
+    """Headline metrics of the model trained by this run, the champion and the MLflow UI command."""
+    from fraud_pipelines.training.registry import MlflowResource
+
+    if evaluation is None:
+        return []
+    mlflow = MlflowResource()
+    metrics = evaluation["evaluations"]
+    model, baseline = metrics["model"], metrics["baseline"]
+    rate = model["n_positives"] / model["n_rows"]
+    lines = ["", f"Model (MLflow run {evaluation['run_id']}, training dataset v{evaluation['training_dataset_version']}):",
+             f"  test split: {model['n_rows']:,} charges, fraud rate {rate:.2%}",
+             f"  PR-AUC {model['pr_auc']:.3f} (baseline {baseline['pr_auc']:.3f}), ROC-AUC {model['roc_auc']:.3f}, "
+             f"recall at 1% FPR {model['recall_at_1pct_fpr']:.3f}",
+             f"  at threshold {model['threshold']:.3f}: precision {model['precision']:.3f}, recall {model['recall']:.3f}, "
+             f"F1 {model['f1']:.3f}",
+             f"  {evaluation['promotion_reason']}",
+             f"Champion: {mlflow.registered_model_name} v{mlflow.champion_version()} (alias 'champion')",
+             f"Open the MLflow UI: {sys.prefix}/bin/mlflow ui --backend-store-uri {mlflow.resolved_tracking_uri()} "
+             "--host 127.0.0.1 --port 5000"]
+    return lines
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -76,10 +114,11 @@ def demo(args: argparse.Namespace) -> int:
     first, last = _partition_range(start, args.days)
     print(f"Running fraud_pipeline_job for {first}..{last} ({args.days} days) as one run")
     began = time.perf_counter()
-    ok = run_pipeline(first, last)
+    result = run_pipeline(first, last)
     print(f"\nFinished in {time.perf_counter() - began:.0f}s\n")
-    print(summary())
-    return 0 if ok else 1
+    evaluation = result.output_for_node("model_evaluation") if result.success else None
+    print(summary(evaluation))
+    return 0 if result.success else 1
 
 
 def main(argv: list[str] | None = None) -> int:

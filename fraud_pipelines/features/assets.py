@@ -62,7 +62,7 @@ def group_metadata(fg, written: pd.DataFrame | None, rows: int, spec: groups.Gro
         meta.update(time_range(written, spec.event_time))
     statistics = fg.statistics()
     if statistics:
-        meta["statistics"] = dg.MetadataValue.json(statistics)
+        meta["statistics_last_commit"] = dg.MetadataValue.json(statistics)
     return meta
 
 
