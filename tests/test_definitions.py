@@ -35,3 +35,33 @@ def test_every_raw_table_has_a_blocking_check():
 def test_main_job_exists():
     job = defs.resolve_job_def("fraud_pipeline_job")
     assert job.partitions_def is not None
+
+
+GROUPS = {
+    "raw": {"raw_transactions", "raw_fraud_labels", "raw_profiles", "raw_credit_cards"},
+    "features": {"transactions_fg", "transactions_4h_aggs", "fraud_labels_fg"},
+    "training": {"fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model"},
+    "scoring": {"batch_scores"},
+}
+
+
+def test_every_area_is_a_group_with_its_assets():
+    graph = defs.resolve_asset_graph()
+    for group, names in GROUPS.items():
+        for name in names:
+            assert graph.get(dg.AssetKey(name)).group_name == group, name
+
+
+def test_feature_and_quality_checks_cover_every_table():
+    checked = {key.asset_key.to_user_string() for key in defs.resolve_asset_graph().asset_check_keys}
+    assert GROUPS["raw"] | GROUPS["features"] | {"model_evaluation"} <= checked
+
+
+def test_history_a_day_needs_is_declared():
+    graph = defs.resolve_asset_graph()
+    parents = graph.get(dg.AssetKey("transactions_fg")).parent_keys
+    assert dg.AssetKey("transactions_fg") in parents  # the previous day's charges, point-in-time
+    assert dg.AssetKey("transactions_fg") in graph.get(dg.AssetKey("transactions_4h_aggs")).parent_keys
+    for name in GROUPS["features"] | {"raw_transactions", "batch_scores"}:
+        policy = graph.get(dg.AssetKey(name)).backfill_policy
+        assert policy is not None and policy.max_partitions_per_run is None, name  # one run per backfill
