@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from feature_logic.inputs import (
     FeatureInputError,
@@ -53,6 +54,12 @@ CARD_VERSIONS_DESCRIPTIONS: dict[str, str] = {
     "profile_versions": "JSON [[event micros, birthdate as days since 1970-01-01 or null], ...], oldest first.",
     "card_versions": "JSON [[event micros, expiry day as days since 1970-01-01 or null], ...], oldest first.",
 }
+
+#: Arrow schemas of the two outputs (an empty batch has no types of its own).
+RECENT_CHARGES_SCHEMA = pa.schema([("cc_num", pa.int64()), ("datetime", pa.timestamp("us", tz="UTC")),
+                                   ("charges", pa.string())])
+CARD_VERSIONS_SCHEMA = pa.schema([("cc_num", pa.int64()), ("event_time", pa.timestamp("us", tz="UTC")),
+                                  ("profile_versions", pa.string()), ("card_versions", pa.string())])
 
 _PROFILE_COLUMNS = ("cc_num", "birthdate", "event_time")
 _CARD_COLUMNS = ("cc_num", "expires", "event_time")

@@ -1,0 +1,1 @@
+"""Online inference: the REST service, the per-card online state it reads, and the assets that write it."""

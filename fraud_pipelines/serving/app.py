@@ -1,0 +1,170 @@
+"""The REST service: `create_app()` builds the FastAPI app (run it with `make serve`).
+
+    POST /predict            one charge -> score, decision, threshold, model version
+    POST /predict/batch      up to FRAUD_SERVING_MAX_BATCH charges, scored in order
+    GET  /health             model loaded? online store reachable? (503 when degraded)
+    GET  /ready              200 once a model and the card state are there, else 503
+
+Endpoints are `async` and do their sub-millisecond work inline: a thread hop would cost more
+than it saves, and one request's read-score-write of a card state never interleaves with
+another's in this process. With FRAUD_SERVING_TOKEN set, /predict* need a bearer token;
+/health and /ready stay open for probes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from fraud_pipelines.feature_store.errors import NotFoundError
+from fraud_pipelines.resources import StorageResource
+from fraud_pipelines.serving.card_states import CardStateStore
+from fraud_pipelines.serving.champion import ChampionHolder, ServingModel
+from fraud_pipelines.serving.schemas import BatchPrediction, Health, Prediction, Transaction, TransactionBatch
+from fraud_pipelines.serving.scorer import FraudScorer, ServiceUnavailable
+from fraud_pipelines.serving.settings import ServingSettings
+from fraud_pipelines.training.registry import MlflowResource
+
+log = logging.getLogger(__name__)
+_STATE_RETRY_SECONDS = 5.0
+
+
+class ServingService:
+    """Everything a request needs: the champion holder and the card-state scorer, built lazily."""
+
+    def __init__(self, settings: ServingSettings, storage: StorageResource, mlflow: MlflowResource) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.fs = storage.feature_store()
+        self.holder = ChampionHolder(mlflow, self.fs, poll_seconds=settings.poll_seconds)
+        self.scorer: FraudScorer | None = None
+        self.state_error: str | None = None
+        self._state_tried = float("-inf")
+
+    def start(self) -> None:
+        """Load the champion and the card-state lookups, then keep the champion in step."""
+        self.ensure_scorer()
+        self.holder.start()
+
+    def ensure_scorer(self) -> FraudScorer | None:
+        """The scorer, prepared once the card-state groups hold data (retried every few seconds)."""
+        if self.scorer is None and time.monotonic() - self._state_tried >= _STATE_RETRY_SECONDS:
+            self._state_tried = time.monotonic()
+            try:
+                self.scorer = FraudScorer(CardStateStore(self.fs), write_back=self.settings.write_back)
+                self.state_error = None
+            except NotFoundError:
+                self.state_error = ("the card state feature groups are empty: materialize card_recent_charges_fg "
+                                    "and card_versions_fg (`make demo` does)")
+            except Exception as error:  # noqa: BLE001 -- e.g. the online store is down; retried
+                self.state_error = f"card state: {type(error).__name__}: {error}"
+        return self.scorer
+
+    def ready(self) -> tuple[ServingModel, FraudScorer]:
+        """The model and scorer to use for one request, or ServiceUnavailable saying what is missing."""
+        model = self.holder.current
+        if model is None:
+            raise ServiceUnavailable(self.holder.last_error or "the champion model is still loading")
+        scorer = self.ensure_scorer()
+        if scorer is None:
+            raise ServiceUnavailable(self.state_error or "the card state is not available yet")
+        return model, scorer
+
+    def health(self) -> Health:
+        """Liveness details for /health."""
+        model = self.holder.current
+        scorer = self.ensure_scorer()
+        reachable = scorer.states.reachable() if scorer is not None else _store_answers(self.fs)
+        ok = model is not None and reachable and scorer is not None
+        return Health(
+            status="ok" if ok else "degraded", model_loaded=model is not None, model_name=self.holder.mlflow.registered_model_name,
+            model_version=model.version if model else None, model_loaded_at=model.loaded_at if model else None,
+            training_dataset_version=model.training_dataset_version if model else None,
+            online_store=self.storage.online_store_kind(), online_store_reachable=reachable,
+            card_state_ready=scorer is not None, last_alias_check=self.holder.last_check,
+            last_error=self.holder.last_error or self.state_error,
+        )
+
+
+def create_app(settings: ServingSettings | None = None, *, storage: StorageResource | None = None,
+               mlflow: MlflowResource | None = None) -> FastAPI:
+    """The app; settings from FRAUD_SERVING_*, storage and MLflow from $FRAUD_HOME unless given."""
+    settings = settings or ServingSettings.from_env()
+    service = ServingService(settings, storage or StorageResource(), mlflow or MlflowResource())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        service.start()
+        yield
+        service.holder.stop()
+
+    app = FastAPI(title="Fraud scoring", version="1", lifespan=lifespan,
+                  description="Scores card charges with the registered champion model, using the same "
+                  "features (bit for bit) and transformations as training.")
+    app.state.service = service
+    guarded = [Depends(_bearer_guard(settings.token))] if settings.token else []
+
+    @app.exception_handler(ServiceUnavailable)
+    async def unavailable(_, error: ServiceUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.post("/predict", response_model=Prediction, response_model_exclude_none=True, dependencies=guarded,
+              summary="Score one charge")
+    async def predict(transaction: Transaction,
+                      include_features: bool = Query(False, description="Return the model's input vector.")) -> Any:
+        model, scorer = service.ready()
+        return scorer.score(model, [transaction], include_features=include_features)[0]
+
+    @app.post("/predict/batch", response_model=BatchPrediction, response_model_exclude_none=True,
+              dependencies=guarded, summary="Score several charges in order")
+    async def predict_batch(batch: TransactionBatch, include_features: bool = Query(False)) -> Any:
+        if len(batch.transactions) > settings.max_batch:
+            raise HTTPException(422, detail=[{
+                "type": "too_long", "loc": ["body", "transactions"],
+                "msg": f"at most {settings.max_batch} transactions per request, got {len(batch.transactions)}; "
+                       "split the batch",
+            }])
+        model, scorer = service.ready()
+        return {"predictions": scorer.score(model, batch.transactions, include_features=include_features)}
+
+    @app.get("/health", response_model=Health, summary="Model loaded, online store reachable")
+    async def health() -> Any:
+        report = service.health()
+        return JSONResponse(report.model_dump(), status_code=200 if report.status == "ok" else 503)
+
+    @app.get("/ready", summary="Ready to score")
+    async def ready() -> Any:
+        try:
+            model, _ = service.ready()
+        except ServiceUnavailable as error:
+            return JSONResponse({"ready": False, "reason": str(error)}, status_code=503)
+        return {"ready": True, "model_version": model.version}
+
+    return app
+
+
+def _bearer_guard(token: str):
+    scheme = HTTPBearer(auto_error=False, description="FRAUD_SERVING_TOKEN")
+
+    async def guard(credentials: HTTPAuthorizationCredentials | None = Depends(scheme)) -> None:
+        if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(401, detail="missing or wrong bearer token (Authorization: Bearer <FRAUD_SERVING_TOKEN>)",
+                                headers={"WWW-Authenticate": "Bearer"})
+    return guard
+
+
+def _store_answers(fs: Any) -> bool:
+    """Whether the online store answers at all (before the card-state lookups exist)."""
+    store = fs.online_store
+    probe = getattr(store, "ping", None) or getattr(store, "_connection", None)  # Redis / SQLite
+    try:
+        return probe is None or bool(probe())
+    except Exception:  # noqa: BLE001
+        return False

@@ -1,0 +1,104 @@
+"""Serving assets: the per-card online state the REST service scores new charges with.
+
+- `card_recent_charges_fg`, daily: per card active that day, its state as of the day's end (the
+  charges of the 4 hours up to its latest charge and the one before them), read from the
+  `transactions` feature group with a 4-hour lookback into the previous day -- declared, like
+  the window aggregates'. Backfills and daily runs write the same rows.
+- `card_versions_fg`: per card, every owner-profile and card version from the raw histories.
+
+Both groups are online-enabled: each insert also upserts the latest row per card online (SQLite
+or Redis, as `StorageResource` chooses); the service writes back the charges it scores in
+between.
+"""
+
+
+import time
+from datetime import timedelta
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from feature_logic.card_state import (
+    CARD_VERSIONS_SCHEMA,
+    RECENT_CHARGES_SCHEMA,
+    RECENT_INPUT_COLUMNS,
+    card_versions,
+    recent_charges,
+)
+from feature_logic.windows import DEFAULT_WINDOW
+from fraud_pipelines.features import groups as feature_groups
+from fraud_pipelines.features.assets import chunks, group_metadata, transactions_fg
+from fraud_pipelines.feature_store.errors import NotFoundError
+from fraud_pipelines.partitions import DAILY, days_in
+from fraud_pipelines.raw.assets import raw_credit_cards, raw_profiles
+from fraud_pipelines.resources import StorageResource
+from fraud_pipelines.serving import groups
+from fraud_pipelines.tables import day_window
+
+GROUP = "serving"
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_WITH_PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"delta", "numpy"},
+    deps=[dg.AssetDep(transactions_fg, partition_mapping=_WITH_PREVIOUS_DAY)],
+    description=groups.CARD_RECENT_CHARGES.description,
+)
+def card_recent_charges_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    fs = storage.feature_store()
+    source = feature_groups.TRANSACTIONS.get_or_create(fs)
+    fg = groups.CARD_RECENT_CHARGES.get_or_create(fs)
+    days = days_in(context.partition_time_window)
+    rows, last, started = 0, None, time.perf_counter()
+    for start, end in chunks(days):
+        charges = _charges_for_states(source, start, end)
+        states = pd.concat(
+            [recent_charges(charges, start=day_start, end=day_end)
+             for day_start, day_end in (day_window(d) for d in days if start.date() <= d < end.date())],
+            ignore_index=True,
+        )
+        fg.insert(pa.Table.from_pandas(states, schema=RECENT_CHARGES_SCHEMA, preserve_index=False),
+                  replace_time_range=(start, end))
+        rows, last = rows + len(states), states
+        context.log.info(f"card_recent_charges: {start:%Y-%m-%d}..{end - _ONE_MICROSECOND:%Y-%m-%d} "
+                         f"{len(states):,} card states ({time.perf_counter() - started:.1f}s)")
+    return dg.MaterializeResult(
+        metadata=group_metadata(fg, last, rows, groups.CARD_RECENT_CHARGES, days=len(days),
+                                online_store=storage.online_store_kind())
+    )
+
+
+def _charges_for_states(source, start, end) -> pd.DataFrame:
+    """The rows `recent_charges` needs for cards active in [start, end): their charges from
+    start - 4h on, and each card's last charge before that."""
+    since = start - DEFAULT_WINDOW
+    try:
+        before = source.as_of(since - _ONE_MICROSECOND, by=["cc_num"], columns=list(RECENT_INPUT_COLUMNS))
+    except NotFoundError:
+        before = None
+    recent = source.read(since, end, columns=list(RECENT_INPUT_COLUMNS))
+    return recent if before is None or before.empty else pd.concat([before, recent], ignore_index=True)
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"delta"},
+    deps=[raw_profiles, raw_credit_cards],
+    description=groups.CARD_VERSIONS.description,
+)
+def card_versions_fg(storage: StorageResource) -> dg.MaterializeResult:
+    fg = groups.CARD_VERSIONS.get_or_create(storage.feature_store())
+    versions = card_versions(storage.raw_table("profiles").read(), storage.raw_table("credit_cards").read())
+    fg.insert(pa.Table.from_pandas(versions, schema=CARD_VERSIONS_SCHEMA, preserve_index=False))
+    return dg.MaterializeResult(
+        metadata=group_metadata(fg, versions, len(versions), groups.CARD_VERSIONS,
+                                online_store=storage.online_store_kind())
+    )
+
+
+SERVING_ASSETS = [card_recent_charges_fg, card_versions_fg]

@@ -1,0 +1,107 @@
+"""The per-card state behind online scoring: read from the online store for a request, written
+back once a charge becomes the card's latest, and rebuilt from the offline feature group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from feature_logic.card_state import (
+    RECENT_INPUT_COLUMNS,
+    decode_charges,
+    decode_versions,
+    encode_charges,
+    recent_charges,
+)
+from feature_logic.request_features import StoredCharge, Version
+from feature_logic.windows import DEFAULT_WINDOW
+from fraud_pipelines.features import groups as feature_groups
+from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES, CARD_VERSIONS
+
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class CardState:
+    """What the online store holds for one card; `known` / `has_versions` say whether rows exist."""
+
+    charges: tuple[StoredCharge, ...]
+    profile_versions: tuple[Version, ...]
+    card_versions: tuple[Version, ...]
+    known: bool
+    has_versions: bool
+
+
+class CardStateStore:
+    """Prepared online reads and writes of the two card groups of one feature store."""
+
+    def __init__(self, fs: Any) -> None:
+        """Needs both groups to hold data (their assets have run); raises NotFoundError otherwise."""
+        self.online = fs.online_store
+        self.charges_table = CARD_RECENT_CHARGES.get_or_create(fs).online_table()
+        self.versions_table = CARD_VERSIONS.get_or_create(fs).online_table()
+        for table in (self.charges_table, self.versions_table):
+            self.online.update(table)
+        self._fetch_charges = self.online.lookup(self.charges_table, ["charges"])
+        self._fetch_versions = self.online.lookup(self.versions_table, ["profile_versions", "card_versions"])
+        self._schema = self.charges_table.schema
+
+    def get(self, cc_num: int) -> CardState:
+        """The card's state; empty (and not `known`) for a card the store has never seen."""
+        charges_row = self._fetch_charges((cc_num,))
+        versions_row = self._fetch_versions((cc_num,))
+        return CardState(
+            charges=decode_charges(charges_row[0]) if charges_row else (),
+            profile_versions=decode_versions(versions_row[0]) if versions_row else (),
+            card_versions=decode_versions(versions_row[1]) if versions_row else (),
+            known=charges_row is not None,
+            has_versions=versions_row is not None,
+        )
+
+    def remember(self, cc_num: int, charges: Sequence[StoredCharge]) -> None:
+        """Store `charges` (latest last) as the card's state; an older state never replaces a newer one."""
+        latest = charges[-1]
+        row = pa.Table.from_pydict(
+            {"cc_num": [cc_num], "datetime": [pd.Timestamp(latest.micros, unit="us", tz="UTC")],
+             "charges": [encode_charges(charges)]},
+            schema=self._schema,
+        )
+        self.online.write_batch(self.charges_table, row)
+
+    def reachable(self) -> bool:
+        """Whether the online store answers a read (raises nothing)."""
+        try:
+            self._fetch_charges((0,))
+            return True
+        except Exception:  # noqa: BLE001 -- any failure means "not reachable" for a health probe
+            return False
+
+
+def write_online(fs: Any, states: pd.DataFrame) -> int:
+    """Put rows of `recent_charges` into the online store only (e.g. a state rebuilt as of a past
+    instant, for tests and replays); returns the rows offered."""
+    table = CARD_RECENT_CHARGES.get_or_create(fs).online_table()
+    fs.online_store.update(table)
+    return fs.online_store.write_batch(table, pa.Table.from_pandas(states, schema=table.schema, preserve_index=False))
+
+
+def recent_charges_as_of(fs: Any, at: datetime, cards: Sequence[int], *, window: timedelta = DEFAULT_WINDOW) -> pd.DataFrame:
+    """The state of each of a few `cards` as of `at` (their charges strictly before it), rebuilt
+    from the offline `transactions` feature group."""
+    transactions = feature_groups.TRANSACTIONS.get_or_create(fs)
+    wanted = set(int(c) for c in cards)
+    latest = transactions.as_of(at - _ONE_MICROSECOND, by=["cc_num"], columns=list(RECENT_INPUT_COLUMNS))
+    latest = latest[latest["cc_num"].isin(wanted)]
+    if latest.empty:
+        return recent_charges(latest, end=at)
+    since = latest["datetime"].min().to_pydatetime() - window
+    rows = pd.concat([
+        transactions.as_of(since - _ONE_MICROSECOND, by=["cc_num"], columns=list(RECENT_INPUT_COLUMNS)),
+        transactions.read(since, at, columns=list(RECENT_INPUT_COLUMNS)),
+    ], ignore_index=True)
+    return recent_charges(rows[rows["cc_num"].isin(wanted)].reset_index(drop=True), end=at)

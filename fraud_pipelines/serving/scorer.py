@@ -1,0 +1,94 @@
+"""From a request's charge to a scored prediction: the card's online state, the request-time
+features (`feature_logic.request_features`), the champion's training transformations through the
+feature view, and the champion's trees. Plain synchronous code, a fraction of a millisecond."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from feature_logic.request_features import (
+    ChargeFeatures,
+    NewCharge,
+    StoredCharge,
+    charge_features,
+    remember_charge,
+    utc_micros,
+)
+from fraud_pipelines.serving.card_states import CardStateStore
+from fraud_pipelines.serving.champion import ServingModel
+from fraud_pipelines.serving.schemas import Transaction
+
+
+class ServiceUnavailable(RuntimeError):
+    """Scoring cannot happen now (no model, no card state, online store down); the message says why."""
+
+
+@dataclass(frozen=True)
+class BuiltVector:
+    """A charge's model input and what the service knew about its card."""
+
+    vector: list[Any]
+    features: ChargeFeatures
+    card_status: str
+    remembered: bool
+
+
+class FraudScorer:
+    """Scores charges with one model and one card-state store; remembers charges when asked to."""
+
+    def __init__(self, states: CardStateStore, *, write_back: bool = True) -> None:
+        self.states = states
+        self.write_back = write_back
+
+    def build(self, model: ServingModel, transaction: Transaction) -> BuiltVector:
+        """The model's input vector for one charge (and, with write-back and a tid, remember it)."""
+        micros = utc_micros(transaction.datetime)
+        amount, latitude, longitude = float(transaction.amount), float(transaction.latitude), float(transaction.longitude)
+        charge = NewCharge(micros, transaction.tid, transaction.category, amount, latitude, longitude)
+        try:
+            state = self.states.get(transaction.cc_num)
+        except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
+            raise ServiceUnavailable(f"online store read failed: {type(error).__name__}: {error}") from error
+        features = charge_features(charge, state.charges, state.profile_versions, state.card_versions)
+        if not features.complete:
+            status = "out_of_order"
+        elif state.known:
+            status = "known"
+        else:
+            status = "new" if state.has_versions else "unknown"
+        remembered = False
+        if self.write_back and transaction.tid is not None:
+            charges = remember_charge(state.charges, StoredCharge(micros, transaction.tid, latitude, longitude,
+                                                                  amount, features.loc_delta_t_minus_1))
+            if charges is not None:
+                try:
+                    self.states.remember(transaction.cc_num, charges)
+                except Exception as error:  # noqa: BLE001
+                    raise ServiceUnavailable(f"online store write failed: {type(error).__name__}: {error}") from error
+                remembered = True
+        return BuiltVector(model.vector(features.as_dict()), features, status, remembered)
+
+    def score(self, model: ServingModel, transactions: list[Transaction], *, include_features: bool) -> list[dict[str, Any]]:
+        """Predictions in request order; charges of one card see the earlier ones of the batch."""
+        built = [self.build(model, t) for t in transactions]
+        scores = model.predict([b.vector for b in built])
+        alerts = scores >= model.threshold  # compared as batch scoring does (float32 scores)
+        out = []
+        for transaction, item, score, alert in zip(transactions, built, scores.tolist(), alerts.tolist()):
+            prediction = {
+                "tid": transaction.tid, "cc_num": transaction.cc_num, "score": score,
+                "decision": "alert" if alert else "pass", "threshold": model.threshold,
+                "model_name": model.name, "model_version": model.version, "card_status": item.card_status,
+                "remembered": item.remembered,
+            }
+            if include_features:
+                prediction["features"] = {name: _json_value(v) for name, v in zip(model.feature_names, item.vector)}
+            out.append(prediction)
+        return out
+
+
+def _json_value(value: Any) -> Any:
+    """NaN (a missing feature) as null: JSON has no NaN."""
+    return None if isinstance(value, float) and math.isnan(value) else value

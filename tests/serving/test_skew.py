@@ -1,0 +1,89 @@
+"""No training/serving skew: for sampled labelled charges, with each card's online state rebuilt
+as of just before the charge from the offline feature group, the vector the running service
+builds equals the training-data row bit for bit (after transformations), and its score and
+decision equal batch scoring's. Then the state the service wrote back equals the rebuilt one."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraud_pipelines.scoring.assets import scores_table
+from fraud_pipelines.serving.card_states import recent_charges_as_of, write_online
+from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES
+from fraud_pipelines.training import fraud_view
+
+from .processes import uvicorn_server
+
+SAMPLE = 40
+
+
+@pytest.fixture(scope="module")
+def service(home, tmp_path_factory):
+    with uvicorn_server(home.env(), tmp_path_factory.mktemp("logs") / "skew.log") as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/ready").status_code == 200
+            yield client
+
+
+def _training_rows(fs, td_version: int) -> pd.DataFrame:
+    fv = fs.get_feature_view(fraud_view.NAME, fraud_view.VERSION)
+    splits = fv.get_train_validation_test_split(td_version, primary_key=True)
+    return pd.concat(splits[:3], ignore_index=True).set_index("tid")
+
+
+def _sample(raw: pd.DataFrame, labelled: pd.Index) -> pd.DataFrame:
+    """Labelled charges that share their microsecond with no other charge of their card."""
+    alone = ~raw.duplicated(["cc_num", "datetime"], keep=False) & raw["tid"].isin(labelled)
+    return raw[alone].sample(SAMPLE, random_state=7).sort_values(["datetime", "tid"])
+
+
+def _request(row) -> dict:
+    return {"cc_num": int(row.cc_num), "datetime": row.datetime.isoformat(), "amount": float(row.amount),
+            "category": row.category, "latitude": float(row.latitude), "longitude": float(row.longitude),
+            "tid": int(row.tid)}
+
+
+def _same(served, trained) -> bool:
+    if served is None:
+        return math.isnan(trained)
+    return np.float64(served).view(np.int64) == np.float64(trained).view(np.int64)
+
+
+def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, service):
+    fs = home.storage.feature_store()
+    champion = home.mlflow.get_champion()
+    training = _training_rows(fs, int(champion.training_dataset_version))
+    batch = scores_table(home.storage).read().set_index("tid")
+    raw = home.storage.raw_table("transactions").read()
+    online_table = CARD_RECENT_CHARGES.get_or_create(fs).online_table()
+    fs.online_store.teardown(online_table)  # the pipeline left each card's latest state: start from nothing
+    fs.online_store.update(online_table)
+    feature_names = list(home.mlflow.load_champion().feature_names)
+    statuses = []
+    for row in _sample(raw, training.index).itertuples():
+        at = row.datetime.to_pydatetime()
+        write_online(fs, recent_charges_as_of(fs, at, [row.cc_num]))
+        response = service.post("/predict", params={"include_features": "true"}, json=_request(row))
+        assert response.status_code == 200, response.text
+        served = response.json()
+        trained = training.loc[row.tid]
+        assert list(served["features"]) == feature_names
+        differing = {name: (value, trained[name]) for name, value in served["features"].items()
+                     if not _same(value, trained[name])}
+        assert not differing, f"tid {row.tid}: served vs training values differ: {differing}"
+        assert served["score"] == batch.at[row.tid, "fraud_score"]
+        assert (served["decision"] == "alert") == bool(batch.at[row.tid, "decision"])
+        assert served["model_version"] == batch.at[row.tid, "model_version"] == champion.version
+        assert served["remembered"] and served["card_status"] in ("known", "new")
+        statuses.append(served["card_status"])
+
+        written = fs.online_store.read(online_table, [(int(row.cc_num),)], ["datetime", "charges"])[0]
+        rebuilt = recent_charges_as_of(fs, at + timedelta(microseconds=1), [row.cc_num])
+        assert written == (at, rebuilt["charges"].iloc[0])  # write-back = the state the batch would build
+    assert "known" in statuses
