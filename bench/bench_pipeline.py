@@ -1,0 +1,99 @@
+"""Benchmark of the whole graph (raw → features → training → scores) on 90 days / ~10M charges:
+wall time and peak memory per asset.
+
+Each asset runs as its own Dagster run in its own child process, in dependency order, against
+one persistent instance and FRAUD_HOME, so each peak RSS (read with wait4) is that asset's own.
+Usage: python bench/bench_pipeline.py [--cards 100000] [--days 90] [--per-day 111112]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDER = [
+    "raw_profiles", "raw_credit_cards", "raw_transactions", "raw_fraud_labels",
+    "fraud_labels_fg", "transactions_fg", "transactions_4h_aggs",
+    "fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model",
+    "batch_scores",
+]
+
+
+def child(asset: str, cards: int, days: int, per_day: int) -> None:
+    """Materialize one asset (and its checks) of the project's job over the whole range."""
+    import time
+
+    import dagster as dg
+
+    from fraud_pipelines.definitions import defs
+
+    last = (date(2025, 1, 1) + timedelta(days=days - 1)).isoformat()
+    job = defs.resolve_job_def("fraud_pipeline_job")
+    began = time.perf_counter()
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        asset_selection=[dg.AssetKey(asset)],
+        run_config={"resources": {"raw_source": {"config": {
+            "n_cards": cards, "transactions_per_day": per_day, "horizon_days": days}}}},
+        tags={"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": last},
+    )
+    seconds = time.perf_counter() - began
+    extra = {}
+    if asset == "model_evaluation":
+        model = result.output_for_node("model_evaluation")["evaluations"]
+        extra = {"pr_auc": model["model"]["pr_auc"], "baseline_pr_auc": model["baseline"]["pr_auc"],
+                 "test_rows": model["model"]["n_rows"], "test_frauds": model["model"]["n_positives"]}
+    print(json.dumps({"asset": asset, "seconds": seconds, "ok": result.success, **extra}))
+
+
+def run_child(command: list[str], env: dict[str, str]) -> tuple[dict, int]:
+    """Run a child, return its last JSON line and its own peak RSS in kB (from wait4)."""
+    with tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(f"{command[-1]} failed; rerun the child by hand to see why: {' '.join(command)}")
+        out.seek(0)
+        return json.loads(out.read().strip().splitlines()[-1]), usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cards", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--per-day", type=int, default=111_112)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.cards, args.days, args.per_day)
+        return
+    print(f"whole graph: {args.cards:,} cards, {args.days} days, ~{args.per_day:,} charges a day "
+          f"(~{args.days * args.per_day / 1e6:.1f}M), each asset its own run and process")
+    print(f"{'asset':<22} {'seconds':>9} {'peak RSS':>10}")
+    total = 0.0
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "FRAUD_HOME": home, "DAGSTER_HOME": f"{home}/dagster"}
+        Path(env["DAGSTER_HOME"]).mkdir()
+        (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+        for asset in ORDER:
+            command = [sys.executable, __file__, "--child", asset, "--cards", str(args.cards),
+                       "--days", str(args.days), "--per-day", str(args.per_day)]
+            figures, peak_kb = run_child(command, env)
+            total += figures["seconds"]
+            note = ""
+            if "pr_auc" in figures:
+                note = (f"  PR-AUC {figures['pr_auc']:.3f} vs baseline {figures['baseline_pr_auc']:.3f} "
+                        f"on {figures['test_rows']:,} test charges ({figures['test_frauds']:,} frauds)")
+            print(f"{asset:<22} {figures['seconds']:>9.1f} {peak_kb / 1024**2:>8.2f} GB{note}", flush=True)
+    print(f"{'total':<22} {total:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
