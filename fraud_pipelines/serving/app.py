@@ -14,12 +14,15 @@ another's in this process. With FRAUD_SERVING_TOKEN set, /predict* need a bearer
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -115,14 +118,19 @@ def create_app(settings: ServingSettings | None = None, *, storage: StorageResou
     async def unavailable(_, error: ServiceUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "5"})
 
-    @app.post("/predict", response_model=Prediction, response_model_exclude_none=True, dependencies=guarded,
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes each bad input, and a NaN or Infinity input cannot be written as JSON.
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422)
+
+    @app.post("/predict", response_model=Prediction, response_model_exclude_unset=True, dependencies=guarded,
               summary="Score one charge")
     async def predict(transaction: Transaction,
                       include_features: bool = Query(False, description="Return the model's input vector.")) -> Any:
         model, scorer = service.ready()
         return scorer.score(model, [transaction], include_features=include_features)[0]
 
-    @app.post("/predict/batch", response_model=BatchPrediction, response_model_exclude_none=True,
+    @app.post("/predict/batch", response_model=BatchPrediction, response_model_exclude_unset=True,
               dependencies=guarded, summary="Score several charges in order")
     async def predict_batch(batch: TransactionBatch, include_features: bool = Query(False)) -> Any:
         if len(batch.transactions) > settings.max_batch:
@@ -139,10 +147,12 @@ def create_app(settings: ServingSettings | None = None, *, storage: StorageResou
         report = service.health()
         return JSONResponse(report.model_dump(), status_code=200 if report.status == "ok" else 503)
 
-    @app.get("/ready", summary="Ready to score")
+    @app.get("/ready", summary="Ready to score: a model, the card state, a reachable online store")
     async def ready() -> Any:
         try:
-            model, _ = service.ready()
+            model, scorer = service.ready()
+            if not scorer.states.reachable():
+                raise ServiceUnavailable(f"the online store ({service.storage.online_store_kind()}) does not answer")
         except ServiceUnavailable as error:
             return JSONResponse({"ready": False, "reason": str(error)}, status_code=503)
         return {"ready": True, "model_version": model.version}
@@ -158,6 +168,17 @@ def _bearer_guard(token: str):
             raise HTTPException(401, detail="missing or wrong bearer token (Authorization: Bearer <FRAUD_SERVING_TOKEN>)",
                                 headers={"WWW-Authenticate": "Bearer"})
     return guard
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as their names (strict JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
 
 
 def _store_answers(fs: Any) -> bool:

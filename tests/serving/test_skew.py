@@ -1,34 +1,49 @@
 """No training/serving skew: for sampled labelled charges, with each card's online state rebuilt
 as of just before the charge from the offline feature group, the vector the running service
 builds equals the training-data row bit for bit (after transformations), and its score and
-decision equal batch scoring's. Then the state the service wrote back equals the rebuilt one."""
+decision equal batch scoring's. Then the state the service wrote back equals the rebuilt one.
+Once with the SQLite online store, once with Redis."""
 
 from __future__ import annotations
 
 import math
 from datetime import timedelta
 
+import dagster as dg
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
+from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.scoring.assets import scores_table
 from fraud_pipelines.serving.card_states import recent_charges_as_of, write_online
 from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES
 from fraud_pipelines.training import fraud_view
 
-from .processes import uvicorn_server
+from .conftest import materialize
+from .processes import redis_server, uvicorn_server
 
 SAMPLE = 40
+SERVING = [dg.AssetKey("card_recent_charges_fg"), dg.AssetKey("card_versions_fg")]
 
 
-@pytest.fixture(scope="module")
-def service(home, tmp_path_factory):
-    with uvicorn_server(home.env(), tmp_path_factory.mktemp("logs") / "skew.log") as url:
-        with httpx.Client(base_url=url, timeout=30) as client:
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def served(request, home, tmp_path_factory):
+    """(HTTP client of the running service, its storage resource) for each online store."""
+    logs = tmp_path_factory.mktemp("logs")
+    if request.param == "sqlite":
+        with uvicorn_server(home.env(), logs / "sqlite.log") as url, httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/ready").status_code == 200
-            yield client
+            yield client, home.storage
+        return
+    with redis_server(tmp_path_factory.mktemp("redis")) as redis_url:
+        storage = StorageResource(root=str(home.path), online_store="redis", redis_url=redis_url)
+        assert materialize(home, selection=SERVING, storage=storage).success  # the card state, into Redis
+        env = home.env(FRAUD_ONLINE_STORE="redis", FRAUD_REDIS_URL=redis_url)
+        with uvicorn_server(env, logs / "redis.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/health").json()["online_store"] == "redis"
+            yield client, storage
 
 
 def _training_rows(fs, td_version: int) -> pd.DataFrame:
@@ -55,8 +70,9 @@ def _same(served, trained) -> bool:
     return np.float64(served).view(np.int64) == np.float64(trained).view(np.int64)
 
 
-def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, service):
-    fs = home.storage.feature_store()
+def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, served):
+    service, storage = served
+    fs = storage.feature_store()
     champion = home.mlflow.get_champion()
     training = _training_rows(fs, int(champion.training_dataset_version))
     batch = scores_table(home.storage).read().set_index("tid")
