@@ -103,6 +103,28 @@ def validate(
     return ValidationReport(suite_name, not failures, len(outcome.results), len(df), failures)
 
 
+def merge_reports(reports: Sequence[ValidationReport], *, sample_size: int = 5) -> ValidationReport:
+    """One report for a table validated in chunks: counts add up, samples keep the first few."""
+    if not reports:
+        raise ValueError("merge_reports needs at least one report")
+    merged: dict[tuple[str, str | None], ExpectationFailure] = {}
+    for report in reports:
+        for failure in report.failures:
+            key = (failure.expectation, failure.column)
+            seen = merged.get(key)
+            if seen is None:
+                merged[key] = failure
+                continue
+            count = seen.unexpected_count + failure.unexpected_count
+            sample = (seen.sample + failure.sample)[:sample_size]
+            rule = seen.message.split(" failed")[0]
+            message = f"{rule} failed for {count} rows; e.g. {sample}" if count else seen.message
+            merged[key] = ExpectationFailure(failure.expectation, failure.column, count, sample, message)
+    rows = sum(r.rows for r in reports)
+    failures = list(merged.values())
+    return ValidationReport(reports[0].suite_name, not failures, reports[0].evaluated, rows, failures)
+
+
 @lru_cache(maxsize=1)
 def _batch_definition() -> Any:
     """One in-memory GE context per process; creating one costs ~0.5 s."""

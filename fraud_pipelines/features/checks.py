@@ -3,11 +3,10 @@ feature view, model or score reads it."""
 
 import dagster as dg
 
-from fraud_pipelines.feature_store.validation import validate
 from fraud_pipelines.features import groups, suites
 from fraud_pipelines.features.assets import fraud_labels_fg, transactions_4h_aggs, transactions_fg
 from fraud_pipelines.partitions import DAILY
-from fraud_pipelines.raw.checks import check_result
+from fraud_pipelines.raw.checks import check_result, validate_window
 from fraud_pipelines.resources import StorageResource
 
 TRANSACTIONS_FG_SUITE = "transactions_fg_suite"
@@ -17,8 +16,8 @@ FRAUD_LABELS_FG_SUITE = "fraud_labels_fg_suite"
 
 def _validate_window(context, storage: StorageResource, spec: groups.GroupSpec, suite, name: str) -> dg.AssetCheckResult:
     start, end = context.partition_time_window
-    frame = spec.get_or_create(storage.feature_store()).read(start_time=start, end_time=end)
-    return check_result(validate(frame, suite(start, end), suite_name=name, id_columns=["tid"]))
+    fg = spec.get_or_create(storage.feature_store())
+    return check_result(validate_window(lambda s, e: fg.read(start_time=s, end_time=e), suite, start, end, name))
 
 
 @dg.asset_check(asset=transactions_fg, name=TRANSACTIONS_FG_SUITE, blocking=True, partitions_def=DAILY,

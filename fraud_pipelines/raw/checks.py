@@ -4,7 +4,13 @@ models or scores read it. A failure names the column, the expectation and sample
 
 import dagster as dg
 
-from fraud_pipelines.feature_store.validation import ValidationReport, validate
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from fraud_pipelines.feature_store.validation import ValidationReport, merge_reports, validate
 from fraud_pipelines.partitions import DAILY
 from fraud_pipelines.raw import suites
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_fraud_labels, raw_profiles, raw_transactions
@@ -31,14 +37,30 @@ def check_result(report: ValidationReport) -> dg.AssetCheckResult:
     )
 
 
+#: Days validated at once: a long backfill's check never holds the whole range in memory.
+CHUNK_DAYS = 10
+
+
+def validate_window(read: Callable[[datetime, datetime], pd.DataFrame], suite: Callable[[datetime, datetime], list[Any]],
+                    start: datetime, end: datetime, name: str) -> ValidationReport:
+    """Validate [start, end) chunk by chunk (each chunk with its own time-window expectation) and merge."""
+    reports = []
+    chunk_start = start
+    while chunk_start < end:
+        chunk_end = min(chunk_start + timedelta(days=CHUNK_DAYS), end)
+        reports.append(validate(read(chunk_start, chunk_end), suite(chunk_start, chunk_end), suite_name=name,
+                                id_columns=["tid"]))
+        chunk_start = chunk_end
+    return merge_reports(reports)
+
+
 @dg.asset_check(asset=raw_transactions, name=TRANSACTIONS_SUITE, blocking=True, partitions_def=DAILY,
                 description="Schema, non-null keys, unique tid, 0 < amount <= ceiling, coordinates in range, "
                             "known categories, timestamps inside the partition.")
 def raw_transactions_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
     start, end = context.partition_time_window
-    frame = storage.raw_table("transactions").read(start, end)
-    return check_result(validate(frame, suites.transactions_suite(start, end), suite_name=TRANSACTIONS_SUITE,
-                                 id_columns=["tid"]))
+    return check_result(validate_window(storage.raw_table("transactions").read, suites.transactions_suite,
+                                        start, end, TRANSACTIONS_SUITE))
 
 
 @dg.asset_check(asset=raw_fraud_labels, name=FRAUD_LABELS_SUITE, blocking=True, partitions_def=DAILY,
@@ -46,9 +68,8 @@ def raw_transactions_suite(context: dg.AssetCheckExecutionContext, storage: Stor
                             "datetime, timestamps inside the partition.")
 def raw_fraud_labels_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
     start, end = context.partition_time_window
-    frame = storage.raw_table("fraud_labels").read(start, end)
-    return check_result(validate(frame, suites.fraud_labels_suite(start, end), suite_name=FRAUD_LABELS_SUITE,
-                                 id_columns=["tid"]))
+    return check_result(validate_window(storage.raw_table("fraud_labels").read, suites.fraud_labels_suite,
+                                        start, end, FRAUD_LABELS_SUITE))
 
 
 @dg.asset_check(asset=raw_profiles, name=PROFILES_SUITE, blocking=True,

@@ -168,3 +168,29 @@ def test_schema_contract_matches_suites():
         first = build()[0]
         assert first.column_list == schema.RAW_SCHEMAS[name].names
     assert date(2025, 1, 2) == START.date()
+
+
+def test_chunked_validation_adds_up_failures_across_chunks():
+    from datetime import timedelta
+
+    from fraud_pipelines.raw.checks import CHUNK_DAYS, validate_window
+
+    days = 2 * CHUNK_DAYS + 3
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    times = pd.date_range(start, periods=days * 4, freq="6h", tz="UTC").as_unit("us")
+    frame = pd.DataFrame({
+        "tid": pd.Series(range(len(times)), dtype="int64"),
+        "cc_num": pd.Series([4000_0000_0000_0001] * len(times), dtype="int64"),
+        "datetime": times, "category": "Grocery", "amount": 10.0, "latitude": 1.0, "longitude": 2.0,
+    })
+    frame.loc[[3, len(frame) - 2], "amount"] = -1.0  # one bad row in the first chunk, one in the last
+
+    def read(s, e):
+        return frame[(frame["datetime"] >= s) & (frame["datetime"] < e)].reset_index(drop=True)
+
+    report = validate_window(read, suites.transactions_suite, start, start + timedelta(days=days), "s")
+    assert report.rows == len(frame) and not report.success
+    [failure] = report.failures
+    assert failure.column == "amount" and failure.unexpected_count == 2
+    assert [s["tid"] for s in failure.sample] == [3, len(frame) - 2]
+    assert "failed for 2 rows" in failure.message
