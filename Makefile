@@ -34,6 +34,10 @@ ui: venv
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(UI_PORT)
 
+# The REST service (docs at /docs) on $(HOST):$(PORT); it serves the champion `make demo` leaves.
+serve: venv
+	$(BIN)/python -m fraud_pipelines.serving --host $(HOST) --port $(PORT)
+
 bench: venv
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 

@@ -20,8 +20,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from fraud_pipelines.training.registry import MlflowResource
 
+    from fraud_pipelines.settings import local_home
+
     mlflow = MlflowResource()
-    if mlflow.champion_version() is None:
+    embedded_store_missing = not mlflow.tracking_uri and not (local_home() / "mlflow" / "mlflow.db").exists()
+    if embedded_store_missing or mlflow.champion_version() is None:
         print(f"No champion model in {mlflow.resolved_tracking_uri()} (registered model "
               f"{mlflow.registered_model_name!r}): run `make demo` first; it trains, registers and promotes one.",
               file=sys.stderr)
