@@ -47,14 +47,19 @@ class CardStateStore:
         self.versions_table = CARD_VERSIONS.get_or_create(fs).online_table()
         for table in (self.charges_table, self.versions_table):
             self.online.update(table)
+        wanted = [(self.charges_table, ["charges"]), (self.versions_table, ["profile_versions", "card_versions"])]
+        joined = getattr(self.online, "joined_lookup", None)  # one round trip for both, where the store can
+        if joined is not None:
+            self._fetch = joined(wanted)
+        else:
+            lookups = [self.online.lookup(table, columns) for table, columns in wanted]
+            self._fetch = lambda key: [fetch(key) for fetch in lookups]
         self._fetch_charges = self.online.lookup(self.charges_table, ["charges"])
-        self._fetch_versions = self.online.lookup(self.versions_table, ["profile_versions", "card_versions"])
         self._schema = self.charges_table.schema
 
     def get(self, cc_num: int) -> CardState:
         """The card's state; empty (and not `known`) for a card the store has never seen."""
-        charges_row = self._fetch_charges((cc_num,))
-        versions_row = self._fetch_versions((cc_num,))
+        charges_row, versions_row = self._fetch((cc_num,))
         return CardState(
             charges=decode_charges(charges_row[0]) if charges_row else (),
             profile_versions=decode_versions(versions_row[0]) if versions_row else (),

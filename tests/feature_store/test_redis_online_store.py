@@ -166,3 +166,15 @@ def test_feature_view_served_from_redis_equals_sqlite(tmp_path, redis_store):
         vectors[name] = (fv.get_feature_vectors(entries), [fv.get_feature_vector(e) for e in entries])
     assert vectors["redis"] == vectors["sqlite"]
     assert vectors["redis"][0][0][0] == float(cards.loc[4, "limit"])
+
+
+def test_joined_lookup_reads_several_tables_in_one_round_trip(redis_store):
+    other = OnlineTableSpec(name="limits_v1", key_columns=("card",), event_time="t",
+                            schema=pa.schema([("card", pa.int64()), ("t", pa.timestamp("us", tz="UTC")),
+                                              ("limit", pa.float64())]))
+    redis_store.write_batch(SPEC, _rows((1, _t(1), 10.0, "Oslo", None, True, None, None)))
+    redis_store.write_batch(other, pa.Table.from_pylist([{"card": 2, "t": _t(2), "limit": 5.5}], schema=other.schema))
+    fetch = redis_store.joined_lookup([(SPEC, ["city", "vip"]), (other, ["limit"])])
+    assert fetch((1,)) == [("Oslo", True), None]
+    assert fetch((2,)) == [None, (5.5,)]
+    assert fetch((3,)) == [None, None]

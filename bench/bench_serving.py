@@ -1,0 +1,296 @@
+"""Benchmark of online scoring: /predict latency over loopback HTTP (p50/p95/p99 at concurrency 1
+and 8, a bounded number of requests) with the SQLite and the Redis online store, and the
+in-process parts of a request (card-state read, feature vector, write-back, scoring).
+
+Data: the real Dagster graph on synthetic data (default 5,000 cards, 10,000 charges a day, 10
+days) in a temporary $FRAUD_HOME, unless --home points at one `make demo` filled. Requests are
+new charges of known cards, after the data, each with its own tid (so the service writes each
+one back, as in production). The client is Python's http.client on keep-alive connections; its
+own cost is part of the figures. Targets: /predict p99 <= 5 ms at concurrency 1 on SQLite,
+in-process feature vector p99 <= 0.3 ms.
+
+Usage: python bench/bench_serving.py [--home DIR] [--requests 2000] [--cards 5000] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore")
+
+
+def build_home(home: Path, cards: int, per_day: int, days: int) -> None:
+    """Raw tables -> features -> model -> batch scores -> serving state, as `make demo` does."""
+    import dagster as dg
+
+    from fraud_pipelines.features.assets import FEATURE_ASSETS
+    from fraud_pipelines.features.checks import FEATURE_CHECKS
+    from fraud_pipelines.raw.assets import RAW_ASSETS
+    from fraud_pipelines.raw.checks import RAW_CHECKS
+    from fraud_pipelines.resources import RawSourceResource, StorageResource
+    from fraud_pipelines.scoring.assets import SCORING_ASSETS
+    from fraud_pipelines.serving.assets import SERVING_ASSETS
+    from fraud_pipelines.training.assets import TRAINING_ASSETS
+    from fraud_pipelines.training.checks import TRAINING_CHECKS
+
+    everything = [*RAW_ASSETS, *RAW_CHECKS, *FEATURE_ASSETS, *FEATURE_CHECKS, *TRAINING_ASSETS, *TRAINING_CHECKS,
+                  *SCORING_ASSETS, *SERVING_ASSETS]
+    first = "2025-01-01"
+    last = str(np.datetime64(first) + np.timedelta64(days - 1, "D"))
+    started = time.perf_counter()
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            everything, instance=instance,
+            resources={"storage": StorageResource(root=str(home)), "mlflow": _mlflow(home),
+                       "raw_source": RawSourceResource(n_cards=cards, transactions_per_day=per_day,
+                                                       horizon_days=days + 10)},
+            tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        )
+    assert result.success
+    print(f"built {home}: {cards:,} cards, {per_day * days:,} charges in {time.perf_counter() - started:.0f}s")
+
+
+def _mlflow(home: Path):
+    from fraud_pipelines.training.registry import MlflowResource
+
+    return MlflowResource(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
+                          artifact_location=str(home / "mlflow" / "artifacts"))
+
+
+def requests_for(home: Path, n: int, phase: int) -> list[bytes]:
+    """`n` JSON bodies: new charges of known cards, 1-30 minutes apart per card, `phase` days after
+    the data (later phases come later, so every charge is its card's newest when it arrives)."""
+    from fraud_pipelines.resources import StorageResource
+
+    raw = StorageResource(root=str(home)).raw_table("transactions").read()
+    rng = np.random.default_rng(phase)
+    cards = rng.choice(raw["cc_num"].unique(), size=n)
+    start = raw["datetime"].max() + timedelta(days=phase)
+    clock: dict[int, object] = {}
+    bodies = []
+    for i, card in enumerate(cards.tolist()):
+        clock[card] = clock.get(card, start) + timedelta(minutes=int(rng.integers(1, 30)))
+        bodies.append(json.dumps({
+            "cc_num": card, "datetime": clock[card].isoformat(), "amount": round(float(rng.lognormal(3, 1)), 2),
+            "category": "Grocery", "latitude": float(rng.uniform(40, 50)), "longitude": float(rng.uniform(0, 10)),
+            "tid": 10**15 + phase * 10**6 + i,
+        }).encode())
+    return bodies
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _default_signals() -> None:
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+
+
+def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    with open(log, "ab") as output:
+        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=output,
+                                   stderr=subprocess.STDOUT, preexec_fn=_default_signals)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[0]} exited early; see {log}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    stop(process)
+    raise RuntimeError(f"{command} did not listen on {port}; see {log}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.array(seconds) * 1e3
+    return {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
+            "p99": float(np.percentile(ms, 99)), "n": len(ms)}
+
+
+def hammer(port: int, bodies: list[bytes], concurrency: int) -> tuple[dict[str, float], float]:
+    """Latencies of POST /predict for all `bodies`, split over `concurrency` keep-alive clients."""
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors: list[str] = []
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Content-Type": "application/json"}
+        for body in bodies[index::concurrency]:
+            began = time.perf_counter()
+            connection.request("POST", "/predict", body, headers)
+            response = connection.getresponse()
+            payload = response.read()
+            latencies[index].append(time.perf_counter() - began)
+            if response.status != 200:
+                errors.append(payload.decode()[:200])
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests, e.g. {errors[0]}")
+    return percentiles([x for part in latencies for x in part]), len(bodies) / elapsed
+
+
+def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str, logs: Path) -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "fraud_pipelines.serving", "--host", "127.0.0.1", "--port", str(port)]
+    server = start(command, {"FRAUD_HOME": str(home), **env}, port, logs / f"{label}.log")
+    try:
+        warm, rest = bodies[:200], bodies[200:]
+        hammer(port, warm, 1)
+        half = len(rest) // 2
+        for concurrency, part in ((1, rest[:half]), (8, rest[half:])):
+            figures, rate = hammer(port, part, concurrency)
+            print(f"  /predict {label:<6} concurrency {concurrency}: p50 {figures['p50']:.2f} ms  "
+                  f"p95 {figures['p95']:.2f} ms  p99 {figures['p99']:.2f} ms  ({figures['n']} requests, {rate:,.0f}/s)")
+    finally:
+        stop(server)
+
+
+def bench_in_process(home: Path, bodies: list[bytes], storage, label: str) -> None:
+    """The request path without HTTP: read the card state, build the vector, write back, score."""
+    from fraud_pipelines.serving.card_states import CardStateStore
+    from fraud_pipelines.serving.champion import load_serving_model
+    from fraud_pipelines.serving.schemas import Transaction
+    from fraud_pipelines.serving.scorer import FraudScorer
+
+    fs = storage.feature_store()
+    mlflow = _mlflow(home)
+    model = load_serving_model(mlflow, fs, mlflow.champion_version())
+    states = CardStateStore(fs)
+    reader, writer = FraudScorer(states, write_back=False), FraudScorer(states, write_back=True)
+    transactions = [Transaction.model_validate_json(b) for b in bodies]
+    timings: dict[str, list[float]] = {"card state read": [], "feature vector (read + features + transform)": [],
+                                       "vector + write-back": [], "score one vector": []}
+    for transaction in transactions[:200]:  # warm-up
+        reader.build(model, transaction)
+    for transaction in transactions[200:]:
+        began = time.perf_counter()
+        states.get(transaction.cc_num)
+        timings["card state read"].append(time.perf_counter() - began)
+        began = time.perf_counter()
+        built = reader.build(model, transaction)
+        timings["feature vector (read + features + transform)"].append(time.perf_counter() - began)
+        began = time.perf_counter()
+        writer.build(model, transaction)
+        timings["vector + write-back"].append(time.perf_counter() - began)
+        began = time.perf_counter()
+        model.predict([built.vector])
+        timings["score one vector"].append(time.perf_counter() - began)
+    for name, seconds in timings.items():
+        us = {k: v * 1e3 for k, v in percentiles(seconds).items() if k != "n"}
+        print(f"  in-process {label:<6} {name:<46} p50 {us['p50']:.0f} us  p95 {us['p95']:.0f} us  p99 {us['p99']:.0f} us")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", help="a $FRAUD_HOME with a champion and the serving assets (default: build one)")
+    parser.add_argument("--requests", type=int, default=2_000, help="requests per store, split over c=1 and c=8")
+    parser.add_argument("--cards", type=int, default=5_000)
+    parser.add_argument("--per-day", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home")
+    args = parser.parse_args()
+
+    from fraud_pipelines.resources import StorageResource
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench_serving_"))
+    home = Path(args.home) if args.home else scratch / "fraud_home"
+    try:
+        if not args.home:
+            build_home(home, args.cards, args.per_day, args.days)
+        print(f"machine: {os.cpu_count()} cores; {args.requests} requests per store after 200 warm-up")
+        bench_in_process(home, requests_for(home, 2_200, phase=1), StorageResource(root=str(home)), "sqlite")
+        bench_http(home, requests_for(home, args.requests + 200, phase=2), {"FRAUD_ONLINE_STORE": "sqlite"},
+                   "sqlite", scratch)
+        if shutil.which("redis-server") is None:
+            print("  redis: skipped (redis-server is not installed)")
+            return 0
+        port = _free_port()
+        redis = start(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                       "no", "--dir", str(scratch)], {}, port, scratch / "redis.log")
+        try:
+            url = f"redis://127.0.0.1:{port}/0"
+            storage = StorageResource(root=str(home), online_store="redis", redis_url=url)
+            load_card_state(home, storage)
+            bench_in_process(home, requests_for(home, 2_200, phase=3), storage, "redis")
+            bench_http(home, requests_for(home, args.requests + 200, phase=4),
+                       {"FRAUD_ONLINE_STORE": "redis", "FRAUD_REDIS_URL": url}, "redis", scratch)
+        finally:
+            stop(redis)
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:
+            print(f"kept {scratch}")
+    return 0
+
+
+def load_card_state(home: Path, storage) -> None:
+    """Copy the card-state online rows from SQLite into Redis (what the assets would write there)."""
+    import pyarrow as pa
+
+    from fraud_pipelines.resources import StorageResource
+    from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES, CARD_VERSIONS
+
+    sqlite_fs, redis_fs = StorageResource(root=str(home)).feature_store(), storage.feature_store()
+    began = time.perf_counter()
+    rows = 0
+    for spec in (CARD_RECENT_CHARGES, CARD_VERSIONS):
+        fg = spec.get_or_create(sqlite_fs)
+        table = fg.online_table()
+        keys = [tuple(k) for k in fg.read(columns=list(table.key_columns)).drop_duplicates().itertuples(index=False)]
+        found = [r for r in sqlite_fs.online_store.read(table, keys, table.schema.names) if r is not None]
+        data = pa.Table.from_pylist([dict(zip(table.schema.names, r)) for r in found], schema=table.schema)
+        rows += redis_fs.online_store.write_batch(table, data)
+    print(f"  redis: loaded {rows:,} card-state rows in {time.perf_counter() - began:.1f}s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
