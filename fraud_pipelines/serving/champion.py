@@ -118,6 +118,7 @@ class ChampionHolder:
             self.last_error = "no champion model yet: run `make demo` (or materialize registered_model) first"
             return False
         if self.current is not None and self.current.version == version:
+            self.last_error = None  # e.g. the alias came back after a version that failed to load
             return False
         if self._failed is not None and self._failed[0] == version and time.monotonic() - self._failed[1] < _RETRY_SECONDS:
             return False  # already reported; retried a minute later or when the alias moves
