@@ -10,6 +10,10 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
+from fraud_pipelines.automation.assets import AUTOMATION_ASSETS
+from fraud_pipelines.automation.jobs import AUTOMATION_JOBS
+from fraud_pipelines.automation.schedules import SCHEDULES
+from fraud_pipelines.automation.sensors import AUTOMATION_RESOURCES, SENSORS
 from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.features.checks import FEATURE_CHECKS
 from fraud_pipelines.jobs import JOBS
@@ -21,8 +25,10 @@ from fraud_pipelines.training.assets import TRAINING_ASSETS
 from fraud_pipelines.training.checks import TRAINING_CHECKS
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS, *SCORING_ASSETS],
+    assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS, *SCORING_ASSETS, *AUTOMATION_ASSETS],
     asset_checks=[*RAW_CHECKS, *FEATURE_CHECKS, *TRAINING_CHECKS],
-    jobs=JOBS,
-    resources=default_resources(),
+    jobs=[*JOBS, *AUTOMATION_JOBS],
+    schedules=SCHEDULES,
+    sensors=SENSORS,
+    resources={**default_resources(), **AUTOMATION_RESOURCES},
 )

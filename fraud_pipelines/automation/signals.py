@@ -1,0 +1,138 @@
+"""What the retraining sensors measure: the champion and its training cutoff, the days labelled
+since, the latest drift measurement, and the champion's PR-AUC on newly labelled charges.
+
+Kept apart from the sensors so the month simulation and the tests read the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta, timezone
+import dagster as dg
+import numpy as np
+
+from fraud_pipelines.features import groups
+from fraud_pipelines.resources import StorageResource
+from fraud_pipelines.scoring.assets import scores_table
+from fraud_pipelines.tables import day_window
+from fraud_pipelines.training import fraud_view
+from fraud_pipelines.training.registry import MlflowResource
+
+LABELS_ASSET = dg.AssetKey("fraud_labels_fg")
+DRIFT_ASSET = dg.AssetKey("feature_drift")
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The champion as the sensors see it: version, training data and the first day after it."""
+
+    version: str
+    training_dataset_version: int
+    cutoff: date  # first UTC day none of whose labels were in its training dataset
+    test_pr_auc: float | None
+
+
+@dataclass(frozen=True)
+class DriftMeasurement:
+    """The latest `feature_drift` materialization: PSI per feature of a day, against which model."""
+
+    storage_id: int
+    day: str
+    psi: dict[str, float]
+    model_version: str
+
+
+@dataclass(frozen=True)
+class LivePerformance:
+    """The champion's scores on labelled charges of some days."""
+
+    days: list[date]
+    rows: int
+    positives: int
+    pr_auc: float | None  # None when the rows hold no fraud or only fraud
+
+
+def champion(storage: StorageResource, mlflow: MlflowResource) -> Champion | None:
+    """The current champion and its training cutoff (the end of its last split), or None."""
+    info = mlflow.get_champion()
+    if info is None or info.training_dataset_version is None:
+        return None
+    version = int(info.training_dataset_version)
+    record = fraud_view.get_or_create(storage.feature_store()).get_training_dataset(version)
+    ends = [window.end for window in record.splits.values() if window.end is not None]
+    if not ends:
+        raise ValueError(f"training dataset v{version} of champion v{info.version} has an open-ended split; "
+                         "its training cutoff is unknown")
+    last_instant = max(ends).astimezone(timezone.utc) - timedelta(microseconds=1)
+    return Champion(info.version, version, last_instant.date() + timedelta(days=1), info.test_metrics.get("pr_auc"))
+
+
+def labelled_days(instance: dg.DagsterInstance, *, since: date | None = None) -> list[date]:
+    """Days whose `fraud_labels_fg` partition has been materialized (from `since` on), ascending."""
+    keys = instance.get_materialized_partitions(LABELS_ASSET)
+    days = sorted(date.fromisoformat(k) for k in keys)
+    return [d for d in days if since is None or d >= since]
+
+
+def latest_drift(instance: dg.DagsterInstance) -> DriftMeasurement | None:
+    """The newest `feature_drift` materialization, or None if drift was never measured."""
+    records = instance.fetch_materializations(DRIFT_ASSET, limit=1).records
+    if not records:
+        return None
+    record = records[0]
+    metadata = record.asset_materialization.metadata
+    return DriftMeasurement(
+        storage_id=record.storage_id,
+        day=str(metadata["day"].value) if "day" in metadata else str(record.partition_key),
+        psi={k: float(v) for k, v in metadata["psi"].value.items()},
+        model_version=str(metadata["model_version"].value),
+    )
+
+
+def live_performance(storage: StorageResource, model_version: str, days: list[date]) -> LivePerformance:
+    """PR-AUC of `model_version`'s batch scores against the labels of `days` (only charges it scored)."""
+    from sklearn.metrics import average_precision_score
+
+    if not days:
+        return LivePerformance([], 0, 0, None)
+    start, end = day_window(min(days))[0], day_window(max(days))[1]
+    wanted = {d.isoformat() for d in days}
+    scores = scores_table(storage)
+    if not scores.exists():
+        return LivePerformance(list(days), 0, 0, None)
+    scored = scores.read(start, end)
+    scored = scored[(scored["model_version"] == str(model_version))
+                    & scored["datetime"].dt.strftime("%Y-%m-%d").isin(wanted)]
+    labels = groups.FRAUD_LABELS.get_or_create(storage.feature_store()).read(start, end, columns=["tid", "is_fraud"])
+    joined = scored[["tid", "fraud_score"]].merge(labels, on="tid", how="inner")
+    y = joined["is_fraud"].to_numpy(dtype=np.int64)
+    positives = int(y.sum())
+    pr_auc = None
+    if 0 < positives < len(y):
+        pr_auc = float(average_precision_score(y, joined["fraud_score"].to_numpy()))
+    return LivePerformance(sorted(days), len(joined), positives, pr_auc)
+
+
+def retrain_on_latest_labels(instance: dg.DagsterInstance, job_name: str = "retrain_job") -> dg.RunRecord | None:
+    """The newest retraining run launched after the latest labels were written, if any: it already
+    trains on today's data, so another request would train the same model again."""
+    runs = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=1)
+    if not runs:
+        return None
+    labels = instance.fetch_materializations(LABELS_ASSET, limit=1).records
+    if labels and runs[0].create_timestamp.timestamp() <= labels[0].timestamp:
+        return None
+    return runs[0]
+
+
+def last_labelled_day(instance: dg.DagsterInstance) -> date | None:
+    """The latest day with labels (what a retraining now would train up to)."""
+    days = labelled_days(instance)
+    return days[-1] if days else None
+
+
+def describe_days(days: list[date]) -> str:
+    """'2025-01-11..2025-01-14 (4 days)' for a list of days."""
+    if not days:
+        return "no days"
+    return f"{days[0]}..{days[-1]} ({len(days)} day{'s' if len(days) != 1 else ''})"
