@@ -13,6 +13,7 @@ another's in this process. With FRAUD_SERVING_TOKEN set, /predict* need a bearer
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import secrets
@@ -23,7 +24,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from fraud_pipelines.feature_store.errors import NotFoundError
@@ -123,14 +124,16 @@ def create_app(settings: ServingSettings | None = None, *, storage: StorageResou
         # FastAPI's own handler echoes each bad input, and a NaN or Infinity input cannot be written as JSON.
         return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422)
 
-    @app.post("/predict", response_model=Prediction, response_model_exclude_unset=True, dependencies=guarded,
+    # The responses are built by our own code and written directly (documented by `responses`):
+    # validating them again as pydantic models would cost more than the scoring does.
+    @app.post("/predict", response_class=Response, responses={200: {"model": Prediction}}, dependencies=guarded,
               summary="Score one charge")
     async def predict(transaction: Transaction,
                       include_features: bool = Query(False, description="Return the model's input vector.")) -> Any:
         model, scorer = service.ready()
-        return scorer.score(model, [transaction], include_features=include_features)[0]
+        return _json(scorer.score(model, [transaction], include_features=include_features)[0])
 
-    @app.post("/predict/batch", response_model=BatchPrediction, response_model_exclude_unset=True,
+    @app.post("/predict/batch", response_class=Response, responses={200: {"model": BatchPrediction}},
               dependencies=guarded, summary="Score several charges in order")
     async def predict_batch(batch: TransactionBatch, include_features: bool = Query(False)) -> Any:
         if len(batch.transactions) > settings.max_batch:
@@ -140,7 +143,7 @@ def create_app(settings: ServingSettings | None = None, *, storage: StorageResou
                        "split the batch",
             }])
         model, scorer = service.ready()
-        return {"predictions": scorer.score(model, batch.transactions, include_features=include_features)}
+        return _json({"predictions": scorer.score(model, batch.transactions, include_features=include_features)})
 
     @app.get("/health", response_model=Health, summary="Model loaded, online store reachable")
     async def health() -> Any:
@@ -168,6 +171,11 @@ def _bearer_guard(token: str):
             raise HTTPException(401, detail="missing or wrong bearer token (Authorization: Bearer <FRAUD_SERVING_TOKEN>)",
                                 headers={"WWW-Authenticate": "Bearer"})
     return guard
+
+
+def _json(body: Any) -> Response:
+    """A JSON response of plain values (NaN already turned into null by the scorer)."""
+    return Response(json.dumps(body, allow_nan=False, separators=(",", ":")), media_type="application/json")
 
 
 def _json_safe(value: Any) -> Any:
