@@ -73,6 +73,7 @@ def build_home(home: Path, cards: int, per_day: int, days: int) -> None:
 
 
 def _mlflow(home: Path):
+    """The embedded MLflow store of `home`."""
     from fraud_pipelines.training.registry import MlflowResource
 
     return MlflowResource(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
@@ -114,6 +115,7 @@ def _default_signals() -> None:
 
 
 def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    """Start a server (default signal handlers) and wait until it listens on 127.0.0.1:port."""
     with open(log, "ab") as output:
         process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=output,
                                    stderr=subprocess.STDOUT, preexec_fn=_default_signals)
@@ -130,6 +132,7 @@ def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subp
 
 
 def stop(process: subprocess.Popen) -> None:
+    """SIGTERM by PID, SIGKILL after 10 s."""
     if process.poll() is None:
         os.kill(process.pid, signal.SIGTERM)
         try:
@@ -142,6 +145,7 @@ def stop(process: subprocess.Popen) -> None:
 # --- measuring -----------------------------------------------------------------------------------
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50/p95/p99 in milliseconds and the count."""
     ms = np.array(seconds) * 1e3
     return {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
             "p99": float(np.percentile(ms, 99)), "n": len(ms)}
@@ -178,6 +182,7 @@ def hammer(port: int, bodies: list[bytes], concurrency: int) -> tuple[dict[str, 
 
 
 def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str, logs: Path) -> None:
+    """Start the service on `home`, warm it up, then measure concurrency 1 and 8 on halves of the rest."""
     port = _free_port()
     command = [sys.executable, "-m", "fraud_pipelines.serving", "--host", "127.0.0.1", "--port", str(port)]
     server = start(command, {"FRAUD_HOME": str(home), **env}, port, logs / f"{label}.log")

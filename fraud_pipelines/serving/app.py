@@ -3,7 +3,7 @@
     POST /predict            one charge -> score, decision, threshold, model version
     POST /predict/batch      up to FRAUD_SERVING_MAX_BATCH charges, scored in order
     GET  /health             model loaded? online store reachable? (503 when degraded)
-    GET  /ready              200 once a model and the card state are there, else 503
+    GET  /ready              200 once a model, the card state and the online store answer, else 503
 
 Endpoints are `async` and do their sub-millisecond work inline: a thread hop would cost more
 than it saves, and one request's read-score-write of a card state never interleaves with
