@@ -88,9 +88,9 @@ def bin_shares(reference: FeatureProfile, values: pd.Series) -> np.ndarray:
     missing = values.isna().to_numpy()
     present = values[~missing]
     if reference.kind == "categorical":
-        index = {c: i for i, c in enumerate(reference.categories)}
         unseen = len(reference.categories)
-        positions = np.fromiter((index.get(str(v), unseen) for v in present), dtype=np.int64, count=len(present))
+        codes = pd.Categorical(present.astype(str), categories=list(reference.categories)).codes
+        positions = np.where(codes < 0, unseen, codes).astype(np.int64)
         n_bins = unseen + 1
     else:
         numbers = _numeric(present, reference.feature)
