@@ -108,3 +108,21 @@ def test_jobs_schedule_and_sensors_are_wired():
                             "inbox_refresh_sensor", "failure_reason_sensor"}
     assert all(sensors[n].job_name == "retrain_job" for n in ("new_labels_sensor", "drift_sensor", "decay_sensor"))
     assert graph.get(dg.AssetKey("feature_drift")).group_name == "monitoring"
+
+
+def test_readme_backfill_command_and_names_match_the_definitions():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Automation"):]
+    selected = set(re.search(r"--select '([^']+)'", section).group(1).split(","))
+    daily = defs.resolve_job_def("daily_job")
+    assert selected == {k.to_user_string() for k in daily.asset_layer.executable_asset_keys}
+    assert "--partition-range 2025-01-01...2025-01-31" in section
+    for name in ["daily_schedule", "daily_job", "retrain_job", "inbox_ingest_job", "feature_drift",
+                 *(s.name for s in defs.sensors)]:
+        assert f"`{name}`" in section, name
+    for field in ("new_label_days", "psi_threshold", "drift_cooldown_days", "pr_auc_drop", "decay_window_days",
+                  "min_positives", "training_window_days"):
+        assert f"`{field}`" in section, field
