@@ -150,3 +150,11 @@ def test_check_file_refuses_days_outside_the_partitions():
         inbox.check_file(path, "transactions", today=DAY)
     frame, days = inbox.check_file(path, "transactions", today=date(2025, 1, 4))
     assert days == [DAY] and len(frame) > 0
+
+
+def test_a_value_that_does_not_fit_the_stored_type_is_named():
+    labels = GENERATOR.day(DAY).fraud_labels.astype({"is_fraud": "int64"})
+    labels.loc[4, "is_fraud"] = 300  # the table stores is_fraud as int8
+    drop(labels, "fraud_labels/2025-01-03.parquet")
+    with pytest.raises(inbox.RawInputError, match="column 'is_fraud' does not fit int8"):
+        inbox.check_file(inbox.inbox_dir() / "fraud_labels" / "2025-01-03.parquet", "fraud_labels")
