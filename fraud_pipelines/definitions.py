@@ -21,11 +21,13 @@ from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.raw.checks import RAW_CHECKS
 from fraud_pipelines.resources import default_resources
 from fraud_pipelines.scoring.assets import SCORING_ASSETS
+from fraud_pipelines.serving.assets import SERVING_ASSETS
 from fraud_pipelines.training.assets import TRAINING_ASSETS
 from fraud_pipelines.training.checks import TRAINING_CHECKS
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS, *SCORING_ASSETS, *AUTOMATION_ASSETS],
+    assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS, *SCORING_ASSETS, *SERVING_ASSETS,
+            *AUTOMATION_ASSETS],
     asset_checks=[*RAW_CHECKS, *FEATURE_CHECKS, *TRAINING_CHECKS],
     jobs=[*JOBS, *AUTOMATION_JOBS],
     schedules=SCHEDULES,

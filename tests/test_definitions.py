@@ -42,6 +42,7 @@ GROUPS = {
     "features": {"transactions_fg", "transactions_4h_aggs", "fraud_labels_fg"},
     "training": {"fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model"},
     "scoring": {"batch_scores"},
+    "serving": {"card_recent_charges_fg", "card_versions_fg"},
 }
 
 

@@ -10,7 +10,9 @@ from fraud_pipelines.partitions import DAILY
 from fraud_pipelines.resources import StorageResource
 
 RAW_DAILY = dg.AssetSelection.assets("raw_transactions", "raw_fraud_labels")
-FEATURES = dg.AssetSelection.assets("transactions_fg", "transactions_4h_aggs", "fraud_labels_fg")
+FEATURES = dg.AssetSelection.assets(
+    "transactions_fg", "transactions_4h_aggs", "fraud_labels_fg", "card_recent_charges_fg"  # offline and online
+)
 SCORES_AND_DRIFT = dg.AssetSelection.assets("batch_scores", "feature_drift")
 
 #: Run tags that say why automation launched a run (shown on the run in the UI).

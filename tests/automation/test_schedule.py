@@ -88,7 +88,7 @@ def test_jobs_schedule_and_sensors_are_wired():
     daily = defs.resolve_job_def("daily_job")
     daily_assets = {k.to_user_string() for k in daily.asset_layer.executable_asset_keys}
     assert daily_assets == {"raw_transactions", "raw_fraud_labels", "transactions_fg", "transactions_4h_aggs",
-                            "fraud_labels_fg", "batch_scores", "feature_drift"}
+                            "fraud_labels_fg", "card_recent_charges_fg", "batch_scores", "feature_drift"}
     # The documented CLI backfill (`dagster job execute -j daily_job --partition-range A...B`) needs
     # every asset of the job to take a whole range in one run.
     for key in daily.asset_layer.executable_asset_keys:
