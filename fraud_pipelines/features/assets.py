@@ -13,7 +13,7 @@ History a day needs is declared, not read behind Dagster's back:
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 import dagster as dg
@@ -43,6 +43,21 @@ def chunks(days: list[date], size: int = CHUNK_DAYS) -> Iterator[tuple[datetime,
     for i in range(0, len(days), size):
         part = days[i : i + size]
         yield day_window(part[0])[0], day_window(part[-1])[1]
+
+
+def write_by_chunks(context: dg.AssetExecutionContext, fg, days: list[date], label: str,
+                    build: Callable[[datetime, datetime], pd.DataFrame]) -> tuple[int, pd.DataFrame | None]:
+    """Build each chunk's rows with `build(start, end)` and replace that chunk in `fg`, logging progress.
+
+    Returns the rows written and the last chunk (for the preview)."""
+    rows, last, started = 0, None, time.perf_counter()
+    for start, end in chunks(days):
+        frame = build(start, end)
+        fg.insert(frame, replace_time_range=(start, end))
+        rows, last = rows + len(frame), frame
+        context.log.info(f"{label}: {start:%Y-%m-%d}..{end - ONE_MICROSECOND:%Y-%m-%d} {len(frame):,} rows "
+                         f"({rows:,} so far, {time.perf_counter() - started:.1f}s)")
+    return rows, last
 
 
 def group_metadata(fg, written: pd.DataFrame | None, rows: int, spec: groups.GroupSpec, **extra) -> dict:
@@ -87,16 +102,15 @@ def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource)
     cards = storage.raw_table("credit_cards").read()
     raw = storage.raw_table("transactions")
     previous = _previous_charges(fg, day_window(days[0])[0])
-    rows, last, started = 0, None, time.perf_counter()
-    for start, end in chunks(days):
-        batch = raw.read(start, end)
-        features = transaction_features(batch, profiles, cards, previous)
-        fg.insert(features, replace_time_range=(start, end))
+
+    def build(start: datetime, end: datetime) -> pd.DataFrame:
+        nonlocal previous  # each card's last charge, carried from chunk to chunk
+        features = transaction_features(raw.read(start, end), profiles, cards, previous)
         carried = [features[list(PREVIOUS_COLUMNS)]] if previous is None else [previous, features[list(PREVIOUS_COLUMNS)]]
         previous = last_transaction_per_card(pd.concat(carried, ignore_index=True))
-        rows, last = rows + len(features), features
-        context.log.info(f"transactions: {start:%Y-%m-%d}..{end - ONE_MICROSECOND:%Y-%m-%d} "
-                         f"{len(features):,} rows ({rows:,} so far, {time.perf_counter() - started:.1f}s)")
+        return features
+
+    rows, last = write_by_chunks(context, fg, days, "transactions", build)
     return dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS, days=len(days)))
 
 
@@ -121,14 +135,11 @@ def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageReso
     source = groups.TRANSACTIONS.get_or_create(fs)
     fg = groups.TRANSACTIONS_4H_AGGS.get_or_create(fs)
     days = days_in(context.partition_time_window)
-    rows, last, started = 0, None, time.perf_counter()
-    for start, end in chunks(days):
-        features = source.read(start_time=start - DEFAULT_WINDOW, end_time=end)
-        aggregates = window_aggregates(features, start=start, end=end)
-        fg.insert(aggregates, replace_time_range=(start, end))
-        rows, last = rows + len(aggregates), aggregates
-        context.log.info(f"transactions_4h_aggs: {start:%Y-%m-%d}..{end - ONE_MICROSECOND:%Y-%m-%d} "
-                         f"{len(aggregates):,} rows ({rows:,} so far, {time.perf_counter() - started:.1f}s)")
+    rows, last = write_by_chunks(
+        context, fg, days, "transactions_4h_aggs",
+        lambda start, end: window_aggregates(source.read(start_time=start - DEFAULT_WINDOW, end_time=end),
+                                             start=start, end=end),
+    )
     return dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS_4H_AGGS, days=len(days)))
 
 
@@ -144,11 +155,15 @@ def fraud_labels_fg(context: dg.AssetExecutionContext, storage: StorageResource)
     fg = groups.FRAUD_LABELS.get_or_create(storage.feature_store())
     days = days_in(context.partition_time_window)
     raw = storage.raw_table("fraud_labels")
-    rows, frauds, last = 0, 0, None
-    for start, end in chunks(days):
+    frauds = 0
+
+    def build(start: datetime, end: datetime) -> pd.DataFrame:
+        nonlocal frauds
         labels = raw.read(start, end)
-        fg.insert(labels, replace_time_range=(start, end))
-        rows, frauds, last = rows + len(labels), frauds + int(labels["is_fraud"].sum()), labels
+        frauds += int(labels["is_fraud"].sum())
+        return labels
+
+    rows, last = write_by_chunks(context, fg, days, "fraud_labels", build)
     return dg.MaterializeResult(
         metadata=group_metadata(fg, last, rows, groups.FRAUD_LABELS, days=len(days), frauds=frauds,
                                 fraud_rate=round(frauds / rows, 5) if rows else 0.0)

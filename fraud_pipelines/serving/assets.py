@@ -12,8 +12,7 @@ between.
 """
 
 
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -28,7 +27,7 @@ from feature_logic.card_state import (
 )
 from feature_logic.windows import DEFAULT_WINDOW
 from fraud_pipelines.features import groups as feature_groups
-from fraud_pipelines.features.assets import chunks, group_metadata, transactions_fg
+from fraud_pipelines.features.assets import group_metadata, transactions_fg, write_by_chunks
 from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.partitions import DAILY, days_in
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_profiles
@@ -54,19 +53,18 @@ def card_recent_charges_fg(context: dg.AssetExecutionContext, storage: StorageRe
     source = feature_groups.TRANSACTIONS.get_or_create(fs)
     fg = groups.CARD_RECENT_CHARGES.get_or_create(fs)
     days = days_in(context.partition_time_window)
-    rows, last, started = 0, None, time.perf_counter()
-    for start, end in chunks(days):
+
+    def build(start: datetime, end: datetime) -> pa.Table:
         charges = _charges_for_states(source, start, end)
         states = pd.concat(
             [recent_charges(charges, start=day_start, end=day_end)
              for day_start, day_end in (day_window(d) for d in days if start.date() <= d < end.date())],
             ignore_index=True,
         )
-        fg.insert(pa.Table.from_pandas(states, schema=RECENT_CHARGES_SCHEMA, preserve_index=False),
-                  replace_time_range=(start, end))
-        rows, last = rows + len(states), states
-        context.log.info(f"card_recent_charges: {start:%Y-%m-%d}..{end - _ONE_MICROSECOND:%Y-%m-%d} "
-                         f"{len(states):,} card states ({time.perf_counter() - started:.1f}s)")
+        return pa.Table.from_pandas(states, schema=RECENT_CHARGES_SCHEMA, preserve_index=False)
+
+    rows, last = write_by_chunks(context, fg, days, "card_recent_charges", build)
+    last = last.to_pandas() if last is not None else None
     return dg.MaterializeResult(
         metadata=group_metadata(fg, last, rows, groups.CARD_RECENT_CHARGES, days=len(days),
                                 online_store=storage.online_store_kind())
