@@ -24,7 +24,7 @@ from feature_logic.windows import DEFAULT_WINDOW, window_aggregates
 from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.features import groups
 from fraud_pipelines.metadata import preview, time_range
-from fraud_pipelines.partitions import DAILY, days_in
+from fraud_pipelines.partitions import DAILY, PREVIOUS_DAY, WITH_PREVIOUS_DAY, days_in
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_fraud_labels, raw_profiles, raw_transactions
 from fraud_pipelines.tables import day_window
 from fraud_pipelines.resources import StorageResource
@@ -34,8 +34,6 @@ GROUP = "features"
 CHUNK_DAYS = 10
 ONE_MICROSECOND = timedelta(microseconds=1)
 
-_PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)
-_WITH_PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
 
 
 def chunks(days: list[date], size: int = CHUNK_DAYS) -> Iterator[tuple[datetime, datetime]]:
@@ -90,7 +88,7 @@ def group_metadata(fg, written: pd.DataFrame | None, rows: int, spec: groups.Gro
         raw_transactions,
         raw_profiles,
         raw_credit_cards,
-        dg.AssetDep("transactions_fg", partition_mapping=_PREVIOUS_DAY),
+        dg.AssetDep("transactions_fg", partition_mapping=PREVIOUS_DAY),
     ],
     description=groups.TRANSACTIONS.description,
 )
@@ -127,7 +125,7 @@ def _previous_charges(fg, before: datetime) -> pd.DataFrame | None:
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"delta", "numpy"},
-    deps=[dg.AssetDep(transactions_fg, partition_mapping=_WITH_PREVIOUS_DAY)],
+    deps=[dg.AssetDep(transactions_fg, partition_mapping=WITH_PREVIOUS_DAY)],
     description=groups.TRANSACTIONS_4H_AGGS.description,
 )
 def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:

@@ -29,7 +29,7 @@ from feature_logic.windows import DEFAULT_WINDOW
 from fraud_pipelines.features import groups as feature_groups
 from fraud_pipelines.features.assets import group_metadata, transactions_fg, write_by_chunks
 from fraud_pipelines.feature_store.errors import NotFoundError
-from fraud_pipelines.partitions import DAILY, days_in
+from fraud_pipelines.partitions import DAILY, WITH_PREVIOUS_DAY, days_in
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_profiles
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.serving import groups
@@ -37,7 +37,6 @@ from fraud_pipelines.tables import day_window
 
 GROUP = "serving"
 _ONE_MICROSECOND = timedelta(microseconds=1)
-_WITH_PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexistent_upstream_partitions=True)
 
 
 @dg.asset(
@@ -45,7 +44,7 @@ _WITH_PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, allow_nonexi
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"delta", "numpy"},
-    deps=[dg.AssetDep(transactions_fg, partition_mapping=_WITH_PREVIOUS_DAY)],
+    deps=[dg.AssetDep(transactions_fg, partition_mapping=WITH_PREVIOUS_DAY)],
     description=groups.CARD_RECENT_CHARGES.description,
 )
 def card_recent_charges_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
