@@ -50,7 +50,7 @@ def plot_pr_curves(y_true: Any, scores_by_model: Mapping[str, Any], path: Path |
     if labels is not None:
         axes.axhline(labels.mean(), color="grey", linestyle=":", label=f"fraud rate {labels.mean():.2%}")
     axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Precision-recall")
-    axes.legend(loc="upper right", fontsize="small")
+    axes.legend(loc="lower left", fontsize="small")
     return _save(figure, path)
 
 
