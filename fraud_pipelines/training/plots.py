@@ -17,7 +17,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 
 from fraud_pipelines.training.evaluation import MAX_FPR, ConfusionMatrix, check_labels_and_scores
 
-_SIZE = (6.0, 4.5)
+_SIZE = (6.0, 5.0)
 _DPI = 100
 
 
@@ -50,7 +50,7 @@ def plot_pr_curves(y_true: Any, scores_by_model: Mapping[str, Any], path: Path |
     if labels is not None:
         axes.axhline(labels.mean(), color="grey", linestyle=":", label=f"fraud rate {labels.mean():.2%}")
     axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Precision-recall")
-    axes.legend(loc="lower left", fontsize="small")
+    figure.legend(loc="outside lower center", fontsize="small", ncols=2)
     return _save(figure, path)
 
 
@@ -67,7 +67,7 @@ def plot_roc_curves(y_true: Any, scores_by_model: Mapping[str, Any], path: Path 
     axes.axvline(MAX_FPR, color="tab:red", linestyle="--", linewidth=1, label=f"{MAX_FPR:.0%} FPR")
     axes.set(xlabel="false-positive rate", ylabel="recall (true-positive rate)", xlim=(0, 1), ylim=(0, 1.02),
              title="ROC")
-    axes.legend(loc="lower right", fontsize="small")
+    figure.legend(loc="outside lower center", fontsize="small", ncols=2)
     return _save(figure, path)
 
 

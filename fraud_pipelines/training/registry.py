@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,7 +273,7 @@ class MlflowResource(dg.ConfigurableResource):
         tags = {
             "promotion": "promoted" if decision.better else "rejected",
             "promotion_reason": decision.reason,
-            "previous_champion": previous or "none",
+            "champion_at_decision": previous or "none",
         }
         for key, value in tags.items():
             client.set_model_version_tag(self.registered_model_name, str(version), key, value)
@@ -348,7 +349,10 @@ def _save_model(
     import mlflow.xgboost
     from mlflow.models import Model, infer_signature
 
-    signature = infer_signature(example, trained.predict_proba(example))
+    with warnings.catch_warnings():
+        # integer columns are category codes (-1 = unknown), never missing: the hint does not apply
+        warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column")
+        signature = infer_signature(example, trained.predict_proba(example))
     mlflow_model = Model(
         artifact_path=logged_model.artifact_location, model_uuid=logged_model.model_id,
         run_id=run_id, model_id=logged_model.model_id,
