@@ -168,3 +168,14 @@ def test_resource_is_usable_from_a_dagster_asset(mlflow_resource):
     assert result.success
     [materialization] = result.asset_materializations_for_node("champion_probe")
     assert materialization.metadata["champion"].value == "None"
+
+
+def test_a_run_that_fails_while_logging_is_marked_failed_not_left_running(mlflow_resource, splits, trained):
+    from xgboost import XGBClassifier
+
+    unfitted = replace(trained, classifier=XGBClassifier())
+    with pytest.raises(Exception, match="(?i)fit"):
+        _log(mlflow_resource, unfitted, splits)
+    [run] = mlflow_resource.client().search_runs([mlflow_resource.experiment_id()])
+    assert run.info.status == "FAILED"
+    assert mlflow_resource.champion_version() is None
