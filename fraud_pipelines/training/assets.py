@@ -7,7 +7,6 @@ and the model in MLflow.
 """
 
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -22,7 +21,7 @@ from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.baseline import train_baseline
 from fraud_pipelines.training.evaluation import compare, decide_promotion, evaluate
 from fraud_pipelines.training.model import TrainingParams, choose_threshold, train_model
-from fraud_pipelines.training.plots import save_evaluation_plots
+from fraud_pipelines.training.plots import markdown_image, save_evaluation_plots
 from fraud_pipelines.training.registry import Lineage, MlflowResource
 from fraud_pipelines.training.splits import configured_ranges, default_ranges
 
@@ -161,7 +160,7 @@ def model_evaluation(context: dg.AssetExecutionContext, fraud_model: dict[str, A
                                       confusion=evaluations["model"].confusion,
                                       importance=candidate_importance(candidate))
         mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots)
-        images = {f"plot_{name}": dg.MetadataValue.md(_inline_png(path)) for name, path in plots.items()}
+        images = {f"plot_{name}": dg.MetadataValue.md(markdown_image(path)) for name, path in plots.items()}
     metrics = pd.DataFrame({name: e.metrics() for name, e in evaluations.items()}).round(4)
     context.add_output_metadata({
         "metrics": dg.MetadataValue.md(metrics.to_markdown()),
@@ -200,13 +199,6 @@ def _test_split_for(fv, version: int, champion_version: int) -> pd.DataFrame:
     if not batch["tid"].equals(spine["tid"].reset_index(drop=True)):
         raise RuntimeError("batch data for the champion did not keep the test split's row order")
     return batch.drop(columns=["tid"])
-
-
-def _inline_png(path: Path) -> str:
-    import base64
-
-    data = base64.b64encode(Path(path).read_bytes()).decode()
-    return f"![{Path(path).stem}](data:image/png;base64,{data})"
 
 
 @dg.asset(group_name=GROUP, kinds={"mlflow"},
