@@ -54,13 +54,24 @@ class OnlineTableSpec:
 class OnlineStore(ABC):
     """Latest feature row per key, for low-latency lookups."""
 
+    _known: set[str]  # tables `update` has checked in this process; each backend sets it in __init__
+
     @abstractmethod
     def update(self, table: OnlineTableSpec) -> None:
         """Create the table if needed, or check that the existing one has the same columns."""
 
-    @abstractmethod
     def write_batch(self, table: OnlineTableSpec, rows: pa.Table) -> int:
-        """Upsert the latest row per key of `rows`, never replacing a newer stored row; returns rows offered."""
+        """Upsert the latest row per key of `rows`, never replacing a newer stored row; returns rows written."""
+        if table.name not in self._known:
+            self.update(table)
+        rows = latest_per_key(rows.select(table.schema.names), table.key_columns, table.event_time)
+        if rows.num_rows:
+            self._write_latest(table, rows)
+        return rows.num_rows
+
+    @abstractmethod
+    def _write_latest(self, table: OnlineTableSpec, rows: pa.Table) -> None:
+        """Store `rows` (one per key, the table's columns) unless a stored row for a key is newer."""
 
     @abstractmethod
     def read(self, table: OnlineTableSpec, keys: Sequence[Row], columns: Sequence[str]) -> list[Row | None]:
@@ -134,13 +145,8 @@ class SQLiteOnlineStore(OnlineStore):
             raise
         self._known.add(table.name)
 
-    def write_batch(self, table: OnlineTableSpec, rows: pa.Table) -> int:
-        """Upsert the newest row per key; an older event time never overwrites a newer one."""
-        if table.name not in self._known:
-            self.update(table)
-        rows = latest_per_key(rows.select(table.schema.names), table.key_columns, table.event_time)
-        if not rows.num_rows:
-            return 0
+    def _write_latest(self, table: OnlineTableSpec, rows: pa.Table) -> None:
+        """One transaction; the upsert's WHERE keeps a newer stored row."""
         encoded = [_encode(rows[f.name], f.type).to_pylist() for f in table.schema]
         names = [quote(n) for n in table.schema.names]
         target, time = quote(table.name), quote(table.event_time)
@@ -158,7 +164,6 @@ class SQLiteOnlineStore(OnlineStore):
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        return rows.num_rows
 
     def read(self, table: OnlineTableSpec, keys: Sequence[Row], columns: Sequence[str]) -> list[Row | None]:
         """Rows for many keys, a few hundred per SELECT."""

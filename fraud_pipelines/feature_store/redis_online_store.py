@@ -30,7 +30,6 @@ from .online_store import (
     _as_utc_time,
     _describe,
     _encode,
-    latest_per_key,
 )
 
 _CHUNK = 1_000  # rows or keys per pipeline round trip
@@ -88,13 +87,8 @@ class RedisOnlineStore(OnlineStore):
                 )
         self._known.add(table.name)
 
-    def write_batch(self, table: OnlineTableSpec, rows: pa.Table) -> int:
-        """Upsert the newest row per key; an older event time never overwrites a newer one."""
-        if table.name not in self._known:
-            self.update(table)
-        rows = latest_per_key(rows.select(table.schema.names), table.key_columns, table.event_time)
-        if not rows.num_rows:
-            return 0
+    def _write_latest(self, table: OnlineTableSpec, rows: pa.Table) -> None:
+        """Pipelined, a chunk per round trip; the server-side script keeps a newer stored row."""
         names = table.schema.names
         encoders = [_codec(table.name, f)[0] for f in table.schema]
         columns = [_encode(rows[name], table.schema.field(name).type).to_pylist() for name in names]
@@ -112,7 +106,6 @@ class RedisOnlineStore(OnlineStore):
                 key = prefix + _key_text([values[p] for p in key_positions])
                 self._upsert(keys=[key], args=args, client=pipe)
             pipe.execute()
-        return rows.num_rows
 
     def read(self, table: OnlineTableSpec, keys: Sequence[Row], columns: Sequence[str]) -> list[Row | None]:
         """Rows for many keys, a thousand per pipelined round trip."""
