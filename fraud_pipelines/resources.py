@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import dagster as dg
 from pydantic import Field
 
-from feature_logic import schema
+from fraud_pipelines import contract as contracts
 from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.settings import fraud_home, start_date
 
@@ -50,7 +50,7 @@ class StorageResource(dg.ConfigurableResource):
         """The raw Delta table `name` (one of transactions, profiles, credit_cards, fraud_labels)."""
         return DeltaDayTable(
             f"{self.location}/raw/{name}",
-            schema.RAW_SCHEMAS[name],
+            contracts.active().schema(name),
             time_column=_TIME_COLUMNS.get(name),
             storage_options=self.storage_options,
         )
@@ -69,32 +69,52 @@ class StorageResource(dg.ConfigurableResource):
 
 
 class RawSourceResource(dg.ConfigurableResource):
-    """Where raw rows come from: the seeded generator, or CSV/Parquet files in a landing folder."""
+    """Where raw rows come from: the data contract in force (`fraud_pipelines.contract`), unless
+    overridden here: the seeded generator, or CSV/Parquet files in a landing folder."""
 
-    kind: Literal["synthetic", "files"] = Field(default="synthetic", description="synthetic | files")
-    landing_dir: str = Field(default="", description="Folder of user files; empty means $FRAUD_HOME/landing.")
-    seed: int = 42
-    n_cards: int = 5_000  # ~2 charges per card per day, a realistic density
-    transactions_per_day: int = 10_000
-    fraud_rate: float = 0.005
-    horizon_days: int = Field(default=90, description="Days over which card/owner histories unfold.")
+    kind: Literal["", "synthetic", "files"] = Field(
+        default="", description="synthetic | files; empty: the data contract's source")
+    landing_dir: str = Field(default="", description="Folder of user files; empty: the contract's landing, "
+                                                      "else $FRAUD_HOME/landing.")
+    seed: Optional[int] = Field(default=None, description="Synthetic: seed (default: the contract's).")
+    n_cards: Optional[int] = Field(default=None, description="Synthetic: cards (default: the contract's, 5,000).")
+    transactions_per_day: Optional[int] = Field(default=None, description="Synthetic: mean charges a day.")
+    fraud_rate: Optional[float] = Field(default=None, description="Synthetic: share of fraudulent charges.")
+    horizon_days: int = Field(default=90, description="Synthetic: days over which card/owner histories unfold.")
+
+    def contract(self) -> contracts.DataContract:
+        """The data contract in force, with this resource's overrides applied."""
+        contract = contracts.active()
+        updates: dict = {}
+        if self.kind:
+            updates["source"] = self.kind
+        knobs = {k: getattr(self, k) for k in ("seed", "n_cards", "transactions_per_day", "fraud_rate")
+                 if getattr(self, k) is not None}
+        if knobs:
+            updates["synthetic"] = contract.synthetic.model_copy(update=knobs)
+        return contract.model_copy(update=updates) if updates else contract
 
     def source(self):
-        """A SyntheticSource or FileSource for the configured kind."""
+        """A SyntheticSource or FileSource for the contract in force."""
         from fraud_pipelines.raw.sources import FileSource, SyntheticSource
 
-        if self.kind == "files":
-            return FileSource(Path(self.landing_dir or f"{fraud_home()}/landing"))
+        contract = self.contract()
+        if contract.source == "files":
+            landing = self.landing_dir or f"{fraud_home()}/landing"
+            if self.landing_dir:
+                contract = contract.model_copy(update={"landing": str(Path(self.landing_dir).resolve())})
+            return FileSource(contract, landing)
         from feature_logic.synthetic import SyntheticConfig
 
+        knobs = contract.synthetic
         return SyntheticSource(
             SyntheticConfig(
-                seed=self.seed,
+                seed=knobs.seed,
                 start_date=start_date(),
                 n_days=self.horizon_days,
-                n_cards=self.n_cards,
-                transactions_per_day=self.transactions_per_day,
-                fraud_rate=self.fraud_rate,
+                n_cards=knobs.n_cards,
+                transactions_per_day=knobs.transactions_per_day,
+                fraud_rate=knobs.fraud_rate,
             )
         )
 

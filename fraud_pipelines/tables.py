@@ -109,6 +109,25 @@ class DeltaDayTable:
         frame = frame.sort_values(order, kind="stable")  # scans return files in no fixed order
         return frame.reset_index(drop=True)
 
+    def scan(self, columns: Sequence[str], *, days: Sequence[date] | None = None,
+             exclude_days: Sequence[date] | None = None) -> pa.RecordBatchReader:
+        """A stream of `columns` (the `day` column included if asked), restricted to or excluding some
+        days: what DuckDB joins against without reading the table into memory."""
+        predicate = None
+        if days is not None:
+            predicate = f"{DAY_COLUMN} IN ({', '.join(repr(d.isoformat()) for d in days)})" if days else "false"
+        elif exclude_days:
+            predicate = f"{DAY_COLUMN} NOT IN ({', '.join(repr(d.isoformat()) for d in exclude_days)})"
+        if predicate == "false":
+            schema = pa.schema([self._table().schema().to_arrow().field(c) for c in columns])
+            return pa.RecordBatchReader.from_batches(schema, [])
+        return pa.RecordBatchReader.from_stream(self._table().scan(columns=list(columns), predicate=predicate))
+
+    def stored_type(self, column: str) -> pa.DataType | None:
+        """The Arrow type the stored table keeps `column` as (None when absent)."""
+        stored = pa.schema(self._table().schema().to_arrow())
+        return stored.field(column).type if column in stored.names else None
+
     def days(self) -> list[str]:
         """The days present in a partitioned table."""
         if not self.exists():

@@ -2,6 +2,8 @@
 refresh after an inbox file, retraining, and the inbox ingestion itself."""
 
 
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
@@ -55,8 +57,12 @@ class InboxFileConfig(dg.Config):
                    "moves to inbox/rejected/ with an error report and nothing is written.")
 def ingest_inbox_file(context: dg.OpExecutionContext, config: InboxFileConfig, storage: StorageResource):
     folder = inbox.inbox_dir()
-    path = folder / config.path
-    if not path.is_file():
+    relative = Path(config.path)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise dg.Failure(description=f"refused {config.path[:200]!r}: not a path inside the inbox (absolute paths and "
+                                     "'..' are refused)", allow_retries=False)
+    path = folder / relative
+    if not (path.is_file() or path.is_symlink()):
         raise dg.Failure(description=f"{path} is no longer in the inbox (moved or ingested already)")
     try:
         ingested = inbox.ingest_file(path, folder, storage.raw_table)
@@ -66,16 +72,20 @@ def ingest_inbox_file(context: dg.OpExecutionContext, config: InboxFileConfig, s
             metadata={"file": config.path, "moved_to": str(rejected.moved_to), "error_report": str(rejected.report)},
             allow_retries=False,
         ) from None
-    uri = storage.raw_table(ingested.table).uri
-    for day in ingested.days:
-        yield dg.AssetMaterialization(
-            asset_key=f"raw_{ingested.table}", partition=day.isoformat(),
-            description=f"from the inbox file {config.path}",
-            metadata={"source": config.path, "delta_version": ingested.delta_version, "dagster/uri": uri},
-        )
-    context.log.info(f"{config.path}: {ingested.rows:,} rows into {ingested.table} for "
-                     f"{ingested.days[0]}..{ingested.days[-1]}; file moved to {ingested.moved_to}")
-    yield dg.Output({"table": ingested.table, "days": [d.isoformat() for d in ingested.days], "rows": ingested.rows})
+    for table in ingested:
+        uri = storage.raw_table(table.table).uri
+        for day in table.days:
+            yield dg.AssetMaterialization(
+                asset_key=f"raw_{table.table}", partition=day.isoformat(),
+                description=f"from the inbox file {config.path}",
+                metadata={"source": config.path, "delta_version": table.delta_version, "dagster/uri": uri,
+                          "dagster/row_count": table.rows},
+            )
+        context.log.info(f"{config.path}: {table.rows:,} rows into {table.table} for {table.days[0]}; file moved to "
+                         f"{table.moved_to}")
+    first = ingested[0]
+    yield dg.Output({"table": first.table, "days": [d.isoformat() for d in first.days], "rows": first.rows,
+                     "tables": {t.table: t.rows for t in ingested}})
 
 
 @dg.job(description="Ingest one file dropped into $FRAUD_HOME/inbox/ (launched by inbox_sensor).")

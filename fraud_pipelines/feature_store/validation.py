@@ -149,9 +149,9 @@ def _failure(result: Any, ids: Sequence[str], sample_size: int) -> ExpectationFa
     count = int(details.get("unexpected_count") or 0)
     indexed = details.get("partial_unexpected_index_list") or []
     if ids and indexed:
-        sample = [{k: _jsonable(v) for k, v in row.items()} for row in indexed[:sample_size]]
+        sample = [{k: _short_value(_jsonable(v)) for k, v in row.items()} for row in indexed[:sample_size]]
     else:
-        sample = [_jsonable(v) for v in (details.get("partial_unexpected_list") or [])[:sample_size]]
+        sample = [_short_value(_jsonable(v)) for v in (details.get("partial_unexpected_list") or [])[:sample_size]]
     args = {k: v for k, v in config.kwargs.items() if k not in ("column", "batch_id", "result_format")}
     where = f"column '{column}'" if column else "table"
     if count:
@@ -160,8 +160,20 @@ def _failure(result: Any, ids: Sequence[str], sample_size: int) -> ExpectationFa
         message = f"{where}: {kind}({_short(args)}) failed for {seen}; e.g. {sample}"
     else:
         observed = details.get("observed_value")
-        message = f"{where}: {kind}({_short(args)}) failed; observed {_jsonable(observed)!r}"
+        seen = repr(_jsonable(observed))
+        seen = seen if len(seen) <= 300 else seen[:299] + "…"
+        message = f"{where}: {kind}({_short(args)}) failed; observed {seen}"
     return ExpectationFailure(kind, column, count, sample, message)
+
+
+#: Longest text kept of one offending value: a report never echoes more of the data than samples.
+_MAX_VALUE_TEXT = 60
+
+
+def _short_value(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > _MAX_VALUE_TEXT:
+        return value[: _MAX_VALUE_TEXT - 1] + "…"
+    return value
 
 
 def _short(args: Mapping[str, Any]) -> str:
@@ -170,7 +182,7 @@ def _short(args: Mapping[str, Any]) -> str:
         if value is None:
             continue
         text = repr(sorted(value) if isinstance(value, (set, frozenset)) else value)
-        parts.append(f"{key}={text if len(text) <= 80 else text[:77] + '...'}")
+        parts.append(f"{key}={text if len(text) <= 400 else text[:397] + '...'}")
     return ", ".join(parts)
 
 

@@ -4,67 +4,56 @@
 of many days is one run that writes the days in chunks, each chunk one atomic Delta commit that
 replaces exactly its days. `raw_profiles` and `raw_credit_cards` are event-time histories,
 rewritten whole at their own cadence.
+
+Every write is write–audit–publish (`fraud_pipelines.raw.ingest`): rows are read and typed exactly,
+audited against the table's suite and the cross-table rules, and only then committed; a refused
+batch fails the run with a message naming the file, and leaves the stored table as it was.
 """
 
 
-import time
-
 import dagster as dg
-import pandas as pd
 
 from fraud_pipelines.metadata import table_metadata
 from fraud_pipelines.partitions import DAILY, days_in
+from fraud_pipelines.raw.files import RawInputError
+from fraud_pipelines.raw.ingest import ingest_days, ingest_history
 from fraud_pipelines.resources import RawSourceResource, StorageResource
 
 GROUP = "raw"
-#: Rows written per Delta commit during a backfill: bounds memory whatever the range.
-CHUNK_ROWS = 2_000_000
+
+
+def _refused(error: RawInputError) -> dg.Failure:
+    """A refused batch as a Dagster failure whose description says what to fix."""
+    return dg.Failure(description=str(error), allow_retries=False)
 
 
 def _ingest_days(context: dg.AssetExecutionContext, table_name: str, storage: StorageResource,
                  raw_source: RawSourceResource) -> dg.MaterializeResult:
     source = raw_source.source()
+    contract = raw_source.contract()
     table = storage.raw_table(table_name)
     days = days_in(context.partition_time_window)
     context.log.info(f"{table_name}: {len(days)} day(s) {days[0]}..{days[-1]} from {source.describe()}")
-    pending: list[pd.DataFrame] = []
-    pending_days = []
-    written = 0
-    last: pd.DataFrame | None = None
-    started = time.perf_counter()
-
-    def flush() -> None:
-        nonlocal written
-        batch = pd.concat(pending, ignore_index=True)
-        table.replace_days(batch, pending_days)
-        written += len(batch)
-        context.log.info(
-            f"{table_name}: wrote {pending_days[0]}..{pending_days[-1]} ({len(batch):,} rows; "
-            f"{written:,} so far, {time.perf_counter() - started:.1f}s)"
-        )
-        pending.clear()
-        pending_days.clear()
-
-    for day in days:
-        frame = source.day(table_name, day)
-        pending.append(frame)
-        pending_days.append(day)
-        last = frame
-        if sum(len(f) for f in pending) >= CHUNK_ROWS:
-            flush()
-    if pending:
-        flush()
+    try:
+        source.preflight(table_name, days)
+        written = ingest_days(table_name, days, lambda day: source.day_parts(table_name, day), table,
+                              contract=contract,
+                              charges=storage.raw_table("transactions") if table_name == "fraud_labels" else None,
+                              log=context.log.info)
+    except RawInputError as error:
+        raise _refused(error) from None
     return dg.MaterializeResult(
         metadata=table_metadata(
-            last if last is not None else pd.DataFrame(),
+            written.last,
             uri=table.uri,
             time_column="datetime",
             **{
-                "dagster/row_count": written,
+                "dagster/row_count": written.rows,
                 "days": len(days),
-                "rows_per_day": round(written / len(days), 1),
-                "delta_version": table.version(),
+                "rows_per_day": round(written.rows / len(days), 1),
+                "delta_version": written.delta_version,
                 "source": source.describe(),
+                "audit": written.audit,
             },
         )
     )
@@ -73,8 +62,11 @@ def _ingest_days(context: dg.AssetExecutionContext, table_name: str, storage: St
 def _ingest_history(table_name: str, storage: StorageResource, raw_source: RawSourceResource) -> dg.MaterializeResult:
     source = raw_source.source()
     table = storage.raw_table(table_name)
-    frame = source.history(table_name)
-    result = table.replace_all(frame)
+    try:
+        frame, result, audited = ingest_history(table_name, source.history(table_name), table,
+                                                contract=raw_source.contract())
+    except RawInputError as error:
+        raise _refused(error) from None
     return dg.MaterializeResult(
         metadata=table_metadata(
             frame,
@@ -84,6 +76,7 @@ def _ingest_history(table_name: str, storage: StorageResource, raw_source: RawSo
             versions_per_entity=round(len(frame) / max(frame["cc_num"].nunique(), 1), 2),
             delta_version=result["delta_version"],
             source=source.describe(),
+            audit=audited,
         )
     )
 
@@ -104,7 +97,8 @@ def raw_transactions(context: dg.AssetExecutionContext, storage: StorageResource
 
 
 @dg.asset(description="Fraud labels per transaction (tid, cc_num, datetime, is_fraud, label_time), "
-                      "partitioned by the transaction's UTC day.", **_PARTITIONED)
+                      "partitioned by the transaction's UTC day; each label must match a stored charge.",
+          deps=[raw_transactions], **_PARTITIONED)
 def raw_fraud_labels(context: dg.AssetExecutionContext, storage: StorageResource,
                      raw_source: RawSourceResource) -> dg.MaterializeResult:
     return _ingest_days(context, "fraud_labels", storage, raw_source)

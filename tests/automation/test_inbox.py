@@ -73,7 +73,7 @@ def test_a_good_file_is_requested_once_and_replaces_its_day(instance):
     stored = StorageResource().raw_table("transactions").read()
     pd.testing.assert_frame_equal(stored, transactions.reset_index(drop=True), check_dtype=False)
     assert instance.get_materialized_partitions(dg.AssetKey("raw_transactions")) == {"2025-01-03"}
-    assert (inbox.inbox_dir() / "processed" / "2025-01-03.csv").exists()
+    assert (inbox.inbox_dir() / "processed" / "transactions" / "2025-01-03.csv").exists()
     assert not (inbox.inbox_dir() / "transactions" / "2025-01-03.csv").exists()
 
     # The refresh after it rebuilds that day's features (labels-only files rebuild labels only).
@@ -87,6 +87,7 @@ def test_a_good_file_is_requested_once_and_replaces_its_day(instance):
 
 def test_a_labels_file_refreshes_the_labels_feature_group(instance):
     labels = GENERATOR.day(DAY).fraud_labels
+    StorageResource().raw_table("transactions").replace_days(GENERATOR.day(DAY).transactions, [DAY])
     drop(labels, "fraud_labels_2025-01-03.parquet")
     request = evaluate(instance).run_requests[0]
     result = ingest(instance, request)
@@ -106,7 +107,7 @@ def test_a_labels_file_refreshes_the_labels_feature_group(instance):
 
 
 @pytest.mark.parametrize("problem, expected", [
-    ("mistyped", "column 'amount' must be double"),
+    ("mistyped", "column 'amount': 1 value(s) are not numbers"),
     ("negative", "amount"),
     ("unknown_table", "cannot tell the table"),
 ])
@@ -130,7 +131,8 @@ def test_a_bad_file_is_moved_aside_and_nothing_is_written(instance, problem, exp
     assert not result.success
     assert table.version() == version  # no commit
     pd.testing.assert_frame_equal(table.read(), good.reset_index(drop=True), check_dtype=False)
-    rejected = inbox.inbox_dir() / "rejected" / os.path.basename(name)
+    table_folder = "transactions" if problem != "unknown_table" else ""
+    rejected = inbox.inbox_dir() / "rejected" / table_folder / os.path.basename(name)
     report = rejected.with_name(rejected.name + ".error.txt")
     assert rejected.exists() and expected in report.read_text() and "Nothing was written" in report.read_text()
 
@@ -143,18 +145,23 @@ def test_a_bad_file_is_moved_aside_and_nothing_is_written(instance, problem, exp
     assert reason.startswith("step ingest_inbox_file failed: rejected") and expected in reason
 
 
-def test_check_file_refuses_days_outside_the_partitions():
-    path = inbox.inbox_dir() / "transactions" / "late.csv"
-    drop(GENERATOR.day(DAY).transactions, "transactions/late.csv")
-    with pytest.raises(inbox.RawInputError, match="not finished yet"):
-        inbox.check_file(path, "transactions", today=DAY)
-    frame, days = inbox.check_file(path, "transactions", today=date(2025, 1, 4))
-    assert days == [DAY] and len(frame) > 0
+def test_days_outside_the_partitions_are_refused():
+    drop(GENERATOR.day(DAY).transactions, "transactions/2025-01-03.csv")
+    path = inbox.inbox_dir() / "transactions" / "2025-01-03.csv"
+    with pytest.raises(inbox.InboxRejected, match="not finished yet"):
+        inbox.ingest_file(path, inbox.inbox_dir(), StorageResource().raw_table, today=DAY)
+    assert not StorageResource().raw_table("transactions").exists()
+    moved = inbox.inbox_dir() / "rejected" / "transactions" / "2025-01-03.csv"
+    moved.rename(path)
+    written = inbox.ingest_file(path, inbox.inbox_dir(), StorageResource().raw_table, today=date(2025, 1, 4))
+    assert written[0].days == [DAY] and written[0].rows > 0
 
 
 def test_a_value_that_does_not_fit_the_stored_type_is_named():
+    StorageResource().raw_table("transactions").replace_days(GENERATOR.day(DAY).transactions, [DAY])
     labels = GENERATOR.day(DAY).fraud_labels.astype({"is_fraud": "int64"})
     labels.loc[4, "is_fraud"] = 300  # the table stores is_fraud as int8
     drop(labels, "fraud_labels/2025-01-03.parquet")
-    with pytest.raises(inbox.RawInputError, match="column 'is_fraud' does not fit int8"):
-        inbox.check_file(inbox.inbox_dir() / "fraud_labels" / "2025-01-03.parquet", "fraud_labels")
+    with pytest.raises(inbox.InboxRejected, match="column 'is_fraud'.* do not fit int8"):
+        inbox.ingest_file(inbox.inbox_dir() / "fraud_labels" / "2025-01-03.parquet", inbox.inbox_dir(),
+                          StorageResource().raw_table)

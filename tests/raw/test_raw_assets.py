@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from fraud_pipelines.raw.assets import RAW_ASSETS, raw_transactions
-from fraud_pipelines.raw.checks import RAW_CHECKS, TRANSACTIONS_SUITE
-from fraud_pipelines.partitions import DAILY
+from fraud_pipelines.raw.checks import RAW_CHECKS
 from fraud_pipelines.resources import RawSourceResource, StorageResource
 
 SMALL = dict(n_cards=40, transactions_per_day=300, horizon_days=10, seed=7)
@@ -133,27 +132,3 @@ def test_bad_user_files_are_refused_and_nothing_changes(tmp_path, damage, words)
     assert table.version() == version
     pd.testing.assert_frame_equal(table.read(), before)
     assert message
-
-
-def test_bad_values_fail_the_check_and_block_downstream(tmp_path):
-    folder = landing_with_good_files(tmp_path / "landing", days=("2025-01-02",))
-    path = folder / "transactions" / "2025-01-02.csv"
-    frame = pd.read_csv(path)
-    frame.loc[5, "amount"] = -40.0
-    bad_tid = int(frame.loc[5, "tid"])
-    frame.to_csv(path, index=False)
-
-    consumed = []
-
-    @dg.asset(partitions_def=DAILY, deps=[raw_transactions])
-    def consumer(context) -> None:
-        consumed.append(context.partition_key)
-
-    result = run([raw_transactions, *RAW_CHECKS[:1], consumer], resources=files_resources(folder),
-                 partition_key="2025-01-02", raise_on_error=False)
-    assert not result.success
-    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == TRANSACTIONS_SUITE)
-    assert not evaluation.passed
-    assert "column 'amount'" in evaluation.description and "-40.0" in evaluation.description
-    assert str(bad_tid) in evaluation.description
-    assert consumed == []

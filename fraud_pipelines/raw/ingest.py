@@ -1,0 +1,129 @@
+"""Write–audit–publish for the raw tables: read a source, audit each batch, then commit it.
+
+Days are committed in chunks of whole days (bounded memory on long backfills); each chunk is read
+whole, audited (`fraud_pipelines.raw.audit`) and only then written in one Delta commit that
+replaces exactly its days. A refused chunk leaves the table's current version untouched; the days
+of earlier chunks of the same run were audited before their own commits and stay, and the error
+says which days they are. Before anything is read, every file the run needs must be there and
+named as the contract says (a missing day is an error naming the expected path).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from fraud_pipelines.contract import DataContract
+from fraud_pipelines.raw.audit import audit
+from fraud_pipelines.raw.files import RawInputError
+from fraud_pipelines.raw.messages import clip, paths
+from fraud_pipelines.raw.sources import Part
+from fraud_pipelines.tables import DeltaDayTable
+
+#: Rows written per Delta commit during a backfill: bounds memory whatever the range.
+CHUNK_ROWS = 2_000_000
+
+
+@dataclass
+class Written:
+    """What a run committed: rows per day, the Delta version, the audit's word, the origins read."""
+
+    rows_per_day: dict[date, int] = field(default_factory=dict)
+    delta_version: int | None = None
+    audit: str = ""
+    origins: list[str] = field(default_factory=list)
+    last: pd.DataFrame | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_per_day.values())
+
+
+def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date], list[Part]],
+                table: DeltaDayTable, *, contract: DataContract, charges: DeltaDayTable | None = None,
+                log: Callable[[str], None] = lambda _: None, chunk_rows: int = CHUNK_ROWS) -> Written:
+    """Read, audit and commit `days` of a daily raw table, chunk by chunk; see the module docstring."""
+    written = Written()
+    pending: list[tuple[date, list[Part]]] = []
+    started = time.perf_counter()
+
+    def flush() -> None:
+        chunk_days = [d for d, _ in pending]
+        parts = [p for _, day_parts in pending for p in day_parts]
+        frame = pd.concat([p.frame for p in parts], ignore_index=True) if parts else pd.DataFrame()
+        if frame.empty:
+            frame = _empty_like(table)
+        origins = np.repeat(np.array([p.origin for p in parts], dtype=object), [len(p.frame) for p in parts])
+        try:
+            frame = as_stored(frame, table, origins)
+            report = audit(table_name, frame, origins, contract=contract, days=chunk_days, stored=table,
+                           charges=charges)
+        except RawInputError as error:
+            raise RawInputError(f"{error}{_committed_note(written)}") from None
+        result = table.replace_days(frame, chunk_days)
+        for day, day_parts in pending:
+            written.rows_per_day[day] = sum(len(p.frame) for p in day_parts)
+        written.delta_version = result["delta_version"]
+        written.audit = f"{report.evaluated} expectations and the cross-table rules passed before each commit"
+        written.last = frame
+        log(f"{table_name}: audited and wrote {chunk_days[0]}..{chunk_days[-1]} ({len(frame):,} rows; "
+            f"{written.rows:,} so far, {time.perf_counter() - started:.1f}s)")
+        pending.clear()
+
+    for day in days:
+        try:
+            parts = read_day(day)
+        except RawInputError as error:
+            raise RawInputError(f"{error}{_committed_note(written)}") from None
+        written.origins += [p.origin for p in parts]
+        pending.append((day, parts))
+        if sum(len(p.frame) for _, ps in pending for p in ps) >= chunk_rows:
+            flush()
+    if pending:
+        flush()
+    return written
+
+
+def ingest_history(table_name: str, parts: list[Part], table: DeltaDayTable, *,
+                   contract: DataContract) -> tuple[pd.DataFrame, dict[str, Any], str]:
+    """Audit a history table read whole, then rewrite it in one commit."""
+    frame = pd.concat([p.frame for p in parts], ignore_index=True)
+    origins = np.repeat(np.array([p.origin for p in parts], dtype=object), [len(p.frame) for p in parts])
+    frame = as_stored(frame, table, origins)
+    report = audit(table_name, frame, origins, contract=contract)
+    result = table.replace_all(frame)
+    return frame, result, f"{report.evaluated} expectations and the cross-table rules passed before the commit"
+
+
+def as_stored(frame: pd.DataFrame, table: DeltaDayTable, origins: np.ndarray) -> pd.DataFrame:
+    """The rows typed exactly as the Delta table stores them, so the audit sees what would be written;
+    a value that does not fit its column's type is refused."""
+    columns = []
+    for f in table.schema:
+        if f.name not in frame.columns:
+            raise RawInputError(f"{paths(origins)}: missing column '{f.name}'")
+        try:
+            columns.append(pa.array(frame[f.name], type=f.type, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
+            raise RawInputError(f"{paths(origins)}: column '{f.name}' does not fit {f.type}: "
+                                f"{clip(str(error).splitlines()[0], 160)}") from None
+    return pa.Table.from_arrays(columns, schema=table.schema).to_pandas(date_as_object=False)
+
+
+def _committed_note(written: Written) -> str:
+    if not written.rows_per_day:
+        return ""
+    days = sorted(written.rows_per_day)
+    return (f"\n(Earlier chunks of this run were audited and committed: {days[0]}..{days[-1]}, "
+            f"{written.rows:,} rows; the refused days and every later day were not written.)")
+
+
+def _empty_like(table: DeltaDayTable) -> pd.DataFrame:
+    return table.schema.empty_table().to_pandas(date_as_object=False)
