@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 UI_PORT ?= 3000
 
-.PHONY: demo test ui serve bench clean venv
+.PHONY: demo run test ui serve bench clean venv
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 demo: venv
 	$(BIN)/python -m fraud_pipelines.cli demo
+
+# The whole graph on your own files: make run CONTRACT=my_data.yaml [START=YYYY-MM-DD END=YYYY-MM-DD]
+run: venv
+	@test -n "$(CONTRACT)" || { echo "usage: make run CONTRACT=my_data.yaml [START=... END=...] (see the README, 'Bring your own data')"; exit 2; }
+	$(BIN)/python -m fraud_pipelines.cli run --contract $(CONTRACT) $(if $(START),--start $(START)) $(if $(END),--end $(END))
 
 test: venv
 	$(BIN)/python -m pytest

@@ -1,5 +1,5 @@
-"""Command line: `python -m fraud_pipelines.cli demo` runs the main job end to end on the
-embedded defaults and prints where everything is."""
+"""Command line: `demo` runs the main job end to end on the embedded synthetic data; `run --contract`
+runs the same graph on a user's files described by a data contract. Both print where everything is."""
 
 from __future__ import annotations
 
@@ -107,12 +107,91 @@ def model_lines(evaluation: dict | None) -> list[str]:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from fraud_pipelines.settings import ensure_dagster_home, start_date
+    from fraud_pipelines import contract as contracts
+    from fraud_pipelines.settings import ensure_dagster_home, local_home
 
     ensure_dagster_home()
+    if not os.environ.get(contracts.CONTRACT_ENV):
+        stored = contracts.contract_path()
+        current = contracts.load(stored) if stored else None
+        if current is not None and current.source != "synthetic":
+            print(f"{local_home()} holds the data of contract '{current.name}' ({stored}); the demo's synthetic data "
+                  "would mix with it. Use another FRAUD_HOME (e.g. FRAUD_HOME=.fraud-demo make demo).", file=sys.stderr)
+            return 2
+        if current is None or current.start_date is None:
+            # The demo's data ends yesterday, so the partitions it shows are all filled.
+            first = date.fromisoformat(args.start) if args.start else _yesterday() - timedelta(days=args.days - 1)
+            contracts.store(contracts.SYNTHETIC.model_copy(update={"start_date": first}), local_home())
+    from fraud_pipelines.settings import start_date
+
     start = date.fromisoformat(args.start) if args.start else start_date()
     first, last = _partition_range(start, args.days)
+    if last > _yesterday().isoformat():
+        print(f"the demo's range {first}..{last} runs past yesterday ({_yesterday()}), the last finished UTC day: "
+              f"ask for fewer days (FRAUD_DEMO_DAYS) or an earlier --start", file=sys.stderr)
+        return 2
     print(f"Running fraud_pipeline_job for {first}..{last} ({args.days} days) as one run")
+    return _run_and_report(first, last)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The whole graph on the user's files, as the contract describes them, in one Dagster run."""
+    from fraud_pipelines import contract as contracts
+    from fraud_pipelines.raw.files import RawInputError
+    from fraud_pipelines.raw.sources import FileSource
+    from fraud_pipelines.settings import ensure_dagster_home, fraud_home, local_home
+
+    try:
+        contract = contracts.load(args.contract)
+    except contracts.ContractError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if contract.source != "files":
+        print(f"{args.contract}: source is '{contract.source}'; `run --contract` takes files (use `demo` for the "
+              "synthetic data)", file=sys.stderr)
+        return 2
+    stored = contracts.contract_path() if not os.environ.get(contracts.CONTRACT_ENV) else None
+    if stored is not None and contracts.load(stored).name != contract.name and (local_home() / "raw").exists():
+        print(f"{local_home()} already holds the data of contract '{contracts.load(stored).name}'; use another "
+              f"FRAUD_HOME for '{contract.name}', or delete {local_home()} to start over", file=sys.stderr)
+        return 2
+    source = FileSource(contract, f"{fraud_home()}/landing")
+    try:
+        covered = source.covered_days()
+    except RawInputError as error:
+        print(error, file=sys.stderr)
+        return 2
+    finished = [d for d in covered if d <= _yesterday()]
+    if not finished:
+        print(f"no complete UTC day of transactions in {source.folder('transactions')} (before today): land files, "
+              "or check tables.transactions in the contract", file=sys.stderr)
+        return 2
+    first = date.fromisoformat(args.start) if args.start else (contract.start_date or finished[0])
+    last = date.fromisoformat(args.end) if args.end else finished[-1]
+    if first > last:
+        print(f"--start {first} is after --end {last}", file=sys.stderr)
+        return 2
+    missing = [d for d in _days(first, last) if d not in set(covered)]
+    if missing:
+        print(f"{len(missing)} day(s) of {first}..{last} have no complete files, e.g. {missing[:3]}: land them, "
+              "list them under tables.transactions.empty_days, or choose --start/--end", file=sys.stderr)
+        return 2
+    kept = contract.model_copy(update={"start_date": contract.start_date or first})
+    path = contracts.store(kept, local_home())
+    os.environ[contracts.CONTRACT_ENV] = str(path)
+    os.environ.pop("FRAUD_START_DATE", None)
+    ensure_dagster_home()
+    print(f"Contract '{contract.name}' ({args.contract}), kept as {path}")
+    print(f"Running fraud_pipeline_job on the files for {first}..{last} ({(last - first).days + 1} days) as one run")
+    outside = source.rows_outside(first, last)
+    status = _run_and_report(first.isoformat(), last.isoformat())
+    if outside:
+        print(f"\nNot ingested: {outside:,} landed charges fall on UTC days outside {first}..{last} (days the files "
+              "cover only partly, or outside --start/--end).")
+    return status
+
+
+def _run_and_report(first: str, last: str) -> int:
     began = time.perf_counter()
     result = run_pipeline(first, last)
     print(f"\nFinished in {time.perf_counter() - began:.0f}s\n")
@@ -121,14 +200,29 @@ def demo(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def _yesterday() -> date:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     parser = argparse.ArgumentParser(prog="fraud_pipelines", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("demo", help="run the main job end to end on the embedded defaults")
-    run.add_argument("--days", type=int, default=int(os.environ.get("FRAUD_DEMO_DAYS", DEMO_DAYS)))
-    run.add_argument("--start", default=None, help="first day, YYYY-MM-DD (default: FRAUD_START_DATE)")
-    run.set_defaults(func=demo)
+    demo_command = commands.add_parser("demo", help="run the main job end to end on the embedded synthetic data")
+    demo_command.add_argument("--days", type=int, default=int(os.environ.get("FRAUD_DEMO_DAYS", DEMO_DAYS)))
+    demo_command.add_argument("--start", default=None, help="first day, YYYY-MM-DD (default: the days ending yesterday)")
+    demo_command.set_defaults(func=demo)
+    run_command = commands.add_parser("run", help="run the whole graph on your files, described by a data contract")
+    run_command.add_argument("--contract", required=True, help="the data contract (YAML); see the README")
+    run_command.add_argument("--start", default=None, help="first UTC day, YYYY-MM-DD (default: the first landed)")
+    run_command.add_argument("--end", default=None, help="last UTC day, inclusive (default: the last complete one)")
+    run_command.set_defaults(func=run)
     args = parser.parse_args(argv)
     return args.func(args)
 

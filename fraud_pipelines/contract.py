@@ -147,11 +147,16 @@ class DataContract(_Strict):
             raise ValueError(f"{value!r} is not a duration such as '1h'") from None
         return value
 
+    @field_validator("tables")
+    @classmethod
+    def _known_tables(cls, value: dict[str, TableContract]) -> dict[str, TableContract]:
+        unknown = sorted(set(value) - set(TABLES))
+        if unknown:
+            raise ValueError(f"unknown table(s) {unknown}; the raw tables are {list(TABLES)}")
+        return value
+
     @model_validator(mode="after")
     def _tables(self) -> DataContract:
-        unknown = sorted(set(self.tables) - set(TABLES))
-        if unknown:
-            raise ValueError(f"tables: unknown table(s) {unknown}; the raw tables are {list(TABLES)}")
         for name, table in self.tables.items():
             targets = list(table.columns.values())
             ours = set(schema.RAW_SCHEMAS[name].names)

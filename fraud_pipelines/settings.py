@@ -37,8 +37,29 @@ def local_home() -> Path:
 
 
 def start_date() -> date:
-    """First day of the daily partitions."""
-    return date.fromisoformat(os.environ.get("FRAUD_START_DATE", DEFAULT_START_DATE))
+    """First day of the daily partitions: `$FRAUD_START_DATE`, else the data contract's `start_date`,
+    else the first day its landed files cover, else DEFAULT_START_DATE."""
+    explicit = os.environ.get("FRAUD_START_DATE")
+    if explicit:
+        try:
+            return date.fromisoformat(explicit)
+        except ValueError:
+            raise ValueError(f"FRAUD_START_DATE={explicit!r} is not a date as YYYY-MM-DD") from None
+    from fraud_pipelines import contract as contracts
+
+    contract = contracts.active()
+    if contract.start_date is not None:
+        return contract.start_date
+    if contract.source == "files":
+        from fraud_pipelines.raw.sources import FileSource
+
+        try:
+            days = FileSource(contract, f"{fraud_home()}/landing").landed_days()
+        except (OSError, ValueError):
+            days = []
+        if days:
+            return days[0]
+    return date.fromisoformat(DEFAULT_START_DATE)
 
 
 def ensure_dagster_home() -> Path:

@@ -8,11 +8,11 @@ Used by `bench/simulate_month.py` and the tests: the schedule, sensors and jobs 
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from feature_logic.schema import MAX_AMOUNT
@@ -31,14 +31,18 @@ class ShiftedSource:
     def __init__(self, base: Any, start: date, factor: float) -> None:
         self.base, self.start, self.factor = base, start, factor
 
-    def day(self, table: str, day: date) -> pd.DataFrame:
-        frame = self.base.day(table, day)
+    def day_parts(self, table: str, day: date) -> list:
+        parts = self.base.day_parts(table, day)
         if table != "transactions" or day < self.start:
-            return frame
-        return frame.assign(amount=(frame["amount"] * self.factor).round(2).clip(upper=MAX_AMOUNT))
+            return parts
+        return [replace(p, frame=p.frame.assign(amount=(p.frame["amount"] * self.factor).round(2)
+                                                 .clip(upper=MAX_AMOUNT))) for p in parts]
 
-    def history(self, table: str) -> pd.DataFrame:
+    def history(self, table: str) -> list:
         return self.base.history(table)
+
+    def preflight(self, table: str, days: list[date]) -> None:
+        self.base.preflight(table, days)
 
     def describe(self) -> str:
         return f"{self.base.describe()}, amounts x{self.factor} from {self.start}"

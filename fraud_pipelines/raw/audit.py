@@ -39,21 +39,36 @@ def audit(table: str, frame: pd.DataFrame, origins: Sequence[str], *, contract: 
 
     `origins` holds, row for row, where each row came from. `stored` is the table being written
     (for tid uniqueness across days); `charges` the stored transactions (for labels)."""
+    report = check_batch(table, frame, origins, contract=contract, days=days)
+    check_against_stored(table, frame, origins, contract=contract, days=days, stored=stored, charges=charges)
+    return report
+
+
+def check_batch(table: str, frame: pd.DataFrame, origins: Sequence[str], *, contract: DataContract,
+                days: Sequence[date] = ()) -> ValidationReport:
+    """The batch alone: the table's Great Expectations suite and, for histories, no future events."""
     origins = np.asarray(origins, dtype=object)
-    _check_stored_type(table, stored, contract)
     start, end = (day_window(min(days))[0], day_window(max(days))[1]) if days else (None, None)
     report = validate(frame, suites.suite_for(table, start, end, contract), suite_name=f"raw_{table}_suite",
                       id_columns=[_ID[table]])
     if not report.success:
         raise RawInputError(f"{_files_of(report, frame, origins, _ID[table])}: refused by the {table} checks, nothing "
                             f"was written.\n{report.summary()}")
+    if table in ("profiles", "credit_cards"):
+        _no_future_events(table, frame, origins, contract.skew)
+    return report
+
+
+def check_against_stored(table: str, frame: pd.DataFrame, origins: Sequence[str], *, contract: DataContract,
+                         days: Sequence[date] = (), stored: DeltaDayTable | None = None,
+                         charges: DeltaDayTable | None = None) -> None:
+    """The rules against what is stored: the id type kept, tids unique across days, labels matching charges."""
+    origins = np.asarray(origins, dtype=object)
+    _check_stored_type(table, stored, contract)
     if table == "transactions" and stored is not None:
         _tids_unique_across_days(frame, origins, stored, days)
     if table == "fraud_labels":
         _labels_reference_charges(frame, origins, charges, days)
-    if table in ("profiles", "credit_cards"):
-        _no_future_events(table, frame, origins, contract.skew)
-    return report
 
 
 def _check_stored_type(table: str, stored: DeltaDayTable | None, contract: DataContract) -> None:

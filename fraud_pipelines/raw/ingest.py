@@ -2,7 +2,7 @@
 
 Days are committed in chunks of whole days (bounded memory on long backfills); each chunk is read
 whole, audited (`fraud_pipelines.raw.audit`) and only then written in one Delta commit that
-replaces exactly its days. A refused chunk leaves the table's current version untouched; the days
+replaces exactly its days. One chunk's commit overlaps the reading and suite of the next. A refused chunk leaves the table's current version untouched; the days
 of earlier chunks of the same run were audited before their own commits and stay, and the error
 says which days they are. Before anything is read, every file the run needs must be there and
 named as the contract says (a missing day is an error naming the expected path).
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -21,14 +22,14 @@ import pandas as pd
 import pyarrow as pa
 
 from fraud_pipelines.contract import DataContract
-from fraud_pipelines.raw.audit import audit
+from fraud_pipelines.raw.audit import audit, check_against_stored, check_batch
 from fraud_pipelines.raw.files import RawInputError
 from fraud_pipelines.raw.messages import clip, paths
 from fraud_pipelines.raw.sources import Part
 from fraud_pipelines.tables import DeltaDayTable
 
 #: Rows written per Delta commit during a backfill: bounds memory whatever the range.
-CHUNK_ROWS = 2_000_000
+CHUNK_ROWS = 500_000
 
 
 @dataclass
@@ -48,46 +49,66 @@ class Written:
 
 def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date], list[Part]],
                 table: DeltaDayTable, *, contract: DataContract, charges: DeltaDayTable | None = None,
-                log: Callable[[str], None] = lambda _: None, chunk_rows: int = CHUNK_ROWS) -> Written:
-    """Read, audit and commit `days` of a daily raw table, chunk by chunk; see the module docstring."""
+                log: Callable[[str], None] = lambda _: None, chunk_rows: int = CHUNK_ROWS,
+                audited: bool = True) -> Written:
+    """Read, audit and commit `days` of a daily raw table, chunk by chunk; see the module docstring.
+
+    A chunk's commit runs in the background while the next chunk is read and checked against the
+    suite; the next chunk's rules against stored data wait for that commit, and commits stay in
+    order. (`audited=False` exists only so that bench/ can measure what the audit costs.)"""
     written = Written()
     pending: list[tuple[date, list[Part]]] = []
     started = time.perf_counter()
+    committing: Future | None = None
 
-    def flush() -> None:
+    def finish(job: Future | None) -> None:
+        if job is None:
+            return
+        chunk, result, rows = job.result()
+        written.rows_per_day.update(rows)
+        written.delta_version = result["delta_version"]
+        log(f"{table_name}: audited and committed {chunk[0]}..{chunk[-1]} ({sum(rows.values()):,} rows; "
+            f"{written.rows:,} so far, {time.perf_counter() - started:.1f}s)")
+
+    def commit(frame: pd.DataFrame, chunk: list[date], rows: dict[date, int]):
+        return chunk, table.replace_days(frame, chunk), rows
+
+    def flush(writer: ThreadPoolExecutor) -> None:
+        nonlocal committing
         chunk_days = [d for d, _ in pending]
         parts = [p for _, day_parts in pending for p in day_parts]
         frame = pd.concat([p.frame for p in parts], ignore_index=True) if parts else pd.DataFrame()
         if frame.empty:
             frame = _empty_like(table)
         origins = np.repeat(np.array([p.origin for p in parts], dtype=object), [len(p.frame) for p in parts])
-        try:
-            frame = as_stored(frame, table, origins)
-            report = audit(table_name, frame, origins, contract=contract, days=chunk_days, stored=table,
-                           charges=charges)
-        except RawInputError as error:
-            raise RawInputError(f"{error}{_committed_note(written)}") from None
-        result = table.replace_days(frame, chunk_days)
-        for day, day_parts in pending:
-            written.rows_per_day[day] = sum(len(p.frame) for p in day_parts)
-        written.delta_version = result["delta_version"]
-        written.audit = f"{report.evaluated} expectations and the cross-table rules passed before each commit"
+        frame = as_stored(frame, table, origins)
+        if audited:
+            report = check_batch(table_name, frame, origins, contract=contract, days=chunk_days)
+            written.audit = f"{report.evaluated} expectations and the cross-table rules passed before each commit"
+        finish(committing)  # the previous chunk is stored before this one is checked against storage
+        committing = None
+        if audited:
+            check_against_stored(table_name, frame, origins, contract=contract, days=chunk_days, stored=table,
+                                 charges=charges)
+        rows = {day: sum(len(p.frame) for p in day_parts) for day, day_parts in pending}
+        committing = writer.submit(commit, frame, chunk_days, rows)
         written.last = frame
-        log(f"{table_name}: audited and wrote {chunk_days[0]}..{chunk_days[-1]} ({len(frame):,} rows; "
-            f"{written.rows:,} so far, {time.perf_counter() - started:.1f}s)")
         pending.clear()
 
-    for day in days:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{table_name}") as writer:
         try:
-            parts = read_day(day)
+            for day in days:
+                parts = read_day(day)
+                written.origins += [p.origin for p in parts]
+                pending.append((day, parts))
+                if sum(len(p.frame) for _, ps in pending for p in ps) >= chunk_rows:
+                    flush(writer)
+            if pending:
+                flush(writer)
+            finish(committing)
         except RawInputError as error:
+            finish(committing)  # a valid chunk already being committed is completed, and named
             raise RawInputError(f"{error}{_committed_note(written)}") from None
-        written.origins += [p.origin for p in parts]
-        pending.append((day, parts))
-        if sum(len(p.frame) for _, ps in pending for p in ps) >= chunk_rows:
-            flush()
-    if pending:
-        flush()
     return written
 
 

@@ -170,6 +170,45 @@ class FileSource:
             days.update(first + timedelta(days=i) for i in range((last - first).days + 1))
         return sorted(days)
 
+    def covered_days(self, table: str = "transactions") -> list[date]:
+        """The UTC days whose files are all there (a day a local-time file covers only partly is left out)."""
+        days = self.landed_days(table)
+        files_table = self._files_table(table)
+        if self.contract.table(files_table).layout == "any":
+            return days
+        covered = []
+        for day in days:
+            try:
+                self.preflight(table, [day])
+            except RawInputError:
+                continue
+            covered.append(day)
+        return covered
+
+    def rows_outside(self, first: date, last: date, table: str = "transactions") -> int:
+        """Landed rows whose UTC day lies outside [first, last] (they are not ingested by that range)."""
+        files_table = self._files_table(table)
+        declaration = self.contract.table(files_table)
+        column = TIME_COLUMNS[files_table]
+        start = pd.Timestamp(first.isoformat(), tz="UTC")
+        end = pd.Timestamp(last.isoformat(), tz="UTC") + pd.Timedelta(days=1)
+        if declaration.layout == "any":
+            times = self._all_rows(files_table)[column]
+            return int(((times < start) | (times >= end)).sum())
+        edge = [p for p in self._data_files(files_table)
+                if files.day_of_name(p.stem, declaration.file_name) is not None]
+        count = 0
+        for path in edge:
+            local = files.day_of_name(path.stem, declaration.file_name)
+            zone = self.contract.file_zone(files_table)
+            day_start = pd.Timestamp(local.isoformat()).tz_localize(zone).tz_convert("UTC")
+            day_end = pd.Timestamp((local + timedelta(days=1)).isoformat()).tz_localize(zone).tz_convert("UTC")
+            if day_start >= start and day_end <= end:
+                continue  # wholly inside: nothing of it is left out
+            times = self._read(files_table, path)[column]
+            count += int(((times < start) | (times >= end)).sum())
+        return count
+
     def describe(self) -> str:
         return f"files of contract '{self.contract.name}' under {self.folder('transactions').parent}"
 

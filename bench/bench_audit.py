@@ -1,0 +1,89 @@
+"""What the write–audit–publish audit costs: raw ingestion of the seeded data (transactions, then
+their labels) with and without the pre-commit audit (Great Expectations suite + cross-table rules),
+on the same read → type → Delta-commit path. Each case runs in its own child process with a fresh
+FRAUD_HOME, so its peak RSS is its own; cases are interleaved and repeated, medians are reported.
+
+Usage: python bench/bench_audit.py [--sizes 1M,10M] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES = {"1M": (10_000, 10, 100_000), "10M": (100_000, 90, 111_112)}  # cards, days, charges a day
+
+
+def child(size: str, audited: bool) -> None:
+    from fraud_pipelines.raw.ingest import ingest_days
+    from fraud_pipelines.resources import RawSourceResource, StorageResource
+
+    cards, n_days, per_day = SHAPES[size]
+    raw = RawSourceResource(n_cards=cards, transactions_per_day=per_day, horizon_days=n_days)
+    source, contract, storage = raw.source(), raw.contract(), StorageResource()
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(n_days)]
+
+    began = time.perf_counter()
+    rows = 0
+    for table in ("transactions", "fraud_labels"):
+        written = ingest_days(table, days, lambda d, t=table: source.day_parts(t, d), storage.raw_table(table),
+                              contract=contract, charges=storage.raw_table("transactions"),
+                              audited=audited)
+        rows += written.rows if table == "transactions" else 0
+    print(json.dumps({"rows": rows, "seconds": time.perf_counter() - began}))
+
+
+def run_child(size: str, audited: bool) -> tuple[dict, int]:
+    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryFile("w+") as out:
+        env = {**os.environ, "FRAUD_HOME": home, "DAGSTER_HOME": f"{home}/dagster", "FRAUD_START_DATE": "2025-01-01"}
+        command = [sys.executable, __file__, "--child", size, "--audited", str(int(audited))]
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(f"{command} failed")
+        out.seek(0)
+        return json.loads(out.read().strip().splitlines()[-1]), usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1M,10M")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--audited", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, bool(args.audited))
+        return
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"{'size':>5} {'audit':>6} {'rows':>12} {'seconds':>9} {'rows/s':>10} {'peak RSS':>9}")
+    for size in args.sizes.split(","):
+        seconds: dict[bool, list[float]] = {True: [], False: []}
+        peaks: dict[bool, list[int]] = {True: [], False: []}
+        rows = 0
+        for _ in range(args.repeats):
+            for audited in (False, True):  # interleaved: the machine's load hits both alike
+                figures, peak = run_child(size, audited)
+                seconds[audited].append(figures["seconds"])
+                peaks[audited].append(peak)
+                rows = figures["rows"]
+        for audited in (False, True):
+            median = statistics.median(seconds[audited])
+            print(f"{size:>5} {'yes' if audited else 'no':>6} {rows:>12,} {median:>9.1f} {rows / median:>10,.0f} "
+                  f"{max(peaks[audited]) / 1024**2:>7.2f} GB")
+        ratio = statistics.median(seconds[True]) / statistics.median(seconds[False])
+        print(f"{size:>5} audited / not audited: {ratio:.2f}x time, "
+              f"{max(peaks[True]) / max(peaks[False]):.2f}x peak memory (target <= 1.3x time)")
+
+
+if __name__ == "__main__":
+    main()
