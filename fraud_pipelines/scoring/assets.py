@@ -8,7 +8,8 @@ import pyarrow as pa
 
 from feature_logic.schema import UTC_TIMESTAMP
 from fraud_pipelines.features import groups
-from fraud_pipelines.features.assets import chunks, transactions_4h_aggs, transactions_fg
+from fraud_pipelines.features.assets import transactions_4h_aggs, transactions_fg
+from fraud_pipelines.features.writes import chunks
 from fraud_pipelines.metadata import table_metadata
 from fraud_pipelines.partitions import DAILY, days_in
 from fraud_pipelines.resources import StorageResource
