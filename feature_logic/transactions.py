@@ -14,10 +14,12 @@ from feature_logic.inputs import (
     FeatureInputError,
     epoch_days,
     float64_values,
+    id_order,
     int64_keys,
     require_columns,
     require_unique,
     take_or_missing,
+    transaction_ids,
     utc_microseconds,
 )
 from feature_logic.on_demand import haversine_km, time_delta_seconds
@@ -77,23 +79,28 @@ def transaction_features(
     per card, its last charge before the batch (PREVIOUS_COLUMNS, e.g. from
     `last_transaction_per_card`), so that the first charge of a card in the batch gets the
     same `*_t_minus_1` values as in a run over a longer range.
+
+    `tid` may be int64 or string (kept exactly as given); ties in time are broken by tid, in
+    numeric or lexicographic order.
     """
     require_columns(transactions, _RAW_COLUMNS, "transactions")
     require_columns(profiles, _PROFILE_COLUMNS, "profiles")
     require_columns(credit_cards, _CARD_COLUMNS, "credit_cards")
-    tid = int64_keys(transactions, "tid", "transactions")
+    tid = transaction_ids(transactions, "tid", "transactions")
     micros = utc_microseconds(transactions, "datetime", "transactions")
-    order = np.lexsort((tid, micros))
+    context = _previous_arrays(previous)
+    tie, context["tie"] = id_order(tid, context["tid"])
+    order = np.lexsort((tie, micros))
     batch = {
         "tid": tid[order],
+        "tie": tie[order],
         "cc_num": int64_keys(transactions, "cc_num", "transactions")[order],
         "datetime": micros[order],
         "latitude": float64_values(transactions, "latitude", "transactions")[order],
         "longitude": float64_values(transactions, "longitude", "transactions")[order],
     }
     amount = float64_values(transactions, "amount", "transactions")[order]
-    context = _previous_arrays(previous)
-    _require_distinct_tids(tid, transactions.index, context["tid"])
+    _require_distinct_tids(tie, tid, transactions.index, context)
     loc_delta, time_delta, batch_by_card = _deltas_to_previous(batch, context)
     owner, card = asof_positions(
         batch["cc_num"],
@@ -137,7 +144,7 @@ def last_transaction_per_card(features: pd.DataFrame) -> pd.DataFrame:
     require_columns(features, PREVIOUS_COLUMNS, "features")
     cards = int64_keys(features, "cc_num", "features")
     micros = utc_microseconds(features, "datetime", "features")
-    tid = int64_keys(features, "tid", "features")
+    (tid,) = id_order(transaction_ids(features, "tid", "features"))
     if sorted_by_time(micros, tid):  # e.g. the last `previous` followed by a new batch's rows
         latest = np.flatnonzero(~pd.Series(cards).duplicated(keep="last").to_numpy())
     else:
@@ -161,7 +168,7 @@ def _previous_arrays(previous: pd.DataFrame | None) -> dict[str, np.ndarray]:
         }
     require_columns(previous, PREVIOUS_COLUMNS, "previous")
     return {
-        "tid": int64_keys(previous, "tid", "previous"),
+        "tid": transaction_ids(previous, "tid", "previous"),
         "cc_num": int64_keys(previous, "cc_num", "previous"),
         "datetime": utc_microseconds(previous, "datetime", "previous"),
         "latitude": float64_values(previous, "latitude", "previous"),
@@ -169,14 +176,18 @@ def _previous_arrays(previous: pd.DataFrame | None) -> dict[str, np.ndarray]:
     }
 
 
-def _require_distinct_tids(batch_tid: np.ndarray, batch_index: pd.Index, previous_tid: np.ndarray) -> None:
-    """Refuse repeated tids in the batch, and charges of the batch that `previous` holds too."""
-    ordered = np.sort(np.concatenate([batch_tid, previous_tid]))
+def _require_distinct_tids(batch_tie: np.ndarray, batch_tid: np.ndarray, batch_index: pd.Index,
+                           context: dict[str, np.ndarray]) -> None:
+    """Refuse repeated tids in the batch, and charges of the batch that `previous` holds too
+    (checked on the `id_order` keys, named by the tids)."""
+    previous_tie, previous_tid = context["tie"], context["tid"]
+    ordered = np.sort(np.concatenate([batch_tie, previous_tie]))
     if not (ordered[1:] == ordered[:-1]).any():
         return
-    require_unique(batch_tid, batch_index, "transactions.tid")
-    require_unique(previous_tid, pd.RangeIndex(len(previous_tid)), "previous.tid")
-    shared = np.intersect1d(batch_tid, previous_tid)
+    require_unique(batch_tie, batch_index, "transactions.tid", shown=batch_tid)
+    require_unique(previous_tie, pd.RangeIndex(len(previous_tie)), "previous.tid", shown=previous_tid)
+    in_batch = np.isin(previous_tie, batch_tie)
+    shared = previous_tid[in_batch][np.argsort(previous_tie[in_batch])]
     raise FeatureInputError(
         f"previous: {len(shared)} charge(s) of the batch are in previous too, e.g. tid "
         f"{shared[:5].tolist()}; previous must hold each card's last charge from before the batch"
@@ -189,9 +200,9 @@ def _deltas_to_previous(
     """Distance (km, 0 for a first charge) and seconds (NaN for a first charge) to each charge's
     predecessor, and a permutation sorting the batch by card."""
     # The earlier charges first: the union then usually is in time order already (cheaper to sort).
-    union = {name: np.concatenate([context[name], batch[name]]) for name in batch}
-    n_context = len(context["tid"])
-    order = group_time_order(union["cc_num"], union["datetime"], union["tid"])
+    union = {name: np.concatenate([context[name], batch[name]]) for name in batch if name != "tid"}
+    n_context = len(context["tie"])
+    order = group_time_order(union["cc_num"], union["datetime"], union["tie"])
     previous = previous_positions(union["cc_num"], order)[n_context:]
     batch_by_card = order[order >= n_context] - n_context
     has_previous = previous >= 0
