@@ -7,6 +7,8 @@ charges at or before its own time, and gives the same bits whatever the batch bo
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -64,6 +66,25 @@ _PROFILE_COLUMNS = ("cc_num", "sex", "birthdate", "city", "event_time")
 _CARD_COLUMNS = ("cc_num", "expires", "event_time")
 _MICROSECONDS_PER_DAY = 86_400_000_000
 _MICROSECONDS_PER_YEAR = 31_556_952_000_000.0  # 365.2425 days
+_SAMPLES = 3
+_HISTORY_HINT = (
+    "profiles and credit_cards need a version with event_time at or before each card's first charge; "
+    "for a snapshot table (one row per card exported after the charges, no history), declare its "
+    "`valid_from` in the data contract instead of using the export time as event_time"
+)
+#: Feature columns each history table provides (null for a charge without a version of it).
+_HISTORY_FEATURES = {
+    "profiles": ("age_at_transaction", "sex", "lives_city"),
+    "credit_cards": ("days_until_card_expires",),
+}
+
+
+class MissingHistoryError(FeatureInputError):
+    """Charges of cards whose profile or card history starts only after them."""
+
+
+class MissingHistoryWarning(UserWarning):
+    """Charges of cards with no profile or card rows at all: kept, with null features."""
 
 
 def transaction_features(
@@ -82,6 +103,13 @@ def transaction_features(
 
     `tid` may be int64 or string (kept exactly as given); ties in time are broken by tid, in
     numeric or lexicographic order.
+
+    Missing history, the rule: a charge with no profile (or card) version valid at its time is
+    an error (`MissingHistoryError`, with counts, sample tids and cards, and a hint) when its card
+    has versions in that table that start later -- a history that starts after the charges, such
+    as a snapshot given its export time, would silently null every feature. A card with no rows
+    at all in that table keeps its charges, with that table's features null, and a
+    `MissingHistoryWarning` says how many and which cards.
     """
     require_columns(transactions, _RAW_COLUMNS, "transactions")
     require_columns(profiles, _PROFILE_COLUMNS, "profiles")
@@ -102,23 +130,17 @@ def transaction_features(
     amount = float64_values(transactions, "amount", "transactions")[order]
     _require_distinct_tids(tie, tid, transactions.index, context)
     loc_delta, time_delta, batch_by_card = _deltas_to_previous(batch, context)
+    histories = {
+        name: (int64_keys(table, "cc_num", name), utc_microseconds(table, "event_time", name))
+        for name, table in (("profiles", profiles), ("credit_cards", credit_cards))
+    }
     owner, card = asof_positions(
         batch["cc_num"],
         batch["datetime"],
-        [
-            (
-                int64_keys(profiles, "cc_num", "profiles"),
-                utc_microseconds(profiles, "event_time", "profiles"),
-                "profiles (cc_num, event_time)",
-            ),
-            (
-                int64_keys(credit_cards, "cc_num", "credit_cards"),
-                utc_microseconds(credit_cards, "event_time", "credit_cards"),
-                "credit_cards (cc_num, event_time)",
-            ),
-        ],
+        [(keys, times, f"{name} (cc_num, event_time)") for name, (keys, times) in histories.items()],
         left_order=batch_by_card,
     )
+    _check_history(batch, {"profiles": owner, "credit_cards": card}, histories)
     columns = {
         "tid": batch["tid"],
         "cc_num": batch["cc_num"],
@@ -192,6 +214,49 @@ def _require_distinct_tids(batch_tie: np.ndarray, batch_tid: np.ndarray, batch_i
         f"previous: {len(shared)} charge(s) of the batch are in previous too, e.g. tid "
         f"{shared[:5].tolist()}; previous must hold each card's last charge from before the batch"
     )
+
+
+def _check_history(batch: dict[str, np.ndarray], positions: dict[str, np.ndarray],
+                   histories: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Apply the missing-history rule of `transaction_features` (error, or warning and nulls)."""
+    problems = []
+    for name, found in positions.items():
+        missing = found < 0
+        if not missing.any():
+            continue
+        keys, times = histories[name]
+        known = np.isin(batch["cc_num"], keys)
+        late = np.flatnonzero(missing & known)
+        if len(late):
+            examples = []
+            for i in late[:_SAMPLES]:
+                first = times[keys == batch["cc_num"][i]].min()
+                examples.append(f"tid {_text(batch['tid'][i])} (card {batch['cc_num'][i]}) at {_when(batch['datetime'][i])}, "
+                                f"first {name} version {_when(first)}")
+            problems.append(
+                f"{len(late):,} of {len(missing):,} charge(s) ({len(np.unique(batch['cc_num'][late])):,} card(s)) "
+                f"have no {name} version valid at their time, their card's first one comes later; "
+                f"e.g. {'; '.join(examples)}"
+            )
+        absent = missing & ~known
+        if absent.any():
+            cards = np.unique(batch["cc_num"][absent])
+            warnings.warn(MissingHistoryWarning(
+                f"{int(absent.sum()):,} of {len(missing):,} charge(s) are of {len(cards):,} card(s) with no {name} "
+                f"rows at all: kept with null {', '.join(_HISTORY_FEATURES[name])}; e.g. cards "
+                f"{cards[:_SAMPLES].tolist()}"
+            ), stacklevel=3)
+    if problems:
+        raise MissingHistoryError("; ".join(problems) + f". Hint: {_HISTORY_HINT}.")
+
+
+def _when(micros: int) -> str:
+    return str(np.datetime64(int(micros), "us")) + "Z"
+
+
+def _text(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _deltas_to_previous(

@@ -13,16 +13,23 @@ History a day needs is declared, not read behind Dagster's back:
   hours of the day before are part of the first windows of the day.
 """
 
+import warnings
 from datetime import datetime, timedelta
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 
-from feature_logic.transactions import PREVIOUS_COLUMNS, last_transaction_per_card, transaction_features
+from feature_logic.transactions import (
+    PREVIOUS_COLUMNS,
+    MissingHistoryWarning,
+    last_transaction_per_card,
+    transaction_features,
+)
 from feature_logic.windows import DEFAULT_WINDOW, window_aggregates
 from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.features import groups
-from fraud_pipelines.features.writes import chunks, group_metadata, write_by_chunks  # noqa: F401 (chunks: re-export)
+from fraud_pipelines.features.writes import chunks, group_metadata, typed_table, write_by_chunks  # noqa: F401 (chunks: re-export)
 from fraud_pipelines.partitions import DAILY, PREVIOUS_DAY, WITH_PREVIOUS_DAY, days_in
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_fraud_labels, raw_profiles, raw_transactions
 from fraud_pipelines.tables import day_window
@@ -54,12 +61,19 @@ def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource)
     raw = storage.raw_table("transactions")
     previous = _previous_charges(fg, day_window(days[0])[0])
 
-    def build(start: datetime, end: datetime) -> pd.DataFrame:
+    def build(start: datetime, end: datetime) -> pa.Table:
         nonlocal previous  # each card's last charge, carried from chunk to chunk
-        features = transaction_features(raw.read(start, end), profiles, cards, previous)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MissingHistoryWarning)
+            features = transaction_features(raw.read(start, end), profiles, cards, previous)
+        for warning in caught:  # charges of cards without any history: kept, with nulls
+            if issubclass(warning.category, MissingHistoryWarning):
+                context.log.warning(f"transactions from {start:%Y-%m-%d}: {warning.message}")
+            else:
+                warnings.warn(warning.message, warning.category, stacklevel=1)
         carried = [features[list(PREVIOUS_COLUMNS)]] if previous is None else [previous, features[list(PREVIOUS_COLUMNS)]]
         previous = last_transaction_per_card(pd.concat(carried, ignore_index=True))
-        return features
+        return typed_table(features, strings=("category", "sex", "lives_city"))
 
     rows, last = write_by_chunks(context, fg, days, "transactions", build)
     return dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS, days=len(days)))

@@ -23,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 
 from fraud_pipelines.feature_store.validation import ValidationError, ValidationReport
 from fraud_pipelines.metadata import preview, time_range
@@ -93,6 +94,18 @@ def refusal_message(fg: Any, report: ValidationReport, start: datetime, end: dat
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 15] + " ...[truncated]"
 
 
+def typed_table(frame: pd.DataFrame, strings: tuple[str, ...]) -> pa.Table:
+    """`frame` as Arrow, with the `strings` columns typed string even when every value is null
+    (e.g. owner attributes of charges whose cards have no profile): a group's schema never
+    depends on which rows a chunk happened to hold."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for name in strings:
+        index = table.schema.get_field_index(name)
+        if index >= 0 and pa.types.is_null(table.schema.field(index).type):
+            table = table.set_column(index, name, table.column(index).cast(pa.string()))
+    return table
+
+
 def group_metadata(fg: Any, written: pd.DataFrame | None, rows: int, spec: Any, **extra: Any) -> dict:
     """Rows, time range, preview and the statistics computed on insert."""
     meta = {
@@ -105,6 +118,8 @@ def group_metadata(fg: Any, written: pd.DataFrame | None, rows: int, spec: Any, 
         ),
         **extra,
     }
+    if isinstance(written, pa.Table):
+        written = written.to_pandas()
     if written is not None and not written.empty:
         meta["preview"] = preview(written)
         meta.update(time_range(written, spec.event_time))
