@@ -73,7 +73,7 @@ def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource)
                 warnings.warn(warning.message, warning.category, stacklevel=1)
         carried = [features[list(PREVIOUS_COLUMNS)]] if previous is None else [previous, features[list(PREVIOUS_COLUMNS)]]
         previous = last_transaction_per_card(pd.concat(carried, ignore_index=True))
-        return typed_table(features, strings=("category", "sex", "lives_city"))
+        return typed_table(features, strings=("tid", "category", "sex", "lives_city"))
 
     rows, last = write_by_chunks(context, fg, days, "transactions", build)
     return dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS, days=len(days)))
@@ -102,8 +102,9 @@ def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageReso
     days = days_in(context.partition_time_window)
     rows, last = write_by_chunks(
         context, fg, days, "transactions_4h_aggs",
-        lambda start, end: window_aggregates(source.read(start_time=start - DEFAULT_WINDOW, end_time=end),
-                                             start=start, end=end),
+        lambda start, end: typed_table(
+            window_aggregates(source.read(start_time=start - DEFAULT_WINDOW, end_time=end), start=start, end=end),
+            strings=("tid",)),
     )
     return dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS_4H_AGGS, days=len(days)))
 
@@ -122,11 +123,11 @@ def fraud_labels_fg(context: dg.AssetExecutionContext, storage: StorageResource)
     raw = storage.raw_table("fraud_labels")
     frauds = 0
 
-    def build(start: datetime, end: datetime) -> pd.DataFrame:
+    def build(start: datetime, end: datetime) -> pa.Table:
         nonlocal frauds
         labels = raw.read(start, end)
         frauds += int(labels["is_fraud"].sum())
-        return labels
+        return typed_table(labels, strings=("tid",))
 
     rows, last = write_by_chunks(context, fg, days, "fraud_labels", build)
     return dg.MaterializeResult(

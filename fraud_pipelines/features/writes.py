@@ -96,8 +96,9 @@ def refusal_message(fg: Any, report: ValidationReport, start: datetime, end: dat
 
 def typed_table(frame: pd.DataFrame, strings: tuple[str, ...]) -> pa.Table:
     """`frame` as Arrow, with the `strings` columns typed string even when every value is null
-    (e.g. owner attributes of charges whose cards have no profile): a group's schema never
-    depends on which rows a chunk happened to hold."""
+    (owner attributes of charges whose cards have no profile; string ids of an empty chunk): a
+    group's schema never depends on which rows a chunk happened to hold. Integer ids are never
+    null-typed, so "tid" is cast only when it holds strings or nothing."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for name in strings:
         index = table.schema.get_field_index(name)

@@ -11,6 +11,7 @@ import pyarrow as pa
 from fraud_pipelines.features import groups
 from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.features.checks import FEATURE_CHECKS
+from fraud_pipelines.features.writes import typed_table
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.resources import RawSourceResource, StorageResource
 from fraud_pipelines.tables import DeltaDayTable
@@ -99,3 +100,12 @@ def test_string_ids_run_through_features_and_training_data_unchanged(tmp_path):
     scores = scores_table(strings).read()
     assert len(scores) == len(by_string["transactions"])
     assert set(scores["tid"]) == set(by_string["transactions"]["tid"])
+
+
+def test_an_empty_chunk_of_string_ids_keeps_its_columns_typed():
+    empty = pd.DataFrame({"tid": np.array([], dtype=object), "sex": np.array([], dtype=object),
+                          "amount": np.array([], dtype=np.float64)})
+    table = typed_table(empty, strings=("tid", "sex"))
+    assert table.schema.field("tid").type == pa.string() and table.schema.field("sex").type == pa.string()
+    ints = typed_table(pd.DataFrame({"tid": np.array([], dtype=np.int64)}), strings=("tid",))
+    assert ints.schema.field("tid").type == pa.int64()
