@@ -24,9 +24,11 @@ from feature_logic.inputs import (
     FeatureInputError,
     epoch_days,
     float64_values,
+    id_order,
     int64_keys,
     require_columns,
     require_unique,
+    transaction_ids,
     utc_instant_microseconds,
     utc_microseconds,
 )
@@ -84,12 +86,13 @@ def recent_charges(
         raise FeatureInputError(f"window must be a positive timedelta, got {window!r}")
     window_us = window // _ONE_MICROSECOND
     micros = utc_microseconds(features, "datetime", "features")
-    tid = int64_keys(features, "tid", "features")
-    require_unique(tid, features.index, "features.tid")
+    tid = transaction_ids(features, "tid", "features")  # int64 or string, kept as given
+    (tie,) = id_order(tid)
+    require_unique(tie, features.index, "features.tid", shown=tid)
     before_end = np.flatnonzero(micros < end_us)
     cards = int64_keys(features, "cc_num", "features")[before_end]
-    micros, tid = micros[before_end], tid[before_end]
-    order = group_time_order(cards, micros, tid)
+    micros, tid, tie = micros[before_end], tid[before_end], tie[before_end]
+    order = group_time_order(cards, micros, tie)
     cards, micros, tid = cards[order], micros[order], tid[order]
     rows = before_end[order]
 

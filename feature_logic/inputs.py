@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _SAMPLE_SIZE = 5
 _MICROSECONDS_PER_DAY = 86_400_000_000
@@ -45,6 +46,48 @@ def int64_keys(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:
     if not pd.api.types.is_integer_dtype(series.dtype):
         raise FeatureInputError(f"{table}.{column}: expected int64, got dtype {series.dtype}")
     return series.to_numpy(dtype=np.int64)
+
+
+def transaction_ids(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:
+    """Ids kept exactly as given: integer ids as int64, string ids as an object array of str.
+
+    The type comes from the data (the data contract decides it upstream); nulls, floats and
+    mixed types are refused. Order ids with `id_order`, never by comparing these arrays.
+    """
+    series = frame[column]
+    if series.dtype == np.int64 or pd.api.types.is_integer_dtype(series.dtype):
+        return int64_keys(frame, column, table)
+    if not (pd.api.types.is_string_dtype(series.dtype) or series.dtype == object):
+        raise FeatureInputError(f"{table}.{column}: expected int64 or string ids, got dtype {series.dtype}")
+    missing = series.isna().to_numpy()
+    if missing.any():
+        raise FeatureInputError(
+            f"{table}.{column}: {int(missing.sum())} null id(s) at row(s) {_sample(frame.index[missing])}"
+        )
+    values = series.to_numpy(dtype=object)
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    if len(values) and kind != "string":
+        odd = [v for v in values[:10_000] if not isinstance(v, str)]
+        raise FeatureInputError(
+            f"{table}.{column}: string ids must all be strings, found {kind} values, e.g. "
+            f"{[repr(v)[:40] for v in odd[:_SAMPLE_SIZE]]}"
+        )
+    return values
+
+
+def id_order(*ids: np.ndarray) -> list[np.ndarray]:
+    """int64 keys that sort like the ids themselves, comparable across all the given arrays:
+    int64 ids are their own keys; string ids get dense ranks over all arrays together, in
+    lexicographic (code point) order -- the order DuckDB and Python give strings too."""
+    kinds = {a.dtype == object for a in ids if len(a)}
+    if kinds == {True, False}:
+        raise FeatureInputError("tid: integer and string ids are mixed; one table's ids must all have one type")
+    if kinds != {True}:
+        return [a if a.dtype == np.int64 else a.astype(np.int64) for a in ids]
+    joined = pa.array(np.concatenate(ids), type=pa.string())
+    ranks = pc.rank(joined, sort_keys="ascending", tiebreaker="dense").to_numpy().astype(np.int64)
+    bounds = np.cumsum([len(a) for a in ids])[:-1]
+    return np.split(ranks, bounds)
 
 
 def float64_values(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:
@@ -114,15 +157,17 @@ def epoch_days(
     return days, missing
 
 
-def require_unique(values: np.ndarray, index: pd.Index, what: str) -> None:
-    """Raise FeatureInputError when `values` (e.g. tids) repeat, naming a sample of the repeats."""
+def require_unique(values: np.ndarray, index: pd.Index, what: str, shown: np.ndarray | None = None) -> None:
+    """Raise FeatureInputError when `values` (e.g. tids, or their `id_order` keys) repeat,
+    naming a sample of the repeats as `shown` (default: the values themselves) gives them."""
     ordered = np.sort(values)
     if not (ordered[1:] == ordered[:-1]).any():
         return
     duplicated = pd.Index(values).duplicated(keep=False)
+    named = (values if shown is None else shown)[duplicated]
     raise FeatureInputError(
         f"{what}: {int(duplicated.sum())} row(s) share a value that must be unique, e.g. "
-        f"{_sample(np.unique(values[duplicated]))} at row(s) {_sample(index[duplicated])}"
+        f"{_sample(np.unique(named))} at row(s) {_sample(index[duplicated])}"
     )
 
 

@@ -7,6 +7,8 @@ charges at or before its own time, and gives the same bits whatever the batch bo
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -14,10 +16,12 @@ from feature_logic.inputs import (
     FeatureInputError,
     epoch_days,
     float64_values,
+    id_order,
     int64_keys,
     require_columns,
     require_unique,
     take_or_missing,
+    transaction_ids,
     utc_microseconds,
 )
 from feature_logic.on_demand import haversine_km, time_delta_seconds
@@ -62,6 +66,25 @@ _PROFILE_COLUMNS = ("cc_num", "sex", "birthdate", "city", "event_time")
 _CARD_COLUMNS = ("cc_num", "expires", "event_time")
 _MICROSECONDS_PER_DAY = 86_400_000_000
 _MICROSECONDS_PER_YEAR = 31_556_952_000_000.0  # 365.2425 days
+_SAMPLES = 3
+_HISTORY_HINT = (
+    "profiles and credit_cards need a version with event_time at or before each card's first charge; "
+    "for a snapshot table (one row per card exported after the charges, no history), declare its "
+    "`valid_from` in the data contract instead of using the export time as event_time"
+)
+#: Feature columns each history table provides (null for a charge without a version of it).
+_HISTORY_FEATURES = {
+    "profiles": ("age_at_transaction", "sex", "lives_city"),
+    "credit_cards": ("days_until_card_expires",),
+}
+
+
+class MissingHistoryError(FeatureInputError):
+    """Charges of cards whose profile or card history starts only after them."""
+
+
+class MissingHistoryWarning(UserWarning):
+    """Charges of cards with no profile or card rows at all: kept, with null features."""
 
 
 def transaction_features(
@@ -77,41 +100,47 @@ def transaction_features(
     per card, its last charge before the batch (PREVIOUS_COLUMNS, e.g. from
     `last_transaction_per_card`), so that the first charge of a card in the batch gets the
     same `*_t_minus_1` values as in a run over a longer range.
+
+    `tid` may be int64 or string (kept exactly as given); ties in time are broken by tid, in
+    numeric or lexicographic order.
+
+    Missing history, the rule: a charge with no profile (or card) version valid at its time is
+    an error (`MissingHistoryError`, with counts, sample tids and cards, and a hint) when its card
+    has versions in that table that start later -- a history that starts after the charges, such
+    as a snapshot given its export time, would silently null every feature. A card with no rows
+    at all in that table keeps its charges, with that table's features null, and a
+    `MissingHistoryWarning` says how many and which cards.
     """
     require_columns(transactions, _RAW_COLUMNS, "transactions")
     require_columns(profiles, _PROFILE_COLUMNS, "profiles")
     require_columns(credit_cards, _CARD_COLUMNS, "credit_cards")
-    tid = int64_keys(transactions, "tid", "transactions")
+    tid = transaction_ids(transactions, "tid", "transactions")
     micros = utc_microseconds(transactions, "datetime", "transactions")
-    order = np.lexsort((tid, micros))
+    context = _previous_arrays(previous)
+    tie, context["tie"] = id_order(tid, context["tid"])
+    order = np.lexsort((tie, micros))
     batch = {
         "tid": tid[order],
+        "tie": tie[order],
         "cc_num": int64_keys(transactions, "cc_num", "transactions")[order],
         "datetime": micros[order],
         "latitude": float64_values(transactions, "latitude", "transactions")[order],
         "longitude": float64_values(transactions, "longitude", "transactions")[order],
     }
     amount = float64_values(transactions, "amount", "transactions")[order]
-    context = _previous_arrays(previous)
-    _require_distinct_tids(tid, transactions.index, context["tid"])
+    _require_distinct_tids(tie, tid, transactions.index, context)
     loc_delta, time_delta, batch_by_card = _deltas_to_previous(batch, context)
+    histories = {
+        name: (int64_keys(table, "cc_num", name), utc_microseconds(table, "event_time", name))
+        for name, table in (("profiles", profiles), ("credit_cards", credit_cards))
+    }
     owner, card = asof_positions(
         batch["cc_num"],
         batch["datetime"],
-        [
-            (
-                int64_keys(profiles, "cc_num", "profiles"),
-                utc_microseconds(profiles, "event_time", "profiles"),
-                "profiles (cc_num, event_time)",
-            ),
-            (
-                int64_keys(credit_cards, "cc_num", "credit_cards"),
-                utc_microseconds(credit_cards, "event_time", "credit_cards"),
-                "credit_cards (cc_num, event_time)",
-            ),
-        ],
+        [(keys, times, f"{name} (cc_num, event_time)") for name, (keys, times) in histories.items()],
         left_order=batch_by_card,
     )
+    _check_history(batch, {"profiles": owner, "credit_cards": card}, histories)
     columns = {
         "tid": batch["tid"],
         "cc_num": batch["cc_num"],
@@ -137,7 +166,7 @@ def last_transaction_per_card(features: pd.DataFrame) -> pd.DataFrame:
     require_columns(features, PREVIOUS_COLUMNS, "features")
     cards = int64_keys(features, "cc_num", "features")
     micros = utc_microseconds(features, "datetime", "features")
-    tid = int64_keys(features, "tid", "features")
+    (tid,) = id_order(transaction_ids(features, "tid", "features"))
     if sorted_by_time(micros, tid):  # e.g. the last `previous` followed by a new batch's rows
         latest = np.flatnonzero(~pd.Series(cards).duplicated(keep="last").to_numpy())
     else:
@@ -161,7 +190,7 @@ def _previous_arrays(previous: pd.DataFrame | None) -> dict[str, np.ndarray]:
         }
     require_columns(previous, PREVIOUS_COLUMNS, "previous")
     return {
-        "tid": int64_keys(previous, "tid", "previous"),
+        "tid": transaction_ids(previous, "tid", "previous"),
         "cc_num": int64_keys(previous, "cc_num", "previous"),
         "datetime": utc_microseconds(previous, "datetime", "previous"),
         "latitude": float64_values(previous, "latitude", "previous"),
@@ -169,18 +198,65 @@ def _previous_arrays(previous: pd.DataFrame | None) -> dict[str, np.ndarray]:
     }
 
 
-def _require_distinct_tids(batch_tid: np.ndarray, batch_index: pd.Index, previous_tid: np.ndarray) -> None:
-    """Refuse repeated tids in the batch, and charges of the batch that `previous` holds too."""
-    ordered = np.sort(np.concatenate([batch_tid, previous_tid]))
+def _require_distinct_tids(batch_tie: np.ndarray, batch_tid: np.ndarray, batch_index: pd.Index,
+                           context: dict[str, np.ndarray]) -> None:
+    """Refuse repeated tids in the batch, and charges of the batch that `previous` holds too
+    (checked on the `id_order` keys, named by the tids)."""
+    previous_tie, previous_tid = context["tie"], context["tid"]
+    ordered = np.sort(np.concatenate([batch_tie, previous_tie]))
     if not (ordered[1:] == ordered[:-1]).any():
         return
-    require_unique(batch_tid, batch_index, "transactions.tid")
-    require_unique(previous_tid, pd.RangeIndex(len(previous_tid)), "previous.tid")
-    shared = np.intersect1d(batch_tid, previous_tid)
+    require_unique(batch_tie, batch_index, "transactions.tid", shown=batch_tid)
+    require_unique(previous_tie, pd.RangeIndex(len(previous_tie)), "previous.tid", shown=previous_tid)
+    in_batch = np.isin(previous_tie, batch_tie)
+    shared = previous_tid[in_batch][np.argsort(previous_tie[in_batch])]
     raise FeatureInputError(
         f"previous: {len(shared)} charge(s) of the batch are in previous too, e.g. tid "
         f"{shared[:5].tolist()}; previous must hold each card's last charge from before the batch"
     )
+
+
+def _check_history(batch: dict[str, np.ndarray], positions: dict[str, np.ndarray],
+                   histories: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Apply the missing-history rule of `transaction_features` (error, or warning and nulls)."""
+    problems = []
+    for name, found in positions.items():
+        missing = found < 0
+        if not missing.any():
+            continue
+        keys, times = histories[name]
+        known = np.isin(batch["cc_num"], keys)
+        late = np.flatnonzero(missing & known)
+        if len(late):
+            examples = []
+            for i in late[:_SAMPLES]:
+                first = times[keys == batch["cc_num"][i]].min()
+                examples.append(f"tid {_text(batch['tid'][i])} (card {batch['cc_num'][i]}) at {_when(batch['datetime'][i])}, "
+                                f"first {name} version {_when(first)}")
+            problems.append(
+                f"{len(late):,} of {len(missing):,} charge(s) ({len(np.unique(batch['cc_num'][late])):,} card(s)) "
+                f"have no {name} version valid at their time, their card's first one comes later; "
+                f"e.g. {'; '.join(examples)}"
+            )
+        absent = missing & ~known
+        if absent.any():
+            cards = np.unique(batch["cc_num"][absent])
+            warnings.warn(MissingHistoryWarning(
+                f"{int(absent.sum()):,} of {len(missing):,} charge(s) are of {len(cards):,} card(s) with no {name} "
+                f"rows at all: kept with null {', '.join(_HISTORY_FEATURES[name])}; e.g. cards "
+                f"{cards[:_SAMPLES].tolist()}"
+            ), stacklevel=3)
+    if problems:
+        raise MissingHistoryError("; ".join(problems) + f". Hint: {_HISTORY_HINT}.")
+
+
+def _when(micros: int) -> str:
+    return str(np.datetime64(int(micros), "us")) + "Z"
+
+
+def _text(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _deltas_to_previous(
@@ -189,9 +265,9 @@ def _deltas_to_previous(
     """Distance (km, 0 for a first charge) and seconds (NaN for a first charge) to each charge's
     predecessor, and a permutation sorting the batch by card."""
     # The earlier charges first: the union then usually is in time order already (cheaper to sort).
-    union = {name: np.concatenate([context[name], batch[name]]) for name in batch}
-    n_context = len(context["tid"])
-    order = group_time_order(union["cc_num"], union["datetime"], union["tid"])
+    union = {name: np.concatenate([context[name], batch[name]]) for name in batch if name != "tid"}
+    n_context = len(context["tie"])
+    order = group_time_order(union["cc_num"], union["datetime"], union["tie"])
     previous = previous_positions(union["cc_num"], order)[n_context:]
     batch_by_card = order[order >= n_context] - n_context
     has_previous = previous >= 0

@@ -16,9 +16,11 @@ import pandas as pd
 from feature_logic.inputs import (
     FeatureInputError,
     float64_values,
+    id_order,
     int64_keys,
     require_columns,
     require_unique,
+    transaction_ids,
     utc_instant_microseconds,
     utc_microseconds,
 )
@@ -65,26 +67,27 @@ def window_aggregates(
     if end_us < start_us:
         raise FeatureInputError(f"window_aggregates: end {end} is before start {start}")
     window_us = _window_microseconds(window)
-    tid = int64_keys(features, "tid", "features")
-    require_unique(tid, features.index, "features.tid")
+    tid = transaction_ids(features, "tid", "features")
+    (tie,) = id_order(tid)  # ties in time: by tid, numeric or lexicographic
+    require_unique(tie, features.index, "features.tid", shown=tid)
     cards = int64_keys(features, "cc_num", "features")
     micros = utc_microseconds(features, "datetime", "features")
     amount = float64_values(features, "amount", "features")
     loc_delta = float64_values(features, "loc_delta_t_minus_1", "features")
 
-    order = group_time_order(cards, micros, tid)
+    order = group_time_order(cards, micros, tie)
     sorted_cards, sorted_micros = cards[order], micros[order]
     wanted = np.flatnonzero((sorted_micros >= start_us) & (sorted_micros < end_us))
     first, stop = _frame_bounds(sorted_cards, sorted_micros, wanted, window_us)
     mean_amount, std_amount, mean_loc_delta = _frame_reductions(amount[order], loc_delta[order], first, stop)
 
     rows = order[wanted]
-    if sorted_by_time(micros, tid):  # the usual input (lookback, then batch): a scatter restores it
+    if sorted_by_time(micros, tie):  # the usual input (lookback, then batch): a scatter restores it
         rank_of_row = np.full(len(micros), -1, dtype=np.int64)
         rank_of_row[rows] = np.arange(len(rows))
         output_order = rank_of_row[rank_of_row >= 0]
     else:
-        output_order = np.lexsort((tid[rows], micros[rows]))
+        output_order = np.lexsort((tie[rows], micros[rows]))
     rows = rows[output_order]
     return pd.DataFrame(
         {

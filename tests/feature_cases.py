@@ -71,11 +71,12 @@ def cards_frame(rows: list[tuple]) -> pd.DataFrame:
 
 
 def random_raw_tables(
-    seed: int, n_cards: int = 6, days: int = 4, per_day: int = 70, start: str = "2024-03-01"
+    seed: int, n_cards: int = 6, days: int = 4, per_day: int = 70, start: str = "2024-03-01",
+    unknown_card: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Seeded raw tables full of edge cases: bursts crossing midnight, same-time charges, charges
-    exactly 4h and 4h - 1us apart, tids unrelated to time, owners who move, reissued cards and a
-    card with no profile or card version before its first charges."""
+    exactly 4h and 4h - 1us apart, tids unrelated to time, owners who move, reissued cards, and with
+    `unknown_card` a card with no profile or card version at all (its charges get nulls)."""
     rng = np.random.default_rng(seed)
     start_us = utc(start).value // 1000
     cards = 4_000_000_000_000_000 + rng.choice(10**12, n_cards, replace=False)
@@ -104,17 +105,17 @@ def random_raw_tables(
     )
     transactions = transactions[transactions["datetime"] < utc(start) + pd.Timedelta(days=days)]
 
-    late_card = cards[-1]  # its first versions appear only on the second day
-    first_seen = np.where(cards == late_card, start_us + DAY_US + 7 * HOUR_US, start_us - 400 * DAY_US)
+    first_seen = np.full(n_cards, start_us - 400 * DAY_US)
     moves = rng.random(n_cards) < 0.7
     move_time = micros[rng.choice(n, n_cards)]  # some moves land exactly on a charge's time
-    profile_rows = [(c, f"City {i}", first_seen[i], f"{1950 + 7 * i}-0{1 + i % 9}-1{i % 9}", "FM"[i % 2]) for i, c in enumerate(cards)]
-    profile_rows += [(c, f"New City {i}", move_time[i], f"{1950 + 7 * i}-0{1 + i % 9}-1{i % 9}", "FM"[i % 2]) for i, c in enumerate(cards) if moves[i]]
+    known = np.arange(n_cards) < n_cards - 1 if unknown_card else np.ones(n_cards, dtype=bool)
+    profile_rows = [(c, f"City {i}", first_seen[i], f"{1950 + 7 * i}-0{1 + i % 9}-1{i % 9}", "FM"[i % 2]) for i, c in enumerate(cards) if known[i]]
+    profile_rows += [(c, f"New City {i}", move_time[i], f"{1950 + 7 * i}-0{1 + i % 9}-1{i % 9}", "FM"[i % 2]) for i, c in enumerate(cards) if moves[i] and known[i]]
     profiles = profiles_frame([(c, city, _micros(t), b, s) for c, city, t, b, s in profile_rows])
     reissues = rng.random(n_cards) < 0.5
     reissue_time = micros[rng.choice(n, n_cards)]
-    card_rows = [(c, f"2024-0{3 + i % 6}-2{i % 8}", first_seen[i]) for i, c in enumerate(cards)]
-    card_rows += [(c, f"2028-0{1 + i % 9}-28", reissue_time[i]) for i, c in enumerate(cards) if reissues[i]]
+    card_rows = [(c, f"2024-0{3 + i % 6}-2{i % 8}", first_seen[i]) for i, c in enumerate(cards) if known[i]]
+    card_rows += [(c, f"2028-0{1 + i % 9}-28", reissue_time[i]) for i, c in enumerate(cards) if reissues[i] and known[i]]
     credit_cards = cards_frame([(c, expires, _micros(t)) for c, expires, t in card_rows])
     permutation = rng.permutation
     return (

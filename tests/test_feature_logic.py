@@ -20,6 +20,7 @@ from feature_cases import (
 )
 
 from feature_logic.inputs import FeatureInputError
+from feature_logic.transactions import MissingHistoryError, MissingHistoryWarning
 from feature_logic.on_demand import haversine_km
 from feature_logic.transactions import (
     FEATURE_DESCRIPTIONS,
@@ -40,7 +41,7 @@ PROFILES = profiles_frame(
 )
 CARDS = cards_frame(
     [
-        (CARD, "2024-06-30", "2021-07-01"),
+        (CARD, "2024-06-30", "2019-12-01"),
         (CARD, "2027-02-28", "2024-03-01 09:00"),  # reissued with a new expiry
         (OTHER_CARD, "2025-12-31", "2019-05-05"),
     ]
@@ -94,11 +95,34 @@ def test_age_at_transaction_is_years_of_365_2425_days_since_birth():
     assert features["age_at_transaction"].iloc[0] == pytest.approx(30.0, abs=0.01)
 
 
-def test_charges_before_any_profile_or_card_version_get_nulls():
-    features = features_of([(1, CARD, "2019-12-31 23:59", 10.0, 45.0, 4.0), (2, 123, "2024-01-01", 1.0, 0.0, 0.0)])
-    assert features["lives_city"].isna().all() and features["sex"].isna().all()
-    assert features["age_at_transaction"].isna().all()
-    assert features["days_until_card_expires"].isna().tolist() == [True, True]
+def test_charges_of_a_card_without_any_history_get_nulls_and_a_warning():
+    with pytest.warns(MissingHistoryWarning) as caught:
+        features = features_of([(1, 123, "2024-01-01", 1.0, 0.0, 0.0), (2, CARD, "2024-01-01", 1.0, 0.0, 0.0)])
+    assert features["tid"].tolist() == [1, 2]
+    assert features["lives_city"].tolist() == [None, "Paris"] and features["sex"].tolist() == [None, "F"]
+    assert features["age_at_transaction"].isna().tolist() == [True, False]
+    assert features["days_until_card_expires"].isna().tolist() == [True, False]
+    messages = [str(w.message) for w in caught]
+    assert any("1 of 2 charge(s) are of 1 card(s) with no profiles rows" in m and "[123]" in m and "lives_city" in m
+               for m in messages)
+    assert any("no credit_cards rows" in m and "days_until_card_expires" in m for m in messages)
+
+
+def test_a_charge_before_its_cards_first_version_is_an_error_with_samples_and_a_hint():
+    # A snapshot exported after the charges, its export time given as event_time.
+    snapshot = PROFILES.assign(event_time=pd.Timestamp("2025-06-01", tz="UTC")).drop_duplicates("cc_num")
+    rows = [(5, CARD, "2024-03-02 10:00", 1.0, 0.0, 0.0), (6, CARD, "2024-03-03 10:00", 1.0, 0.0, 0.0),
+            (7, OTHER_CARD, "2024-03-03 11:00", 1.0, 0.0, 0.0)]
+    with pytest.raises(MissingHistoryError) as caught:
+        transaction_features(transactions_frame(rows), snapshot, CARDS)
+    message = str(caught.value)
+    assert "3 of 3 charge(s) (2 card(s)) have no profiles version valid at their time" in message
+    assert f"tid 5 (card {CARD}) at 2024-03-02T10:00:00" in message and "first profiles version 2025-06-01" in message
+    assert "valid_from" in message and "event_time at or before each card's first charge" in message
+    assert "only nulls" not in message and len(message) < 2_000
+    # Declared valid (valid_from before the charges), the same snapshot works.
+    valid = snapshot.assign(event_time=pd.Timestamp("2000-01-01", tz="UTC"))
+    assert transaction_features(transactions_frame(rows), valid, CARDS)["sex"].notna().all()
 
 
 def test_first_charge_of_a_card_has_zero_distance_and_no_time_delta():
@@ -250,7 +274,7 @@ def test_undated_birthdates_are_refused():
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_no_feature_reads_anything_later_than_its_charge(seed):
-    transactions, profiles, cards = random_raw_tables(seed)
+    transactions, profiles, cards = random_raw_tables(seed, unknown_card=True)
     everything = transaction_features(transactions, profiles, cards)
     for cutoff in everything["datetime"].iloc[[len(everything) // 3, 2 * len(everything) // 3]]:
         later = transactions["datetime"] > cutoff
@@ -268,7 +292,7 @@ def test_no_feature_reads_anything_later_than_its_charge(seed):
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("chunk_days", [1, 2, 3])
 def test_chunked_batches_with_previous_equal_one_batch_bit_for_bit(seed, chunk_days):
-    transactions, profiles, cards = random_raw_tables(seed)
+    transactions, profiles, cards = random_raw_tables(seed, unknown_card=True)
     whole = transaction_features(transactions, profiles, cards)
     chunked, _ = run_in_chunks(transactions, profiles, cards, utc("2024-03-01"), days=4, chunk_days=chunk_days)
     assert_bitwise_equal(chunked, whole)

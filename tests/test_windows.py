@@ -202,7 +202,7 @@ def test_agrees_with_duckdbs_window_query(seed):
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("chunk_days", [1, 2, 3])
 def test_daily_runs_with_lookback_equal_one_backfill_bit_for_bit(seed, chunk_days):
-    transactions, profiles, cards = random_raw_tables(seed)
+    transactions, profiles, cards = random_raw_tables(seed, unknown_card=True)
     whole_features, whole_aggregates = run_in_chunks(transactions, profiles, cards, START, days=4, chunk_days=4)
     features, aggregates = run_in_chunks(transactions, profiles, cards, START, days=4, chunk_days=chunk_days)
     assert len(whole_aggregates) == len(transactions)

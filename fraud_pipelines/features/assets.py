@@ -3,7 +3,8 @@
 One code path for backfills and daily runs: a run covers a partition window (one day, or a
 whole backfill range as one run), walks it in chunks of days and calls the same pure
 `feature_logic` functions on each chunk. The functions give identical bits whatever the chunk
-boundaries, so a backfill and N daily runs write identical rows.
+boundaries, so a backfill and N daily runs write identical rows. Every chunk is validated
+against its group's suite before its commit (write-audit-publish, `features/writes.py`).
 
 History a day needs is declared, not read behind Dagster's back:
 - `transactions_fg` depends on its own previous partition: a card's previous charge (however
@@ -12,71 +13,30 @@ History a day needs is declared, not read behind Dagster's back:
   hours of the day before are part of the first windows of the day.
 """
 
-import time
-from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+import warnings
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 
-from feature_logic.transactions import PREVIOUS_COLUMNS, last_transaction_per_card, transaction_features
+from feature_logic.transactions import (
+    PREVIOUS_COLUMNS,
+    MissingHistoryWarning,
+    last_transaction_per_card,
+    transaction_features,
+)
 from feature_logic.windows import DEFAULT_WINDOW, window_aggregates
 from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.features import groups
-from fraud_pipelines.metadata import preview, time_range
+from fraud_pipelines.features.writes import chunks, group_metadata, typed_table, write_by_chunks  # noqa: F401 (chunks: re-export)
 from fraud_pipelines.partitions import DAILY, PREVIOUS_DAY, WITH_PREVIOUS_DAY, days_in
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_fraud_labels, raw_profiles, raw_transactions
 from fraud_pipelines.tables import day_window
 from fraud_pipelines.resources import StorageResource
 
 GROUP = "features"
-#: Days handled per feature-group commit inside one run; bounds memory on long backfills.
-CHUNK_DAYS = 10
 ONE_MICROSECOND = timedelta(microseconds=1)
-
-
-
-def chunks(days: list[date], size: int = CHUNK_DAYS) -> Iterator[tuple[datetime, datetime]]:
-    """Consecutive [start, end) windows of at most `size` days covering `days`."""
-    for i in range(0, len(days), size):
-        part = days[i : i + size]
-        yield day_window(part[0])[0], day_window(part[-1])[1]
-
-
-def write_by_chunks(context: dg.AssetExecutionContext, fg, days: list[date], label: str,
-                    build: Callable[[datetime, datetime], pd.DataFrame]) -> tuple[int, pd.DataFrame | None]:
-    """Build each chunk's rows with `build(start, end)` and replace that chunk in `fg`, logging progress.
-
-    Returns the rows written and the last chunk (for the preview)."""
-    rows, last, started = 0, None, time.perf_counter()
-    for start, end in chunks(days):
-        frame = build(start, end)
-        fg.insert(frame, replace_time_range=(start, end))
-        rows, last = rows + len(frame), frame
-        context.log.info(f"{label}: {start:%Y-%m-%d}..{end - ONE_MICROSECOND:%Y-%m-%d} {len(frame):,} rows "
-                         f"({rows:,} so far, {time.perf_counter() - started:.1f}s)")
-    return rows, last
-
-
-def group_metadata(fg, written: pd.DataFrame | None, rows: int, spec: groups.GroupSpec, **extra) -> dict:
-    """Rows, time range, preview and the statistics computed on insert."""
-    meta = {
-        "dagster/row_count": rows,
-        "feature_group": f"{spec.name} v{spec.version}",
-        "primary_key": ", ".join(spec.primary_key),
-        "online_enabled": spec.online_enabled,
-        "features": dg.MetadataValue.md(
-            "\n".join(f"- `{name}`: {text}" for name, text in spec.feature_descriptions.items())
-        ),
-        **extra,
-    }
-    if written is not None and not written.empty:
-        meta["preview"] = preview(written)
-        meta.update(time_range(written, spec.event_time))
-    statistics = fg.statistics()
-    if statistics:
-        meta["statistics_last_commit"] = dg.MetadataValue.json(statistics)
-    return meta
 
 
 @dg.asset(
@@ -94,19 +54,26 @@ def group_metadata(fg, written: pd.DataFrame | None, rows: int, spec: groups.Gro
 )
 def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     fs = storage.feature_store()
-    fg = groups.TRANSACTIONS.get_or_create(fs)
+    fg = groups.TRANSACTIONS.for_writing(fs)
     days = days_in(context.partition_time_window)
     profiles = storage.raw_table("profiles").read()
     cards = storage.raw_table("credit_cards").read()
     raw = storage.raw_table("transactions")
     previous = _previous_charges(fg, day_window(days[0])[0])
 
-    def build(start: datetime, end: datetime) -> pd.DataFrame:
+    def build(start: datetime, end: datetime) -> pa.Table:
         nonlocal previous  # each card's last charge, carried from chunk to chunk
-        features = transaction_features(raw.read(start, end), profiles, cards, previous)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MissingHistoryWarning)
+            features = transaction_features(raw.read(start, end), profiles, cards, previous)
+        for warning in caught:  # charges of cards without any history: kept, with nulls
+            if issubclass(warning.category, MissingHistoryWarning):
+                context.log.warning(f"transactions from {start:%Y-%m-%d}: {warning.message}")
+            else:
+                warnings.warn(warning.message, warning.category, stacklevel=1)
         carried = [features[list(PREVIOUS_COLUMNS)]] if previous is None else [previous, features[list(PREVIOUS_COLUMNS)]]
         previous = last_transaction_per_card(pd.concat(carried, ignore_index=True))
-        return features
+        return typed_table(features, strings=("tid", "category", "sex", "lives_city"))
 
     rows, last = write_by_chunks(context, fg, days, "transactions", build)
     return dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS, days=len(days)))
@@ -131,12 +98,13 @@ def _previous_charges(fg, before: datetime) -> pd.DataFrame | None:
 def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     fs = storage.feature_store()
     source = groups.TRANSACTIONS.get_or_create(fs)
-    fg = groups.TRANSACTIONS_4H_AGGS.get_or_create(fs)
+    fg = groups.TRANSACTIONS_4H_AGGS.for_writing(fs)
     days = days_in(context.partition_time_window)
     rows, last = write_by_chunks(
         context, fg, days, "transactions_4h_aggs",
-        lambda start, end: window_aggregates(source.read(start_time=start - DEFAULT_WINDOW, end_time=end),
-                                             start=start, end=end),
+        lambda start, end: typed_table(
+            window_aggregates(source.read(start_time=start - DEFAULT_WINDOW, end_time=end), start=start, end=end),
+            strings=("tid",)),
     )
     return dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS_4H_AGGS, days=len(days)))
 
@@ -150,16 +118,16 @@ def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageReso
     description=groups.FRAUD_LABELS.description,
 )
 def fraud_labels_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    fg = groups.FRAUD_LABELS.get_or_create(storage.feature_store())
+    fg = groups.FRAUD_LABELS.for_writing(storage.feature_store())
     days = days_in(context.partition_time_window)
     raw = storage.raw_table("fraud_labels")
     frauds = 0
 
-    def build(start: datetime, end: datetime) -> pd.DataFrame:
+    def build(start: datetime, end: datetime) -> pa.Table:
         nonlocal frauds
         labels = raw.read(start, end)
         frauds += int(labels["is_fraud"].sum())
-        return labels
+        return typed_table(labels, strings=("tid",))
 
     rows, last = write_by_chunks(context, fg, days, "fraud_labels", build)
     return dg.MaterializeResult(

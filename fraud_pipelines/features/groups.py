@@ -5,12 +5,14 @@ The assets write through these specs; the feature view and the REST service read
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from feature_logic.transactions import FEATURE_DESCRIPTIONS as TRANSACTION_FEATURES
-from fraud_pipelines.feature_store.statistics import StatisticsConfig
 from feature_logic.windows import FEATURE_DESCRIPTIONS as WINDOW_FEATURES
+from fraud_pipelines.feature_store.statistics import StatisticsConfig
+from fraud_pipelines.features import suites
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,9 +27,11 @@ class GroupSpec:
     description: str = ""
     histograms: tuple[str, ...] = ()
     feature_descriptions: dict[str, str] = field(default_factory=dict)
+    #: The group's Great Expectations suite (without a time window): run before every commit.
+    suite: Callable[[], list[Any]] | None = None
 
     def get_or_create(self, fs: Any) -> Any:
-        """The feature group in `fs` (created lazily on first insert)."""
+        """The feature group in `fs` (created lazily on first insert), for reading."""
         return fs.get_or_create_feature_group(
             self.name,
             version=self.version,
@@ -38,6 +42,24 @@ class GroupSpec:
             statistics_config=StatisticsConfig(histograms=self.histograms),
         )
 
+    def for_writing(self, fs: Any) -> Any:
+        """The group with its suite stored under the "strict" policy: every insert validates the
+        new rows before the Delta commit and refuses the batch (nothing offline or online) on a
+        failure. Imports Great Expectations, so readers use `get_or_create`."""
+        if self.suite is None:
+            return self.get_or_create(fs)
+        return fs.get_or_create_feature_group(
+            self.name,
+            version=self.version,
+            primary_key=list(self.primary_key),
+            event_time=self.event_time,
+            online_enabled=self.online_enabled,
+            description=self.description,
+            statistics_config=StatisticsConfig(histograms=self.histograms),
+            expectation_suite=self.suite(),
+            validation_policy="strict",
+        )
+
 
 TRANSACTIONS = GroupSpec(
     name="transactions",
@@ -45,6 +67,7 @@ TRANSACTIONS = GroupSpec(
     "distance and time since the card's previous charge.",
     histograms=("amount", "age_at_transaction", "loc_delta_t_minus_1", "time_delta_t_minus_1"),
     feature_descriptions=TRANSACTION_FEATURES,
+    suite=suites.transactions_suite,
 )
 
 TRANSACTIONS_4H_AGGS = GroupSpec(
@@ -53,6 +76,7 @@ TRANSACTIONS_4H_AGGS = GroupSpec(
     "mean and std of amounts, count, mean distance between consecutive charges.",
     histograms=("trans_volume_mavg", "trans_freq", "loc_delta_mavg"),
     feature_descriptions=WINDOW_FEATURES,
+    suite=suites.window_suite,
 )
 
 FRAUD_LABELS = GroupSpec(
@@ -66,4 +90,5 @@ FRAUD_LABELS = GroupSpec(
         "is_fraud": "1 when the charge was fraud, 0 when genuine.",
         "label_time": "When the label became known (after the charge).",
     },
+    suite=suites.labels_suite,
 )

@@ -8,7 +8,8 @@ import pyarrow as pa
 
 from feature_logic.schema import UTC_TIMESTAMP
 from fraud_pipelines.features import groups
-from fraud_pipelines.features.assets import chunks, transactions_4h_aggs, transactions_fg
+from fraud_pipelines.features.assets import transactions_4h_aggs, transactions_fg
+from fraud_pipelines.features.writes import chunks
 from fraud_pipelines.metadata import table_metadata
 from fraud_pipelines.partitions import DAILY, days_in
 from fraud_pipelines.resources import StorageResource
@@ -20,7 +21,7 @@ from fraud_pipelines.training.registry import MlflowResource
 GROUP = "scoring"
 
 SCORES = pa.schema([
-    ("tid", pa.int64()),
+    ("tid", pa.int64()),  # or pa.string(): typed like the charges' ids (`scores_table`)
     ("cc_num", pa.int64()),
     ("datetime", UTC_TIMESTAMP),
     ("fraud_score", pa.float64()),
@@ -31,10 +32,27 @@ SCORES = pa.schema([
 ])
 
 
-def scores_table(storage: StorageResource) -> DeltaDayTable:
-    """The `batch_scores` Delta table under the storage root."""
-    return DeltaDayTable(f"{storage.location}/scores/batch_scores", SCORES, time_column="datetime",
-                         storage_options=storage.storage_options)
+def scores_table(storage: StorageResource, tid_type: pa.DataType | None = None) -> DeltaDayTable:
+    """The `batch_scores` Delta table under the storage root, its `tid` typed like the charges'
+    ids: `tid_type` when given, else as stored, else int64."""
+    uri = f"{storage.location}/scores/batch_scores"
+    if tid_type is None:
+        tid_type = _stored_tid_type(uri, storage.storage_options) or pa.int64()
+    if pa.types.is_string(tid_type) or pa.types.is_large_string(tid_type) or pa.types.is_string_view(tid_type):
+        tid_type = pa.string()
+    schema = SCORES.set(SCORES.get_field_index("tid"), pa.field("tid", tid_type))
+    return DeltaDayTable(uri, schema, time_column="datetime", storage_options=storage.storage_options)
+
+
+def _stored_tid_type(uri: str, storage_options: dict[str, str]) -> pa.DataType | None:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        stored = pa.schema(DeltaTable(uri, storage_options=storage_options).schema().to_arrow())
+    except TableNotFoundError:
+        return None
+    return stored.field("tid").type
 
 
 @dg.asset(
@@ -54,7 +72,7 @@ def batch_scores(context: dg.AssetExecutionContext, storage: StorageResource, ml
     fv = fraud_view.get_or_create(fs)
     fv.init_batch_scoring(int(champion.training_dataset_version))
     transactions = groups.TRANSACTIONS.get_or_create(fs)
-    table = scores_table(storage)
+    table = scores_table(storage, tid_type=transactions.schema().field("tid").type)
     days = days_in(context.partition_time_window)
     rows = alerts = 0
     last = pd.DataFrame()

@@ -27,7 +27,8 @@ from feature_logic.card_state import (
 )
 from feature_logic.windows import DEFAULT_WINDOW
 from fraud_pipelines.features import groups as feature_groups
-from fraud_pipelines.features.assets import group_metadata, transactions_fg, write_by_chunks
+from fraud_pipelines.features.assets import transactions_fg
+from fraud_pipelines.features.writes import group_metadata, write_by_chunks
 from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.partitions import DAILY, WITH_PREVIOUS_DAY, days_in
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_profiles

@@ -23,7 +23,7 @@ from fraud_pipelines.training.evaluation import compare, decide_promotion, evalu
 from fraud_pipelines.training.model import TrainingParams, choose_threshold, train_model
 from fraud_pipelines.training.plots import markdown_image, save_evaluation_plots
 from fraud_pipelines.training.registry import Lineage, MlflowResource
-from fraud_pipelines.training.splits import configured_ranges, default_ranges
+from fraud_pipelines.training.splits import MIN_POSITIVES, check_positives, configured_ranges, ranges_with_positives
 
 GROUP = "training"
 
@@ -37,6 +37,9 @@ class TrainingDatasetConfig(dg.Config):
     test_end: str = Field(default="", description="End of the test split (exclusive).")
     test_share: float = Field(default=0.2, description="Share of days for test when derived.")
     validation_share: float = Field(default=0.1, description="Share of days for validation when derived.")
+    min_positives: int = Field(default=MIN_POSITIVES, ge=1, description=(
+        "Frauds validation and test must each hold: derived boundaries move earlier until they do; "
+        "configured ones are checked. Too few fails before training."))
 
 
 class ModelConfig(dg.Config):
@@ -72,12 +75,13 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
                      storage: StorageResource) -> dict[str, Any]:
     fs = storage.feature_store()
     fv = fraud_view.get_or_create(fs)
+    labels = groups.FRAUD_LABELS.get_or_create(fs).read(columns=["datetime", "is_fraud"])
     if config.train_start:
         ranges = configured_ranges(config.train_start, config.train_end, config.validation_end, config.test_end)
+        check_positives(ranges, labels["datetime"], labels["is_fraud"], min_positives=config.min_positives)
     else:
-        times = groups.FRAUD_LABELS.get_or_create(fs).read(columns=["datetime"])["datetime"]
-        ranges = default_ranges(times.min(), times.max(), test_share=config.test_share,
-                                validation_share=config.validation_share)
+        ranges = ranges_with_positives(labels["datetime"], labels["is_fraud"], test_share=config.test_share,
+                                       validation_share=config.validation_share, min_positives=config.min_positives)
     version = fv.create_train_validation_test_split(**ranges.as_kwargs(),
                                                     description=f"splits {ranges.describe()}")
     record = fv.get_training_dataset(version)

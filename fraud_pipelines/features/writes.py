@@ -1,0 +1,142 @@
+"""Write-audit-publish for the feature groups: every chunk is validated before its Delta commit.
+
+Each group's Great Expectations suite (`features/suites.py`, the one its blocking asset check
+runs) is stored on the group with the "strict" validation policy, so `FeatureGroup.insert`
+validates the in-memory chunk *before* the Delta commit: a refused chunk leaves the current Delta
+version untouched and publishes nothing online (online rows are written only after a commit).
+Validating the in-memory batch rather than staging a table costs no extra I/O, and the rows
+checked are exactly the rows committed.
+
+A run over many days writes one commit per chunk of `CHUNK_DAYS` days (memory stays bounded on
+long backfills). The rule for a chunk refused mid-run: the run stops at once; chunks committed
+earlier in the same run stay committed (and online) -- they were validated too -- and the error
+names them (days and Delta versions), the refused chunk and every later chunk are not written.
+Re-running the range after the fix replaces those days, so nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from fraud_pipelines.feature_store.validation import ValidationError, ValidationReport
+from fraud_pipelines.metadata import preview, time_range
+from fraud_pipelines.tables import day_window
+
+#: Days handled per feature-group commit inside one run; bounds memory on long backfills.
+CHUNK_DAYS = 10
+#: Upper bound on a refusal message (characters), whatever the values it samples.
+MAX_MESSAGE = 2_000
+_MAX_VALUE = 60
+_MAX_FAILURES = 5
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+class FeatureGroupRefused(RuntimeError):
+    """A chunk failed its group's suite before its commit; says what this run committed before it."""
+
+
+def chunks(days: list[date], size: int | None = None) -> Iterator[tuple[datetime, datetime]]:
+    """Consecutive [start, end) windows of at most `size` (default `CHUNK_DAYS`) days covering `days`."""
+    size = size or CHUNK_DAYS
+    for i in range(0, len(days), size):
+        part = days[i : i + size]
+        yield day_window(part[0])[0], day_window(part[-1])[1]
+
+
+def write_by_chunks(context: dg.AssetExecutionContext, fg: Any, days: list[date], label: str,
+                    build: Callable[[datetime, datetime], Any]) -> tuple[int, Any]:
+    """Build each chunk's rows with `build(start, end)` and replace that chunk in `fg` (validated
+    before its commit), logging progress. Returns the rows written and the last chunk (for the
+    preview). A refused chunk raises `FeatureGroupRefused` (see the module docstring)."""
+    rows, last, started = 0, None, time.perf_counter()
+    committed: list[tuple[datetime, datetime, int]] = []
+    for start, end in chunks(days):
+        frame = build(start, end)
+        try:
+            metrics = fg.insert(frame, replace_time_range=(start, end))
+        except ValidationError as error:
+            raise FeatureGroupRefused(refusal_message(fg, error.report, start, end, committed)) from None
+        committed.append((start, end, metrics["delta_version"]))
+        rows, last = rows + len(frame), frame
+        context.log.info(f"{label}: {start:%Y-%m-%d}..{end - _ONE_MICROSECOND:%Y-%m-%d} {len(frame):,} rows "
+                         f"({rows:,} so far, {time.perf_counter() - started:.1f}s)")
+    return rows, last
+
+
+def refusal_message(fg: Any, report: ValidationReport, start: datetime, end: datetime,
+                    committed: list[tuple[datetime, datetime, int]]) -> str:
+    """Group, refused days, each failed expectation with its column and a few (shortened) sample
+    values, and what this run had committed before; at most `MAX_MESSAGE` characters."""
+    lines = [f"feature group {fg.name} v{fg.version} refused {report.rows:,} rows of {_days(start, end)}: "
+             f"they failed its suite '{report.suite_name}', so nothing of them was written offline or online."]
+    for failure in report.failures[:_MAX_FAILURES]:
+        sample = [_short(value) for value in failure.sample[:3]]
+        rule = failure.message.split(" failed")[0][:200]  # "column 'x': expectation(args)"
+        count = f"failed for {failure.unexpected_count:,} of {report.rows:,} rows" if failure.unexpected_count else "failed"
+        lines.append(f"  - {rule} {count}; e.g. {sample}")
+    if len(report.failures) > _MAX_FAILURES:
+        lines.append(f"  - and {len(report.failures) - _MAX_FAILURES} more failed expectation(s)")
+    if committed:
+        lines.append(f"Committed earlier in this run (validated, also online): {_days(committed[0][0], committed[-1][1])} "
+                     f"as Delta versions {committed[0][2]}..{committed[-1][2]}; later days were not written. "
+                     "Fix the input and re-run the whole range: its days are replaced, never duplicated.")
+    else:
+        lines.append("Nothing was committed in this run: every stored version is unchanged. "
+                     "Fix the input (the raw table behind these columns) and re-run.")
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 15] + " ...[truncated]"
+
+
+def typed_table(frame: pd.DataFrame, strings: tuple[str, ...]) -> pa.Table:
+    """`frame` as Arrow, with the `strings` columns typed string even when every value is null
+    (owner attributes of charges whose cards have no profile; string ids of an empty chunk): a
+    group's schema never depends on which rows a chunk happened to hold. Integer ids are never
+    null-typed, so "tid" is cast only when it holds strings or nothing."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for name in strings:
+        index = table.schema.get_field_index(name)
+        if index >= 0 and pa.types.is_null(table.schema.field(index).type):
+            table = table.set_column(index, name, table.column(index).cast(pa.string()))
+    return table
+
+
+def group_metadata(fg: Any, written: pd.DataFrame | None, rows: int, spec: Any, **extra: Any) -> dict:
+    """Rows, time range, preview and the statistics computed on insert."""
+    meta = {
+        "dagster/row_count": rows,
+        "feature_group": f"{spec.name} v{spec.version}",
+        "primary_key": ", ".join(spec.primary_key),
+        "online_enabled": spec.online_enabled,
+        "features": dg.MetadataValue.md(
+            "\n".join(f"- `{name}`: {text}" for name, text in spec.feature_descriptions.items())
+        ),
+        **extra,
+    }
+    if isinstance(written, pa.Table):
+        written = written.to_pandas()
+    if written is not None and not written.empty:
+        meta["preview"] = preview(written)
+        meta.update(time_range(written, spec.event_time))
+    statistics = fg.statistics()
+    if statistics:
+        meta["statistics_last_commit"] = dg.MetadataValue.json(statistics)
+    return meta
+
+
+def _days(start: datetime, end: datetime) -> str:
+    last = end - _ONE_MICROSECOND
+    return f"{start:%Y-%m-%d}" if start.date() == last.date() else f"{start:%Y-%m-%d}..{last:%Y-%m-%d}"
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k)[:_MAX_VALUE]: _short(v) for k, v in list(value.items())[:4]}
+    text = repr(value)
+    return value if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
