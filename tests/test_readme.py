@@ -27,3 +27,19 @@ def test_every_feature_is_listed():
 
 def test_point_in_time_rule_is_stated():
     assert "greatest event time" in README and "<= t" in README
+
+
+def test_the_contract_example_is_a_valid_contract_and_every_key_is_documented():
+    import re
+
+    import yaml
+
+    from fraud_pipelines import contract as contracts
+
+    example = re.search(r"```yaml\n(name: foreign_bank.*?)```", README, re.S).group(1)
+    parsed = contracts.parse(yaml.safe_load(example))
+    assert parsed.tid_type == "string" and parsed.labels_from_transactions.column == "fraud_label"
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", README, re.M))
+    keys = set(contracts.DataContract.model_fields) - {"base_dir", "tables"}
+    assert keys | set(contracts.TableContract.model_fields) <= documented
+    assert "make run" in README and "\nrun:" in (ROOT / "Makefile").read_text()
