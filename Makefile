@@ -21,7 +21,7 @@ UI_PORT ?= 3000
 FAST_TESTS ?= tests/test_synthetic.py tests/test_feature_logic.py tests/test_windows.py tests/test_on_demand.py \
 	tests/test_definitions.py tests/feature_store tests/training/test_model.py
 
-.PHONY: demo test test-fast ui serve bench clean venv
+.PHONY: demo test test-fast lint ui serve bench clean venv
 
 venv: $(VENV)/.installed
 
@@ -40,11 +40,16 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 demo: venv
 	$(BIN)/python -m fraud_pipelines.cli demo
 
-test: venv
+test: lint
 	$(BIN)/python -m pytest
 
-test-fast: venv
+test-fast: lint
 	$(BIN)/python -m pytest $(FAST_TESTS)
+
+# Style and layer contracts (pyproject.toml: [tool.ruff], [tool.importlinter]); a few seconds.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 ui: venv
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
