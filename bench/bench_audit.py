@@ -1,7 +1,8 @@
 """What the write–audit–publish audit costs: raw ingestion of the seeded data (transactions, then
 their labels) with and without the pre-commit audit (Great Expectations suite + cross-table rules),
 on the same read → type → Delta-commit path. Great Expectations is imported before the clock starts in
-both cases (~4 s once per process; every run imports it for its blocking checks anyway). Each case runs in its own child process with a fresh
+both cases (~4 s once per process; every run imports it for its blocking checks anyway). Each case
+runs in its own child process with a fresh
 FRAUD_HOME, so its peak RSS is its own; cases are interleaved and repeated, medians are reported.
 
 Usage: python bench/bench_audit.py [--sizes 1M,10M] [--repeats 3]
@@ -25,10 +26,10 @@ SHAPES = {"1M": (10_000, 10, 100_000), "10M": (100_000, 90, 111_112)}  # cards, 
 
 
 def child(size: str, audited: bool) -> None:
+    import great_expectations  # noqa: F401  (imported in both cases: a run's blocking checks import it anyway)
+
     from fraud_pipelines.raw.ingest import ingest_days
     from fraud_pipelines.resources import RawSourceResource, StorageResource
-
-    import great_expectations  # noqa: F401  (imported in both cases: a run's blocking checks import it anyway)
 
     cards, n_days, per_day = SHAPES[size]
     raw = RawSourceResource(n_cards=cards, transactions_per_day=per_day, horizon_days=n_days)

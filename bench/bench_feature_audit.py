@@ -23,15 +23,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_features import SHAPES, START, _reset_rss_peak, _rss_peak_mb, generate  # noqa: E402
+
 from feature_logic.transactions import transaction_features  # noqa: E402
 
 
 def child(case: str, size: str, repeats: int) -> dict:
     """Build the features of `size` charges once, then time `repeats` inserts into fresh stores."""
     from fraud_pipelines.feature_store import FeatureStore
+    from fraud_pipelines.feature_store.specs import suite_from_json
     from fraud_pipelines.feature_store.validation import validate
     from fraud_pipelines.features import groups
-    from fraud_pipelines.feature_store.specs import suite_from_json
 
     cards, days = SHAPES[size]
     transactions, profiles, credit_cards = generate(cards, days)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import shutil
 import sqlite3
@@ -32,7 +31,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fraud_pipelines.feature_store import FeatureStore  # noqa: E402
-from fraud_pipelines.feature_store.offline_store import connect  # noqa: E402
 
 SIZES = {"1M": 1_000_000, "10M": 10_000_000}
 CARDS = 100_000
@@ -122,7 +120,12 @@ def prepare(root: str, rows: int) -> dict:
         "card_stats": store.get_or_create_feature_group("card_stats", primary_key=["cc_num"], event_time="datetime",
                                                         online_enabled=True),
     }
-    for name, frame in [("fraud_labels", labels), ("transactions", tx), ("profiles", profiles), ("card_stats", card_stats)]:
+    for name, frame in [
+        ("fraud_labels", labels),
+        ("transactions", tx),
+        ("profiles", profiles),
+        ("card_stats", card_stats),
+    ]:
         metrics = fgs[name].insert(frame)
         figures[f"insert {name} ({len(frame):,} rows)"] = metrics["seconds"]
     day = (START + dt.timedelta(days=45), START + dt.timedelta(days=46))

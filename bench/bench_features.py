@@ -94,7 +94,9 @@ def generate(cards: int, days: int, seed: int = 7) -> tuple[pd.DataFrame, pd.Dat
     return transactions, profiles, credit_cards
 
 
-def _versions(rng: np.random.Generator, cc_nums: np.ndarray, start_us: int, horizon_us: int, extra_share: float) -> pd.DataFrame:
+def _versions(
+    rng: np.random.Generator, cc_nums: np.ndarray, start_us: int, horizon_us: int, extra_share: float
+) -> pd.DataFrame:
     """One version per card before the horizon, plus a later one for `extra_share` of the cards."""
     again = rng.random(len(cc_nums)) < extra_share
     keys = np.concatenate([cc_nums, cc_nums[again]])

@@ -230,7 +230,9 @@ def bench_in_process(home: Path, bodies: list[bytes], storage, label: str) -> No
         timings["score one vector"].append(time.perf_counter() - began)
     for name, seconds in timings.items():
         us = {k: v * 1e3 for k, v in percentiles(seconds).items() if k != "n"}
-        print(f"  in-process {label:<6} {name:<46} p50 {us['p50']:.0f} us  p95 {us['p95']:.0f} us  p99 {us['p99']:.0f} us")
+        print(
+            f"  in-process {label:<6} {name:<46} p50 {us['p50']:.0f} us  p95 {us['p95']:.0f} us  p99 {us['p99']:.0f} us"
+        )
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 

@@ -2,7 +2,9 @@
 day of transactions at a time with injected fraud, and the labels that arrive days later.
 
 Entities depend only on the config; each day only on (seed, day) and the entities, so a day
-generated alone equals the same day generated inside a range, and tids are stable."""
+generated alone equals the same day generated inside a range, and tids are stable. Any day from
+the config's start on can be generated; owners keep moving and cards keep being reissued, and the
+history tables can be cut at any day (`profiles(until=day)`)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ from feature_logic.synthetic_population import (
     Population,
     build_population,
     credit_cards_frame,
+    day_start_us,
     habitual_charges,
+    next_period,
     profiles_frame,
     utc_timestamps,
 )
@@ -64,38 +68,62 @@ class DayData:
 
 
 class SyntheticGenerator:
-    """Draws the entities of a config once, then generates any day of its horizon on demand."""
+    """Draws the owners and cards of a config once, then generates any day from its start on
+    demand. Each period of `n_days` days (moves, reissues) is derived from the one before it when
+    first needed and kept (about 60 bytes a card per period)."""
 
     def __init__(self, config: SyntheticConfig) -> None:
         self.config = config
-        self.population: Population = build_population(config)
+        self._periods: list[Population] = [build_population(config)]
 
-    def credit_cards(self) -> pd.DataFrame:
-        """The full `credit_cards` history: first issues (before the horizon) and reissues."""
-        return credit_cards_frame(self.population)
+    @property
+    def population(self) -> Population:
+        """The entities during the first period (the default range)."""
+        return self._periods[0]
 
-    def profiles(self) -> pd.DataFrame:
-        """The full `profiles` history: each owner at issue and a new row per move."""
-        return profiles_frame(self.population)
+    def population_on(self, day: dt.date | str) -> Population:
+        """The entities during the period holding `day`: the cities and cards of its start and
+        its moves and reissues."""
+        period = self.config.period_of(self.config.check_day(day))
+        while len(self._periods) <= period:
+            self._periods.append(next_period(self.config, self._periods[-1], len(self._periods)))
+        return self._periods[period]
+
+    def credit_cards(self, until: dt.date | str | None = None) -> pd.DataFrame:
+        """The `credit_cards` history through the end of day `until` (default: the last day of the
+        config's default range): first issues (before the start) and every reissue up to then."""
+        return credit_cards_frame(*self._history(until))
+
+    def profiles(self, until: dt.date | str | None = None) -> pd.DataFrame:
+        """The `profiles` history through the end of day `until` (default: the last day of the
+        config's default range): each owner at the card's first issue and a row per move."""
+        return profiles_frame(*self._history(until))
+
+    def _history(self, until: dt.date | str | None) -> tuple[list[Population], int]:
+        """The periods up to the one holding `until`, and the end of that day (epoch µs)."""
+        last = self.config.check_day(until if until is not None else self.config.end_date - dt.timedelta(days=1))
+        self.population_on(last)  # derives the periods up to it
+        return self._periods[: self.config.period_of(last) + 1], day_start_us(last + dt.timedelta(days=1))
 
     def day(self, day: dt.date | str) -> DayData:
-        """Transactions, labels and injected frauds of one UTC day of the horizon."""
+        """Transactions, labels and injected frauds of one UTC day (any day from the start on)."""
         day = self.config.check_day(day)
         config = self.config
+        population = self.population_on(day)
         seed = np.random.SeedSequence(config.seed, spawn_key=(_DAY_STREAM, day.toordinal()))
         rng = np.random.default_rng(seed)
         n_total = int(rng.poisson(config.transactions_per_day * WEEKDAY_FACTORS[day.weekday()]))
         n_fraud = int(rng.binomial(n_total, config.fraud_rate))
-        chain, burst = chain_attacks(rng, self.population, n_fraud * config.chain_attack_share, day)
+        chain, burst = chain_attacks(rng, population, n_fraud * config.chain_attack_share, day)
         n_travel = max(0, min(n_fraud - len(chain), n_total - len(chain)))
-        genuine = habitual_charges(rng, self.population, max(0, n_total - len(chain) - n_travel), day)
-        travel = impossible_travel(rng, self.population, genuine, n_travel, day)
+        genuine = habitual_charges(rng, population, max(0, n_total - len(chain) - n_travel), day)
+        travel = impossible_travel(rng, population, genuine, n_travel, day)
         return self._assemble(rng, day, genuine, chain, burst, travel)
 
     def days(
         self, first: dt.date | str | None = None, last: dt.date | str | None = None
     ) -> Iterator[DayData]:
-        """Each day from `first` to `last` inclusive (default: the whole horizon), in order."""
+        """Each day from `first` to `last` inclusive (default: the config's default range), in order."""
         horizon = self.config.days()
         first = self.config.check_day(first if first is not None else horizon[0])
         last = self.config.check_day(last if last is not None else horizon[-1])
@@ -162,14 +190,14 @@ class SyntheticGenerator:
         return np.where(is_fraud, chargeback_s * SECOND_US, genuine_us)
 
 
-def generate_credit_cards(config: SyntheticConfig) -> pd.DataFrame:
-    """The `credit_cards` table (issues and reissues) of `config`."""
-    return SyntheticGenerator(config).credit_cards()
+def generate_credit_cards(config: SyntheticConfig, until: dt.date | str | None = None) -> pd.DataFrame:
+    """The `credit_cards` table (issues and reissues) of `config` through day `until`."""
+    return SyntheticGenerator(config).credit_cards(until)
 
 
-def generate_profiles(config: SyntheticConfig) -> pd.DataFrame:
-    """The `profiles` table (owners and their moves) of `config`."""
-    return SyntheticGenerator(config).profiles()
+def generate_profiles(config: SyntheticConfig, until: dt.date | str | None = None) -> pd.DataFrame:
+    """The `profiles` table (owners and their moves) of `config` through day `until`."""
+    return SyntheticGenerator(config).profiles(until)
 
 
 def generate_day(config: SyntheticConfig, day: dt.date | str) -> DayData:
@@ -191,5 +219,5 @@ def generate_fraud_labels(config: SyntheticConfig, day: dt.date | str) -> pd.Dat
 def generate_days(
     config: SyntheticConfig, first: dt.date | str | None = None, last: dt.date | str | None = None
 ) -> Iterator[DayData]:
-    """Each day from `first` to `last` inclusive (default: the whole horizon), in order."""
+    """Each day from `first` to `last` inclusive (default: the config's default range), in order."""
     return SyntheticGenerator(config).days(first, last)

@@ -13,23 +13,28 @@ import numpy as np
 #: tids are `YYYYMMDD * TID_DAY_FACTOR + sequence`, so a day holds fewer rows than this.
 TID_DAY_FACTOR = 1_000_000_000
 _MAX_TRANSACTIONS_PER_DAY = 100_000_000
-_MAX_DAYS = 4 * 365  # a card reissued inside the horizon must not expire again inside it
+_MAX_DAYS = 4 * 365  # a card reissued inside a period must not expire again inside it
+MAX_DAYS_AFTER_START = 100 * 365  # the last day that can be generated, a century on
 
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """What to generate: entities come from (seed, n_cards) and the horizon; each day from
-    (seed, day) alone, so any day can be generated on its own."""
+    """What to generate: owners and habits come from (seed, n_cards), their moves and card
+    reissues from each period of `n_days` days, and each day from (seed, day) and those, so any
+    day from `start_date` on can be generated on its own."""
 
     seed: int = 42
-    start_date: dt.date = dt.date(2025, 1, 1)  # first day of the horizon (UTC)
-    n_days: int = 60  # days in the horizon; moves and reissues happen inside it
+    start_date: dt.date = dt.date(2025, 1, 1)  # first day (UTC); nothing is generated before it
+    # Days of the default range (`days()`, the history tables' default end) and of each period in
+    # which `move_share` of owners move and `reissue_share` of cards are reissued early; later
+    # days are generated too, their periods following on.
+    n_days: int = 60
     n_cards: int = 1_000
     transactions_per_day: int = 10_000  # mean; each day varies around it deterministically
     fraud_rate: float = 0.005  # target share of fraudulent transactions
     chain_attack_share: float = 0.6  # share of fraud rows from bursts; the rest is travel fraud
-    move_share: float = 0.05  # share of owners who move city inside the horizon
-    reissue_share: float = 0.03  # share of cards reissued early inside the horizon
+    move_share: float = 0.05  # share of owners who move city in each period
+    reissue_share: float = 0.03  # share of cards reissued early in each period
     label_noise: float = 0.0  # share of labels flipped (missed frauds, false chargebacks)
     genuine_label_delay_days: int = 7  # a genuine charge is confirmed this long after it
     max_fraud_label_delay_days: int = 30  # a fraud is reported 1 to this many days after it
@@ -63,16 +68,25 @@ class SyntheticConfig:
 
     @property
     def end_date(self) -> dt.date:
-        """The first day after the horizon."""
+        """The first day after the default range (and after the first period)."""
         return self.start_date + dt.timedelta(days=self.n_days)
 
+    @property
+    def last_day(self) -> dt.date:
+        """The last day that can be generated: `MAX_DAYS_AFTER_START` after `start_date`."""
+        return dt.date.fromordinal(min(self.start_date.toordinal() + MAX_DAYS_AFTER_START, dt.date.max.toordinal()))
+
     def days(self) -> list[dt.date]:
-        """Every day of the horizon, in order."""
+        """Every day of the default range, in order."""
         return [self.start_date + dt.timedelta(days=i) for i in range(self.n_days)]
+
+    def period_of(self, day: dt.date) -> int:
+        """The number of the `n_days` period holding `day` (0 for the default range)."""
+        return (day - self.start_date).days // self.n_days
 
     def check_day(self, day: dt.date | str) -> dt.date:
         """The day as a date (ISO strings such as partition keys are accepted), or a ValueError
-        if it lies outside the horizon."""
+        if it is before `start_date` or after `last_day`."""
         if isinstance(day, str):
             try:
                 day = dt.date.fromisoformat(day)
@@ -80,11 +94,15 @@ class SyntheticConfig:
                 raise ValueError(f"day {day!r} is not an ISO date (YYYY-MM-DD)") from None
         elif isinstance(day, dt.datetime) or not isinstance(day, dt.date):
             raise TypeError(f"day must be a date or an ISO date string, got {day!r}")
-        if not self.start_date <= day < self.end_date:
+        if day < self.start_date:
             raise ValueError(
-                f"day {day.isoformat()} is outside the synthetic horizon "
-                f"{self.start_date.isoformat()} .. {(self.end_date - dt.timedelta(days=1)).isoformat()}"
-                f" (start_date={self.start_date.isoformat()}, n_days={self.n_days})"
+                f"day {day.isoformat()} is before the synthetic data's first day "
+                f"(SyntheticConfig.start_date={self.start_date.isoformat()}): set an earlier start_date"
+            )
+        if day > self.last_day:
+            raise ValueError(
+                f"day {day.isoformat()} is after the synthetic data's last day {self.last_day.isoformat()}"
+                f" ({MAX_DAYS_AFTER_START:,} days after SyntheticConfig.start_date={self.start_date.isoformat()})"
             )
         return day
 

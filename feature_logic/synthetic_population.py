@@ -1,10 +1,12 @@
 """The synthetic card holders: cards, owners, their homes, moves, reissues and spending habits,
-drawn once from (seed, n_cards) and the horizon, and the genuine charges they make."""
+and the genuine charges they make. Owners and habits are drawn once from (seed, n_cards); moves
+and reissues period by period (`n_days` days each), so they keep unfolding for any range."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -26,9 +28,11 @@ _CARD_VALIDITY_DAYS = 4 * 365
 _CARDS_STREAM, _OWNERS_STREAM, _HABITS_STREAM, _EVENTS_STREAM = 1, 2, 3, 4
 
 
-def entity_rng(config: SyntheticConfig, stream: int) -> np.random.Generator:
-    """The random stream of one part of the entities, keyed by (seed, n_cards, stream)."""
-    return np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(0, config.n_cards, stream)))
+def entity_rng(config: SyntheticConfig, stream: int, *period: int) -> np.random.Generator:
+    """The random stream of one part of the entities, keyed by (seed, n_cards, stream) and, for
+    the events of a later period, its number."""
+    spawn_key = (0, config.n_cards, stream, *period)
+    return np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=spawn_key))
 
 
 def day_start_us(day: dt.date) -> int:
@@ -53,21 +57,22 @@ class Charges:
 
 @dataclass(frozen=True)
 class Population:
-    """Per-card arrays (index i is one card and its owner) with everything a day needs."""
+    """Per-card arrays (index i is one card and its owner) with everything a day needs, as they
+    are during one period of `n_days` days: the card and city at its start and its events."""
 
     cc_num: np.ndarray  # int64, 16 digits, Luhn-valid
     provider: np.ndarray  # index into PROVIDERS
-    issue_us: np.ndarray  # first issue of the card, before the horizon
-    expires_day: np.ndarray  # datetime64[D], last valid day of the first issue
-    reissue_us: np.ndarray  # reissue inside the horizon, or NO_EVENT_US
+    issue_us: np.ndarray  # issue of the card valid at the period's start (period 0: before it)
+    expires_day: np.ndarray  # datetime64[D], last valid day of that issue
+    reissue_us: np.ndarray  # reissue inside the period, or NO_EVENT_US
     reissue_expires_day: np.ndarray  # datetime64[D], expiry of the reissued card
     first_name: np.ndarray
     last_name: np.ndarray
     sex: np.ndarray  # "F" / "M"
     birthdate: np.ndarray  # datetime64[D]
-    home_city: np.ndarray  # index into CITIES before any move
-    new_city: np.ndarray  # city after the move (the home city for owners who stay)
-    move_us: np.ndarray  # time of the move, or NO_EVENT_US
+    home_city: np.ndarray  # index into CITIES at the period's start
+    new_city: np.ndarray  # city after the period's move (the home city for owners who stay)
+    move_us: np.ndarray  # time of the move inside the period, or NO_EVENT_US
     offset_north_km: np.ndarray  # where in town the owner shops, relative to the centre
     offset_east_km: np.ndarray
     activity_cdf: np.ndarray  # cumulative share of the day's charges made by cards 0..i
@@ -75,7 +80,7 @@ class Population:
     log_median_amount: np.ndarray  # [card, category] log of the owner's median charge
 
     def city_at(self, card: np.ndarray, time_us: np.ndarray | int) -> np.ndarray:
-        """Each card's owner's city at the given times (the new city from the move on)."""
+        """Each card's owner's city at the given times of the period (the new city from the move on)."""
         return np.where(time_us >= self.move_us[card], self.new_city[card], self.home_city[card])
 
     def near_owner(
@@ -88,7 +93,8 @@ class Population:
 
 
 def build_population(config: SyntheticConfig) -> Population:
-    """Draw every card, owner and habit of `config`; the same config gives the same arrays."""
+    """Draw every card, owner and habit of `config`, and the events of its first period (the
+    `n_days` from `start_date`); the same config gives the same arrays."""
     n = config.n_cards
     start_us, end_us = day_start_us(config.start_date), day_start_us(config.end_date)
 
@@ -122,7 +128,45 @@ def build_population(config: SyntheticConfig) -> Population:
     offset_north_km = np.clip(rng.normal(0.0, 4.0, n), -10.0, 10.0)
     offset_east_km = np.clip(rng.normal(0.0, 4.0, n), -10.0, 10.0)
 
-    rng = entity_rng(config, _EVENTS_STREAM)
+    move_us, new_city, reissue_us, reissue_expires_day = _period_events(
+        entity_rng(config, _EVENTS_STREAM), config, start_us, end_us, home_city, expires_day
+    )
+    population = Population(
+        cc_num=cc_num, provider=provider, issue_us=issue_us, expires_day=expires_day,
+        reissue_us=reissue_us, reissue_expires_day=reissue_expires_day, first_name=first_name,
+        last_name=last_name, sex=sex, birthdate=birthdate, home_city=home_city, new_city=new_city,
+        move_us=move_us, offset_north_km=offset_north_km, offset_east_km=offset_east_km,
+        activity_cdf=activity_cdf, category_cdf=category_cdf, log_median_amount=log_median_amount,
+    )  # fmt: skip
+    return _frozen(population)
+
+
+def next_period(config: SyntheticConfig, previous: Population, period: int) -> Population:
+    """The entities during period `period` (>= 1): the card and city each owner ends the period
+    before with, and this period's moves and reissues, drawn from a stream of its own."""
+    start_us = day_start_us(config.start_date) + period * config.n_days * DAY_US
+    end_us = start_us + config.n_days * DAY_US
+    reissued = previous.reissue_us != NO_EVENT_US
+    issue_us = np.where(reissued, previous.reissue_us, previous.issue_us)
+    expires_day = np.where(reissued, previous.reissue_expires_day, previous.expires_day)
+    home_city = previous.new_city
+    move_us, new_city, reissue_us, reissue_expires_day = _period_events(
+        entity_rng(config, _EVENTS_STREAM, period), config, start_us, end_us, home_city, expires_day
+    )
+    return _frozen(replace(
+        previous, issue_us=issue_us, expires_day=expires_day, reissue_us=reissue_us,
+        reissue_expires_day=reissue_expires_day, home_city=home_city, new_city=new_city, move_us=move_us,
+    ))  # fmt: skip
+
+
+def _period_events(
+    rng: np.random.Generator, config: SyntheticConfig, start_us: int, end_us: int, home_city: np.ndarray,
+    expires_day: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Moves and reissues in [start_us, end_us): `move_share` of owners move to another city; a
+    card expiring in the period is reissued in its last 30 days, `reissue_share` of the others
+    at any time. Returns move_us, new_city, reissue_us, reissue_expires_day."""
+    n = len(home_city)
     moves = rng.random(n) < config.move_share
     horizon_s = (end_us - start_us) // SECOND_US
     move_us = np.where(moves, start_us + _seconds_us(rng, 0, horizon_s, n), NO_EVENT_US)
@@ -136,51 +180,58 @@ def build_population(config: SyntheticConfig) -> Population:
     early_us = start_us + _seconds_us(rng, 0, horizon_s, n)
     reissue_us = np.where(expiring, renew_us, np.where(early, early_us, NO_EVENT_US))
     reissue_expires_day = _end_of_month(_to_day(np.minimum(reissue_us, end_us)) + _CARD_VALIDITY_DAYS)
+    return move_us, new_city, reissue_us, reissue_expires_day
 
-    population = Population(
-        cc_num=cc_num, provider=provider, issue_us=issue_us, expires_day=expires_day,
-        reissue_us=reissue_us, reissue_expires_day=reissue_expires_day, first_name=first_name,
-        last_name=last_name, sex=sex, birthdate=birthdate, home_city=home_city, new_city=new_city,
-        move_us=move_us, offset_north_km=offset_north_km, offset_east_km=offset_east_km,
-        activity_cdf=activity_cdf, category_cdf=category_cdf, log_median_amount=log_median_amount,
-    )  # fmt: skip
+
+def _frozen(population: Population) -> Population:
+    """The population with read-only arrays: they are shared by every day generated from it."""
     for array in vars(population).values():
-        array.setflags(write=False)  # shared by every day generated from this population
+        array.setflags(write=False)
     return population
 
 
-def credit_cards_frame(population: Population) -> pd.DataFrame:
-    """The `credit_cards` table: one row per issue and one per reissue, by cc_num then time."""
-    reissued = np.flatnonzero(population.reissue_us != NO_EVENT_US)
-    card = np.concatenate([np.arange(len(population.cc_num)), reissued])
-    event_us = np.concatenate([population.issue_us, population.reissue_us[reissued]])
-    expires = np.concatenate([population.expires_day, population.reissue_expires_day[reissued]])
-    order = np.lexsort((event_us, population.cc_num[card]))
+def credit_cards_frame(periods: Sequence[Population], until_us: int) -> pd.DataFrame:
+    """The `credit_cards` table up to `until_us` (exclusive): one row per first issue and one per
+    reissue of the given consecutive periods, by cc_num then time."""
+    first = periods[0]
+    card, event_us, expires = [np.arange(len(first.cc_num))], [first.issue_us], [first.expires_day]
+    for population in periods:
+        reissued = np.flatnonzero(population.reissue_us < until_us)  # NO_EVENT_US never is
+        card.append(reissued)
+        event_us.append(population.reissue_us[reissued])
+        expires.append(population.reissue_expires_day[reissued])
+    card, event_us, expires = np.concatenate(card), np.concatenate(event_us), np.concatenate(expires)
+    order = np.lexsort((event_us, first.cc_num[card]))
     card, event_us, expires = card[order], event_us[order], expires[order]
     return pd.DataFrame(
         {
-            "cc_num": population.cc_num[card],
-            "provider": np.asarray(PROVIDERS, dtype=object)[population.provider[card]],
+            "cc_num": first.cc_num[card],
+            "provider": np.asarray(PROVIDERS, dtype=object)[first.provider[card]],
             "expires": expires.astype(object),
             "event_time": utc_timestamps(event_us),
         }
     )
 
 
-def profiles_frame(population: Population) -> pd.DataFrame:
-    """The `profiles` table: each owner as of the card's issue, plus a row per move."""
-    moved = np.flatnonzero(population.move_us != NO_EVENT_US)
-    card = np.concatenate([np.arange(len(population.cc_num)), moved])
-    event_us = np.concatenate([population.issue_us, population.move_us[moved]])
-    city = np.concatenate([population.home_city, population.new_city[moved]])
-    order = np.lexsort((event_us, population.cc_num[card]))
+def profiles_frame(periods: Sequence[Population], until_us: int) -> pd.DataFrame:
+    """The `profiles` table up to `until_us` (exclusive): each owner as of the card's first issue,
+    plus a row per move of the given consecutive periods, by cc_num then time."""
+    first = periods[0]
+    card, event_us, city = [np.arange(len(first.cc_num))], [first.issue_us], [first.home_city]
+    for population in periods:
+        moved = np.flatnonzero(population.move_us < until_us)  # NO_EVENT_US never is
+        card.append(moved)
+        event_us.append(population.move_us[moved])
+        city.append(population.new_city[moved])
+    card, event_us, city = np.concatenate(card), np.concatenate(event_us), np.concatenate(city)
+    order = np.lexsort((event_us, first.cc_num[card]))
     card, event_us, city = card[order], event_us[order], city[order]
     return pd.DataFrame(
         {
-            "cc_num": population.cc_num[card],
-            "name": population.first_name[card] + " " + population.last_name[card],
-            "sex": population.sex[card],
-            "birthdate": population.birthdate[card].astype(object),
+            "cc_num": first.cc_num[card],
+            "name": first.first_name[card] + " " + first.last_name[card],
+            "sex": first.sex[card],
+            "birthdate": first.birthdate[card].astype(object),
             "city": ref.CITY_NAMES[city],
             "country": ref.CITY_COUNTRIES[city],
             "event_time": utc_timestamps(event_us),

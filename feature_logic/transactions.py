@@ -231,7 +231,8 @@ def _check_history(batch: dict[str, np.ndarray], positions: dict[str, np.ndarray
             examples = []
             for i in late[:_SAMPLES]:
                 first = times[keys == batch["cc_num"][i]].min()
-                examples.append(f"tid {_text(batch['tid'][i])} (card {batch['cc_num'][i]}) at {_when(batch['datetime'][i])}, "
+                examples.append(f"tid {_text(batch['tid'][i])} (card {batch['cc_num'][i]}) at "
+                                f"{_when(batch['datetime'][i])}, "
                                 f"first {name} version {_when(first)}")
             problems.append(
                 f"{len(late):,} of {len(missing):,} charge(s) ({len(np.unique(batch['cc_num'][late])):,} card(s)) "

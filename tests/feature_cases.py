@@ -109,13 +109,23 @@ def random_raw_tables(
     moves = rng.random(n_cards) < 0.7
     move_time = micros[rng.choice(n, n_cards)]  # some moves land exactly on a charge's time
     known = np.arange(n_cards) < n_cards - 1 if unknown_card else np.ones(n_cards, dtype=bool)
-    profile_rows = [(c, f"City {i}", first_seen[i], f"{1950 + 7 * i}-0{1 + i % 9}-1{i % 9}", "FM"[i % 2]) for i, c in enumerate(cards) if known[i]]
-    profile_rows += [(c, f"New City {i}", move_time[i], f"{1950 + 7 * i}-0{1 + i % 9}-1{i % 9}", "FM"[i % 2]) for i, c in enumerate(cards) if moves[i] and known[i]]
+    profile_rows = [
+        (c, f"City {i}", first_seen[i], f"{1950 + 7 * i}-0{1 + i % 9}-1{i % 9}", "FM"[i % 2])
+        for i, c in enumerate(cards)
+        if known[i]
+    ]
+    profile_rows += [
+        (c, f"New City {i}", move_time[i], f"{1950 + 7 * i}-0{1 + i % 9}-1{i % 9}", "FM"[i % 2])
+        for i, c in enumerate(cards)
+        if moves[i] and known[i]
+    ]
     profiles = profiles_frame([(c, city, _micros(t), b, s) for c, city, t, b, s in profile_rows])
     reissues = rng.random(n_cards) < 0.5
     reissue_time = micros[rng.choice(n, n_cards)]
     card_rows = [(c, f"2024-0{3 + i % 6}-2{i % 8}", first_seen[i]) for i, c in enumerate(cards) if known[i]]
-    card_rows += [(c, f"2028-0{1 + i % 9}-28", reissue_time[i]) for i, c in enumerate(cards) if reissues[i] and known[i]]
+    card_rows += [
+        (c, f"2028-0{1 + i % 9}-28", reissue_time[i]) for i, c in enumerate(cards) if reissues[i] and known[i]
+    ]
     credit_cards = cards_frame([(c, expires, _micros(t)) for c, expires, t in card_rows])
     permutation = rng.permutation
     return (
@@ -147,7 +157,9 @@ def run_in_chunks(
         chunk_end = start + pd.Timedelta(days=min(first_day + chunk_days, days))
         in_chunk = (transactions["datetime"] >= chunk_start) & (transactions["datetime"] < chunk_end)
         before = written[written["datetime"] < chunk_start] if len(written) else None
-        previous = last_transaction_per_card(before[list(PREVIOUS_COLUMNS)]) if before is not None and len(before) else None
+        previous = (
+            last_transaction_per_card(before[list(PREVIOUS_COLUMNS)]) if before is not None and len(before) else None
+        )
         features = transaction_features(transactions[in_chunk], profiles, credit_cards, previous)
         written = pd.concat([written, features], ignore_index=True) if len(written) else features
         lookback = written[(written["datetime"] >= chunk_start - window) & (written["datetime"] < chunk_end)]
@@ -168,4 +180,6 @@ def assert_bitwise_equal(left: pd.DataFrame, right: pd.DataFrame) -> None:
             mismatched = np.flatnonzero([x != y and not (x is None and y is None) for x, y in zip(a, b)])
         else:
             mismatched = np.flatnonzero(a != b)
-        assert len(mismatched) == 0, f"{column} differs at rows {mismatched[:5].tolist()}: {a[mismatched[:3]]} vs {b[mismatched[:3]]}"
+        assert len(mismatched) == 0, (
+            f"{column} differs at rows {mismatched[:5].tolist()}: {a[mismatched[:3]]} vs {b[mismatched[:3]]}"
+        )

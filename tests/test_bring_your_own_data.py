@@ -43,7 +43,8 @@ def the_data() -> dict[str, pd.DataFrame]:
     profiles = generator.profiles().sort_values("event_time").groupby("cc_num", as_index=False).first()
     cards = generator.credit_cards().sort_values("event_time").groupby("cc_num", as_index=False).last()
     cards["expires"] = pd.to_datetime(cards["expires"]) + pd.offsets.MonthEnd(0)  # MM/YY means the month's end
-    return {"charges": charges, "profiles": profiles.drop(columns="event_time"), "cards": cards.drop(columns="event_time")}
+    return {"charges": charges, "profiles": profiles.drop(columns="event_time"),
+            "cards": cards.drop(columns="event_time")}
 
 
 def native(data: dict, folder: Path) -> Path:
@@ -51,7 +52,8 @@ def native(data: dict, folder: Path) -> Path:
     charges = data["charges"]
     for day, rows in charges.groupby(charges["datetime"].dt.date):
         rows.drop(columns="is_fraud").to_csv(_made(folder / "landing" / "transactions" / f"{day}.csv"), index=False)
-        labels = rows[["tid", "cc_num", "datetime", "is_fraud"]].assign(label_time=rows["datetime"] + pd.Timedelta("7d"))
+        labels = rows[["tid", "cc_num", "datetime", "is_fraud"]]
+        labels = labels.assign(label_time=rows["datetime"] + pd.Timedelta("7d"))
         labels.to_parquet(_made(folder / "landing" / "fraud_labels" / f"{day}.parquet"), index=False)
     valid_from = pd.Timestamp(VALID_FROM)
     data["profiles"].assign(event_time=valid_from).to_csv(_made(folder / "landing" / "profiles" / "p.csv"), index=False)

@@ -20,12 +20,13 @@ from feature_cases import (
 )
 
 from feature_logic.inputs import FeatureInputError
-from feature_logic.transactions import MissingHistoryError, MissingHistoryWarning
 from feature_logic.on_demand import haversine_km
 from feature_logic.transactions import (
     FEATURE_DESCRIPTIONS,
     PREVIOUS_COLUMNS,
     TRANSACTION_FEATURE_COLUMNS,
+    MissingHistoryError,
+    MissingHistoryWarning,
     last_transaction_per_card,
     transaction_features,
 )
@@ -155,7 +156,9 @@ def test_same_time_charges_are_ordered_by_tid():
 
 def test_previous_charge_days_before_the_batch_is_taken_from_previous():
     previous = transaction_features(
-        transactions_frame([(1, CARD, "2024-02-20 08:00", 5.0, 48.85, 2.35), (7, OTHER_CARD, "2024-02-27 08:00", 5.0, 0.0, 0.0)]),
+        transactions_frame(
+            [(1, CARD, "2024-02-20 08:00", 5.0, 48.85, 2.35), (7, OTHER_CARD, "2024-02-27 08:00", 5.0, 0.0, 0.0)]
+        ),
         PROFILES,
         CARDS,
     )[list(PREVIOUS_COLUMNS)]
@@ -191,10 +194,14 @@ def test_date_columns_are_read_whatever_the_reader_returned(date_kind):
         if date_kind == "datetime64":
             return frame.assign(**{column: pd.to_datetime(frame[column])})
         if date_kind == "arrow":
-            return frame.assign(**{column: pd.Series(pa.array(frame[column], pa.date32()), dtype=pd.ArrowDtype(pa.date32()))})
+            return frame.assign(
+                **{column: pd.Series(pa.array(frame[column], pa.date32()), dtype=pd.ArrowDtype(pa.date32()))}
+            )
         return frame
 
-    rows = transactions_frame([(1, CARD, "2024-03-01 10:00", 1.0, 0.0, 0.0), (2, OTHER_CARD, "2024-03-01", 1.0, 0.0, 0.0)])
+    rows = transactions_frame(
+        [(1, CARD, "2024-03-01 10:00", 1.0, 0.0, 0.0), (2, OTHER_CARD, "2024-03-01", 1.0, 0.0, 0.0)]
+    )
     expected = transaction_features(rows, PROFILES, CARDS)
     actual = transaction_features(rows, convert(PROFILES, "birthdate"), convert(CARDS, "expires"))
     assert_bitwise_equal(actual, expected)
@@ -242,7 +249,9 @@ def test_duplicate_tids_are_named():
 def test_previous_holding_a_charge_of_the_batch_is_refused():
     rows = transactions_frame([(5, CARD, "2024-03-01", 1.0, 0.0, 0.0)])
     previous = rows[list(PREVIOUS_COLUMNS)]
-    with pytest.raises(FeatureInputError, match=r"previous: 1 charge\(s\) of the batch are in previous too, e.g. tid \[5\]"):
+    with pytest.raises(
+        FeatureInputError, match=r"previous: 1 charge\(s\) of the batch are in previous too, e.g. tid \[5\]"
+    ):
         transaction_features(rows, PROFILES, CARDS, previous)
 
 

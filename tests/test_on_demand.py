@@ -22,7 +22,11 @@ from feature_logic.on_demand import EARTH_RADIUS_KM, haversine_km, time_delta_se
         ((90.0, 0.0, -90.0, 0.0), EARTH_RADIUS_KM * math.pi, 1e-6),  # pole to pole
         ((48.8566, 2.3522, 51.5074, -0.1278), 343.56, 0.5),  # Paris - London
         ((40.7128, -74.0060, 34.0522, -118.2437), 3935.7, 2.0),  # New York - Los Angeles
-        ((10.0, 179.5, 10.0, -179.5), EARTH_RADIUS_KM * math.radians(1) * math.cos(math.radians(10)), 0.01),  # across the date line
+        (
+            (10.0, 179.5, 10.0, -179.5),
+            EARTH_RADIUS_KM * math.radians(1) * math.cos(math.radians(10)),
+            0.01,
+        ),  # across the date line
     ],
 )
 def test_haversine_known_distances(points, expected_km, tolerance_km):
@@ -51,7 +55,9 @@ def _random_points(seed: int, n: int) -> tuple[np.ndarray, ...]:
 def test_haversine_scalar_path_matches_vectorized_bit_for_bit():
     lat1, lon1, lat2, lon2 = _random_points(seed=3, n=2_000)
     batch = haversine_km(lat1, lon1, lat2, lon2)
-    online = np.array([haversine_km(float(a), float(b), float(c), float(d)) for a, b, c, d in zip(lat1, lon1, lat2, lon2)])
+    online = np.array(
+        [haversine_km(float(a), float(b), float(c), float(d)) for a, b, c, d in zip(lat1, lon1, lat2, lon2)]
+    )
     assert np.array_equal(batch.view(np.int64), online.view(np.int64))
 
 

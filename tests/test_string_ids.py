@@ -60,7 +60,8 @@ def test_same_time_string_ids_are_ordered_lexicographically_not_numerically():
     assert features["tid"].tolist() == ["T10", "T9"]  # "T10" < "T9" as strings
     assert features["loc_delta_t_minus_1"].tolist() == [0.0, haversine_km(6.0, 6.0, 5.0, 5.0)]
     aggregates = window_aggregates(features, start=START, end=START + pd.Timedelta(days=2))
-    assert aggregates["tid"].tolist() == ["T10", "T9"] and aggregates["trans_freq"].tolist() == [2, 2]  # ties at t are in the frame
+    # ties at t are in the frame
+    assert aggregates["tid"].tolist() == ["T10", "T9"] and aggregates["trans_freq"].tolist() == [2, 2]
     assert last_transaction_per_card(features)["tid"].tolist() == ["T9"]
 
 

@@ -1,9 +1,11 @@
-"""Tests of the synthetic generator: determinism per day, the raw table contract, entity
-histories, where and when charges happen, and injected fraud visible in window features."""
+"""Tests of the synthetic generator: determinism per day (any day from the start on), the raw
+table contract, entity histories cut at any day, where and when charges happen, and injected
+fraud visible in window features."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import replace
 
 import numpy as np
@@ -32,6 +34,11 @@ CONFIG = SyntheticConfig(
     move_share=0.2, reissue_share=0.1,
 )  # fmt: skip
 CITY = pd.DataFrame(CITIES, columns=["city", "country", "city_lat", "city_lon", "utc_offset_h"])
+# A year of a smaller world whose owners move and cards are reissued in each 30-day period.
+YEAR = SyntheticConfig(
+    seed=3, start_date=dt.date(2025, 1, 1), n_days=30, n_cards=1_000, transactions_per_day=600,
+    move_share=0.2, reissue_share=0.1,
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +99,14 @@ def test_config_refuses_bad_settings_by_name(settings: dict, error: type, named:
         SyntheticConfig(**settings)
 
 
-def test_days_outside_the_horizon_or_malformed_are_refused(generator: SyntheticGenerator) -> None:
-    outside = "2025-03-21 is outside the synthetic horizon 2025-03-01 .. 2025-03-20"
-    with pytest.raises(ValueError, match=outside):
-        generator.day(dt.date(2025, 3, 21))
+def test_days_before_the_start_too_far_after_it_or_malformed_are_refused(generator: SyntheticGenerator) -> None:
+    before = r"2025-02-28 is before the synthetic data's first day \(SyntheticConfig.start_date=2025-03-01\)"
+    with pytest.raises(ValueError, match=before):
+        generator.day(dt.date(2025, 2, 28))
+    with pytest.raises(ValueError, match=before):
+        generator.profiles(until="2025-02-28")
+    with pytest.raises(ValueError, match="2125-03-01 is after the synthetic data's last day 2125-02-05"):
+        generator.day("2125-03-01")
     with pytest.raises(ValueError, match="not an ISO date"):
         generator.day("March 3rd")
     with pytest.raises(TypeError, match="must be a date"):
@@ -132,6 +143,26 @@ def test_a_day_alone_equals_the_same_day_inside_any_range(days: list[DayData]) -
         pd.testing.assert_frame_equal(alone.fraud_labels, other.fraud_labels)
     pd.testing.assert_frame_equal(generate_transactions(CONFIG, day), alone.transactions)
     pd.testing.assert_frame_equal(generate_fraud_labels(CONFIG, day), alone.fraud_labels)
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    """A short hash of a frame's columns, dtypes and values."""
+    digest = hashlib.sha256(repr(list(zip(frame.columns, map(str, frame.dtypes)))).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def test_the_demo_data_of_the_first_90_days_is_pinned() -> None:
+    """The demo's settings (the raw source's defaults): days and histories of its first 90 days are
+    bit for bit those of the generator whose metrics the README quotes."""
+    config = SyntheticConfig(seed=42, n_days=90, n_cards=5_000, transactions_per_day=10_000, fraud_rate=0.005)
+    generator = SyntheticGenerator(config)
+    changed = "the demo's synthetic data changed: the README's metrics no longer describe it"
+    assert _digest(generator.profiles()) == "3338c249e2be9d23", changed
+    assert _digest(generator.credit_cards()) == "ad2385632b7af770", changed
+    day = generator.day("2025-02-15")
+    assert (_digest(day.transactions), _digest(day.fraud_labels)) == ("a1daff22f134afe0", "d1898bbdd61e1daa"), changed
+    assert _digest(generator.day("2025-03-31").transactions) == "ea6d86397d643c6b", changed
 
 
 def test_first_day_is_pinned_so_tids_stay_stable_across_releases() -> None:
@@ -242,6 +273,84 @@ def test_some_owners_move_inside_the_horizon_to_another_city(generator: Syntheti
 def test_generate_functions_match_the_generator(generator: SyntheticGenerator) -> None:
     pd.testing.assert_frame_equal(generate_credit_cards(CONFIG), generator.credit_cards())
     pd.testing.assert_frame_equal(generate_profiles(CONFIG), generator.profiles())
+    later = "2025-05-01"
+    pd.testing.assert_frame_equal(generate_credit_cards(CONFIG, until=later), generator.credit_cards(until=later))
+    pd.testing.assert_frame_equal(generate_profiles(CONFIG, until=later), generator.profiles(until=later))
+
+
+# --- any range: days and histories past the default range ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def year() -> SyntheticGenerator:
+    return SyntheticGenerator(YEAR)
+
+
+def test_any_later_day_alone_equals_it_inside_a_range_across_periods(year: SyntheticGenerator) -> None:
+    day = dt.date(2025, 10, 28)  # day 300: period 10 starts on 2025-10-28
+    alone = SyntheticGenerator(YEAR).day(day)  # a fresh generator derives the periods up to it
+    in_range = list(year.days("2025-10-26", "2025-10-29"))
+    assert [d.day for d in in_range][2] == day
+    pd.testing.assert_frame_equal(alone.transactions, in_range[2].transactions)
+    pd.testing.assert_frame_equal(alone.fraud_labels, in_range[2].fraud_labels)
+    pd.testing.assert_frame_equal(alone.injected_frauds, in_range[2].injected_frauds)
+    pd.testing.assert_frame_equal(generate_transactions(YEAR, day), alone.transactions)
+    assert (alone.transactions["tid"] // 1_000_000_000 == 20251028).all()
+    assert len(alone.transactions) > 300
+
+
+@pytest.mark.parametrize("table", ["profiles", "credit_cards"])
+def test_history_up_to_a_day_is_a_prefix_of_later_history(year: SyntheticGenerator, table: str) -> None:
+    def history(until: str) -> pd.DataFrame:
+        return getattr(SyntheticGenerator(YEAR), table)(until=until)
+
+    cuts = ["2025-01-15", "2025-01-30", "2025-01-31", "2025-06-15", "2025-12-31"]
+    frames = [history(cut) for cut in cuts]
+    for cut, frame in zip(cuts, frames):
+        end_of_day = pd.Timestamp(cut, tz="UTC") + pd.Timedelta(days=1)
+        assert (frame["event_time"] < end_of_day).all(), f"{table} up to {cut} holds a later event"
+    for (cut, earlier), later in zip(zip(cuts, frames), frames[1:]):
+        end_of_day = pd.Timestamp(cut, tz="UTC") + pd.Timedelta(days=1)
+        prefix = later[later["event_time"] < end_of_day].reset_index(drop=True)
+        pd.testing.assert_frame_equal(earlier, prefix)
+    assert len(frames[-1]) > len(frames[-2]) > len(frames[0]), "events keep coming"
+    # A generator that produced days first gives the same history as a fresh one.
+    used = SyntheticGenerator(YEAR)
+    used.day("2025-12-31")
+    used.day("2025-02-01")
+    pd.testing.assert_frame_equal(getattr(used, table)(until="2025-06-15"), frames[3])
+
+
+def test_owners_keep_moving_and_cards_stay_valid_for_a_year(year: SyntheticGenerator) -> None:
+    last = dt.date(2025, 12, 31)
+    profiles, cards = year.profiles(until=last), year.credit_cards(until=last)
+    moves = profiles[profiles.duplicated("cc_num")]
+    per_period = ((moves["event_time"] - pd.Timestamp(YEAR.start_date, tz="UTC")).dt.days // YEAR.n_days)
+    counts = per_period.value_counts().reindex(range(13), fill_value=0)  # day 364 is in period 12
+    assert counts.iloc[:12].between(0.12 * YEAR.n_cards, 0.28 * YEAR.n_cards).all(), counts.tolist()
+    consecutive = profiles.groupby("cc_num")["city"].agg(lambda c: (c.to_numpy()[1:] != c.to_numpy()[:-1]).all())
+    assert consecutive.all(), "every move changes the city"
+    reissues = cards[cards.duplicated("cc_num")]
+    late = reissues["event_time"] >= pd.Timestamp("2025-07-01", tz="UTC")
+    assert late.sum() > 0.1 * YEAR.n_cards
+    expiry = pd.to_datetime(cards["expires"])
+    assert (expiry.groupby(cards["cc_num"]).apply(lambda e: e.is_monotonic_increasing)).all()
+    valid_then = cards.drop_duplicates("cc_num", keep="last")
+    assert (pd.to_datetime(valid_then["expires"]) > pd.Timestamp(last)).all(), "a card expired unrenewed"
+
+
+def test_late_charges_are_near_the_owner_city_as_of_their_time(year: SyntheticGenerator) -> None:
+    days = list(year.days("2025-11-01", "2025-12-31"))
+    tx = pd.concat([d.transactions for d in days], ignore_index=True)
+    injected = pd.concat([d.injected_frauds for d in days], ignore_index=True)
+    local = tx[~tx["tid"].isin(injected.loc[injected["pattern"] == IMPOSSIBLE_TRAVEL, "tid"])]
+    profiles = year.profiles(until="2025-12-31")
+    joined = _as_of(local, profiles).merge(CITY[["city", "city_lat", "city_lon"]], on="city")
+    assert len(joined) == len(local)
+    km = haversine_km(joined["latitude"], joined["longitude"], joined["city_lat"], joined["city_lon"])
+    assert km.max() < 50
+    recent = profiles[profiles.duplicated("cc_num") & (profiles["event_time"] >= pd.Timestamp("2025-11-01", tz="UTC"))]
+    assert joined["cc_num"].isin(recent["cc_num"]).sum() > 100, "charges of owners who moved late are tested"
 
 
 # --- genuine behaviour ------------------------------------------------------------------------

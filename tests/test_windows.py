@@ -58,7 +58,8 @@ def test_window_edges(earlier, inside):
         assert current["loc_delta_mavg"] == 3.0
     else:
         assert current["trans_freq"] == 1
-        assert (current["trans_volume_mavg"], current["trans_volume_mstd"], current["loc_delta_mavg"]) == (30.0, 0.0, 4.0)
+        current_values = (current["trans_volume_mavg"], current["trans_volume_mstd"], current["loc_delta_mavg"])
+        assert current_values == (30.0, 0.0, 4.0)
 
 
 def test_single_charge_has_zero_std():
@@ -89,7 +90,9 @@ def test_same_time_charges_all_see_each_other():
 
 
 def test_cards_do_not_mix():
-    aggregates = aggregates_of([(1, CARD, "2024-03-01 10:00", 10.0, 1.0), (2, OTHER_CARD, "2024-03-01 10:30", 50.0, 9.0)])
+    aggregates = aggregates_of(
+        [(1, CARD, "2024-03-01 10:00", 10.0, 1.0), (2, OTHER_CARD, "2024-03-01 10:30", 50.0, 9.0)]
+    )
     assert aggregates["trans_freq"].tolist() == [1, 1]
     assert aggregates["trans_volume_mavg"].tolist() == [10.0, 50.0]
 
@@ -122,7 +125,13 @@ def test_only_rows_in_start_end_are_returned_and_lookback_rows_count():
 
 def test_output_columns_dtypes_and_order():
     aggregates = window_aggregates(
-        group_rows([(5, CARD, "2024-03-01 10:00", 1.0, 0.0), (2, OTHER_CARD, "2024-03-01 10:00", 1.0, 0.0), (9, CARD, "2024-03-01 09:00", 1.0, 0.0)]),
+        group_rows(
+            [
+                (5, CARD, "2024-03-01 10:00", 1.0, 0.0),
+                (2, OTHER_CARD, "2024-03-01 10:00", 1.0, 0.0),
+                (9, CARD, "2024-03-01 09:00", 1.0, 0.0),
+            ]
+        ),
         start=DAY_START,
         end=DAY_END,
     )
@@ -228,7 +237,11 @@ def test_no_aggregate_reads_a_later_charge(seed):
 def test_row_order_and_extra_rows_outside_the_range_do_not_matter():
     features = random_group(seed=5)
     day = (START + pd.Timedelta(days=1), START + pd.Timedelta(days=2))
-    expected = window_aggregates(features[(features["datetime"] >= day[0] - pd.Timedelta(hours=4)) & (features["datetime"] < day[1])], start=day[0], end=day[1])
+    expected = window_aggregates(
+        features[(features["datetime"] >= day[0] - pd.Timedelta(hours=4)) & (features["datetime"] < day[1])],
+        start=day[0],
+        end=day[1],
+    )
     shuffled = features.sample(frac=1.0, random_state=3)  # and every other day's rows as well
     assert_bitwise_equal(window_aggregates(shuffled, start=day[0], end=day[1]), expected)
 
@@ -249,7 +262,11 @@ def test_very_long_ranges_over_many_cards_give_the_same_answers():
             "loc_delta_t_minus_1": rng.uniform(0, 10, len(cards)),
         }
     )
-    aggregates = window_aggregates(features, start=utc("1600-01-01"), end=utc("2300-01-01")).set_index("tid").sort_index()
+    aggregates = (
+        window_aggregates(features, start=utc("1600-01-01"), end=utc("2300-01-01")).set_index("tid").sort_index()
+    )
     assert aggregates["trans_freq"].to_numpy().reshape(400, 3).tolist() == [[1, 1, 2]] * 400
     later = features.set_index("tid")["amount"].to_numpy().reshape(400, 3)
-    assert np.array_equal(aggregates["trans_volume_mavg"].to_numpy().reshape(400, 3)[:, 2], (later[:, 1] + later[:, 2]) / 2)
+    assert np.array_equal(
+        aggregates["trans_volume_mavg"].to_numpy().reshape(400, 3)[:, 2], (later[:, 1] + later[:, 2]) / 2
+    )

@@ -169,7 +169,8 @@ def read_file_for(path: Path, table: str, contract: DataContract) -> dict[str, p
     frame = read_file(path, source.read_spec(table))
     if not labels_inside or table != "transactions":
         return {table: frame}
-    return {"transactions": source.as_table("transactions", frame), "fraud_labels": source.as_table("fraud_labels", frame)}
+    return {"transactions": source.as_table("transactions", frame),
+            "fraud_labels": source.as_table("fraud_labels", frame)}
 
 
 def ingest_file(path: Path, inbox: Path, raw_table: Callable[[str], DeltaDayTable], *,
@@ -198,7 +199,8 @@ def ingest_file(path: Path, inbox: Path, raw_table: Callable[[str], DeltaDayTabl
                                     "would wipe it")
             _refuse_other_days(path, frame, day)
             written = ingest_days(name, [day], lambda _d, f=frame: [Part(str(path), f)], raw_table(name),
-                                  contract=contract, charges=raw_table("transactions") if name == "fraud_labels" else None)
+                                  contract=contract,
+                                  charges=raw_table("transactions") if name == "fraud_labels" else None)
             results.append(Ingested(name, [day], written.rows, written.delta_version, path))
     except RawInputError as error:
         if not _movable(path, inbox):

@@ -19,11 +19,20 @@ class RetrainPolicy(dg.ConfigurableResource):
     new_label_days: int = Field(
         default=7, ge=1, description="Retrain once this many days are labelled after the champion's training cutoff.")
     psi_threshold: float = Field(
-        default=0.2, gt=0, description="Retrain when any feature's PSI against the champion's training data passes this.")
+        default=0.2,
+        gt=0,
+        description="Retrain when any feature's PSI against the champion's training data passes this.",
+    )
     drift_cooldown_days: int = Field(
-        default=7, ge=1, description="After a drift request, days of new measurements before asking again for the same champion.")
+        default=7,
+        ge=1,
+        description="After a drift request, days of new measurements before asking again for the same champion.",
+    )
     pr_auc_drop: float = Field(
-        default=0.1, gt=0, description="Retrain when the champion's PR-AUC on newly labelled days is this far below its test PR-AUC.")
+        default=0.1,
+        gt=0,
+        description="Retrain when the champion's PR-AUC on newly labelled days is this far below its test PR-AUC.",
+    )
     decay_window_days: int = Field(
         default=7, ge=1, description="Decay is judged on at most the latest N newly labelled days.")
     min_positives: int = Field(

@@ -8,7 +8,12 @@ from datetime import date
 import dagster as dg
 
 from fraud_pipelines.automation.jobs import (
-    RANGE_END_TAG, RANGE_START_TAG, REASON_TAG, TRIGGER_TAG, inbox_ingest_job, refresh_job,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    REASON_TAG,
+    TRIGGER_TAG,
+    inbox_ingest_job,
+    refresh_job,
 )
 
 FAILURE_TAG = "fraud/failure_reason"
@@ -27,7 +32,9 @@ def ingested_days(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[d
     return {table: sorted(days) for table, days in found.items()}
 
 
-def refresh_request(run_id: str, days_by_table: dict[str, list[date]], built_through: date | None) -> dg.RunRequest | None:
+def refresh_request(
+    run_id: str, days_by_table: dict[str, list[date]], built_through: date | None
+) -> dg.RunRequest | None:
     """The refresh an inbox run calls for: new transactions rebuild every feature from their first day
     up to the last day already built (later days read earlier charges); labels rebuild only labels."""
     if not days_by_table:

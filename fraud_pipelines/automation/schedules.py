@@ -16,7 +16,11 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 
 from fraud_pipelines.automation.jobs import (
-    RANGE_END_TAG, RANGE_START_TAG, REASON_TAG, TRIGGER_TAG, daily_job,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    REASON_TAG,
+    TRIGGER_TAG,
+    daily_job,
 )
 from fraud_pipelines.settings import start_date
 
@@ -41,7 +45,8 @@ class TickPlan:
         if self.first == self.last:
             text = f"daily run for {self.last}"
         else:
-            text = f"catch-up: {self.first}..{self.last} in one run ({(self.last - self.first).days + 1} days never ingested)"
+            days = (self.last - self.first).days + 1
+            text = f"catch-up: {self.first}..{self.last} in one run ({days} days never ingested)"
         if self.older_gap:
             text += (f"; {self.older_gap[0]}..{self.older_gap[1]} is older than {MAX_CATCH_UP_DAYS} days: "
                      "backfill it (README, Automation)")

@@ -16,7 +16,11 @@ import dagster as dg
 
 from fraud_pipelines.automation import inbox, signals
 from fraud_pipelines.automation.jobs import (
-    CHAMPION_TAG, REASON_TAG, TRIGGER_TAG, inbox_ingest_job, retrain_job,
+    CHAMPION_TAG,
+    REASON_TAG,
+    TRIGGER_TAG,
+    inbox_ingest_job,
+    retrain_job,
 )
 from fraud_pipelines.automation.policy import RetrainPolicy, SensorCursor
 from fraud_pipelines.resources import StorageResource

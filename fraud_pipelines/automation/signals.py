@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
+
 import dagster as dg
 import numpy as np
 

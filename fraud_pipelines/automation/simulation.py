@@ -7,8 +7,7 @@ Used by `bench/simulate_month.py` and the tests: the schedule, sensors and jobs 
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -159,10 +158,20 @@ class MonthSimulation:
         """The tick for `day`, its run, then each retraining sensor and the runs it asks for."""
         before = self.champion()
         tick_data = tick(self.defs, self.instance, day)
-        succeeded = all(launch(self.defs, self.instance, r, "daily_job", log_level=self.log_level).success for r in tick_data.run_requests)
+        succeeded = all(
+            launch(self.defs, self.instance, r, "daily_job", log_level=self.log_level).success
+            for r in tick_data.run_requests
+        )
         drift = _latest_drift(self.instance)
-        record = DayRecord(day, bool(self.shift_from and day >= self.shift_from), succeeded and bool(tick_data.run_requests),
-                           drift.get("max_psi"), drift.get("max_psi_feature"), before, None)
+        record = DayRecord(
+            day,
+            bool(self.shift_from and day >= self.shift_from),
+            succeeded and bool(tick_data.run_requests),
+            drift.get("max_psi"),
+            drift.get("max_psi_feature"),
+            before,
+            None,
+        )
         for name in self.sensors:
             data = evaluate(self.defs, self.instance, name, self.cursors[name])
             self.cursors[name] = data.cursor

@@ -72,7 +72,9 @@ class FeatureGroup:
 
     def select_all(self, *, include_primary_key: bool = True, include_event_time: bool = True) -> Query:
         """A query over all columns (optionally without the primary key / event time)."""
-        drop = set(() if include_primary_key else self.primary_key) | set(() if include_event_time else [self.event_time])
+        drop = set(() if include_primary_key else self.primary_key) | set(
+            () if include_event_time else [self.event_time]
+        )
         return Query.select(self, [c for c in self.column_names() if c not in drop])
 
     def select_except(self, features: Sequence[str]) -> Query:
@@ -90,7 +92,9 @@ class FeatureGroup:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def insert(self, df: pd.DataFrame | pa.Table, *, replace_time_range: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    def insert(
+        self, df: pd.DataFrame | pa.Table, *, replace_time_range: tuple[Any, Any] | None = None
+    ) -> dict[str, Any]:
         """Write rows; returns metrics (rows, delta_version, operation, seconds, validation...).
 
         Without `replace_time_range`: upsert on (primary key, event time) -- a row whose key and

@@ -161,7 +161,9 @@ class FeatureStore:
         check_name("feature view", name, version)
         stored = self._context.catalog.read(_view_key(name, version))
         if stored is None:
-            raise NotFoundError(f"no feature view {name} v{version} under {self.root}; existing: {self.feature_views()}")
+            raise NotFoundError(
+                f"no feature view {name} v{version} under {self.root}; existing: {self.feature_views()}"
+            )
         spec = FeatureViewSpec.from_dict(stored)
         query = Query.from_dict(spec.query, self.get_feature_group)
         return FeatureView(spec=spec, query=query, context=self._context)

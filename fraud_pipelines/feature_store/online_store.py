@@ -137,7 +137,9 @@ class SQLiteOnlineStore(OnlineStore):
         key = ", ".join(quote(k) for k in table.key_columns)
         con.execute("BEGIN IMMEDIATE")
         try:
-            con.execute(f"CREATE TABLE IF NOT EXISTS {quote(table.name)} ({columns}, PRIMARY KEY ({key})) WITHOUT ROWID")
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS {quote(table.name)} ({columns}, PRIMARY KEY ({key})) WITHOUT ROWID"
+            )
             con.execute("INSERT OR IGNORE INTO _online_tables (name, spec) VALUES (?, ?)", (table.name, spec))
             con.execute("COMMIT")
         except BaseException:

@@ -258,7 +258,8 @@ class Query:
                 if source == index and column == feature.column:
                     return name
         raise InvalidInputError(
-            f"filter on {feature.group} v{feature.version} '{feature.column}': that feature is not selected in the query"
+            f"filter on {feature.group} v{feature.version} '{feature.column}': "
+            "that feature is not selected in the query"
         )
 
     def groups(self) -> list[GroupLike]:

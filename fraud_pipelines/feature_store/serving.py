@@ -44,7 +44,9 @@ class _Source:
 class VectorServer:
     """Prepared online reads for one feature view and training dataset version."""
 
-    def __init__(self, plan: ViewPlan, groups: Sequence[Any], online: OnlineStore, functions: Mapping[str, Any]) -> None:
+    def __init__(
+        self, plan: ViewPlan, groups: Sequence[Any], online: OnlineStore, functions: Mapping[str, Any]
+    ) -> None:
         kept = plan.kept(primary_key=False, event_time=False)
         self.raw_features = [c.name for c in kept]
         position = {c.name: i for i, c in enumerate(kept)}
@@ -120,7 +122,9 @@ class VectorServer:
             return pd.DataFrame(out, columns=self.columns)
         raise InvalidInputError(f"return_type must be 'list', 'dict' or 'pandas', not {return_type!r}")
 
-    def _key(self, source: _Source, entry: Mapping[str, Any], passed: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    def _key(
+        self, source: _Source, entry: Mapping[str, Any], passed: Mapping[str, Any] | None
+    ) -> tuple[Any, ...] | None:
         try:
             return tuple(encode(entry[k]) for encode, k in zip(source.encoders, source.entry_keys))
         except KeyError:
@@ -139,7 +143,9 @@ class VectorServer:
             for name, value in passed.items():
                 position = self._index.get(name)
                 if position is None:
-                    raise InvalidInputError(f"passed feature '{name}' is not a feature of this view: {self.raw_features}")
+                    raise InvalidInputError(
+                        f"passed feature '{name}' is not a feature of this view: {self.raw_features}"
+                    )
                 values[position] = value
         missing = [n for n in self.passed_only if passed is None or n not in passed]
         if missing:

@@ -89,7 +89,8 @@ class FeatureGroupSpec:
             )
         if self.validation_policy not in ("always", "strict"):
             raise InvalidInputError(
-                f"feature group {self.name}: validation_policy must be 'always' or 'strict', not {self.validation_policy!r}"
+                f"feature group {self.name}: validation_policy must be 'always' or 'strict', "
+                f"not {self.validation_policy!r}"
             )
 
     @property

@@ -134,7 +134,9 @@ def _histogram(column: pa.ChunkedArray, bins: int) -> dict[str, Any]:
             return {"kind": "numeric", "edges": [], "counts": []}
         counts, edges = np.histogram(values, bins=bins)
         return {"kind": "numeric", "edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
-    counts = pc.value_counts(column.drop_null().cast(pa.string()) if not pa.types.is_string(kind) else column.drop_null())
+    counts = pc.value_counts(
+        column.drop_null().cast(pa.string()) if not pa.types.is_string(kind) else column.drop_null()
+    )
     pairs = sorted(
         ((v["values"].as_py(), v["counts"].as_py()) for v in counts), key=lambda p: (-p[1], str(p[0]))
     )

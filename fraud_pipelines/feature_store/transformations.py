@@ -106,7 +106,9 @@ class RobustScaler(TransformationFunction):
         numbers = _floats(values)
         low, high = self.quantile_range
         if not 0 <= low < high <= 100:
-            raise InvalidInputError(f"robust_scaler quantile_range must satisfy 0 <= low < high <= 100, got {self.quantile_range}")
+            raise InvalidInputError(
+                f"robust_scaler quantile_range must satisfy 0 <= low < high <= 100, got {self.quantile_range}"
+            )
         self.center_ = _stat(np.nanmedian, numbers)
         spread = _stat(lambda a: np.nanpercentile(a, high) - np.nanpercentile(a, low), numbers)
         self.scale_ = _inverse(spread)

@@ -118,14 +118,25 @@ class ViewPlan:
             joins = []
             for i, join in enumerate(self.query.joins):
                 group = join.selection.group
-                wanted = [(c.column, c.name) for c in self.columns if c.source == i and (with_labels or c.role != "label")]
-                needed = list(dict.fromkeys([*join.right_on, group.event_time, *group.primary_key, *(c for c, _ in wanted)]))
+                wanted = [
+                    (c.column, c.name) for c in self.columns if c.source == i and (with_labels or c.role != "label")
+                ]
+                needed = list(
+                    dict.fromkeys([*join.right_on, group.event_time, *group.primary_key, *(c for c, _ in wanted)])
+                )
                 snapshots[i + 1].register(con, f"group_{i}", event_time=group.event_time, columns=needed,
                                           time_range=TimeRange(end=spine_range.end))
-                joins.append(JoinedSource(
-                    relation=f"group_{i}", spine_keys=join.left_on, keys=join.right_on, event_time=group.event_time,
-                    primary_key=tuple(group.primary_key), columns=tuple(wanted), audit_name=f"{group.name}_v{group.version}",
-                ))
+                joins.append(
+                    JoinedSource(
+                        relation=f"group_{i}",
+                        spine_keys=join.left_on,
+                        keys=join.right_on,
+                        event_time=group.event_time,
+                        primary_key=tuple(group.primary_key),
+                        columns=tuple(wanted),
+                        audit_name=f"{group.name}_v{group.version}",
+                    )
+                )
             where = None
             if self.query.condition is not None:
                 where = self.query.condition.sql(self.query.column_for)

@@ -79,12 +79,14 @@ def refusal_message(fg: Any, report: ValidationReport, start: datetime, end: dat
     for failure in report.failures[:_MAX_FAILURES]:
         sample = [_short(value) for value in failure.sample[:3]]
         rule = failure.message.split(" failed")[0][:200]  # "column 'x': expectation(args)"
-        count = f"failed for {failure.unexpected_count:,} of {report.rows:,} rows" if failure.unexpected_count else "failed"
+        count = (f"failed for {failure.unexpected_count:,} of {report.rows:,} rows" if failure.unexpected_count
+                 else "failed")
         lines.append(f"  - {rule} {count}; e.g. {sample}")
     if len(report.failures) > _MAX_FAILURES:
         lines.append(f"  - and {len(report.failures) - _MAX_FAILURES} more failed expectation(s)")
     if committed:
-        lines.append(f"Committed earlier in this run (validated, also online): {_days(committed[0][0], committed[-1][1])} "
+        lines.append("Committed earlier in this run (validated, also online): "
+                     f"{_days(committed[0][0], committed[-1][1])} "
                      f"as Delta versions {committed[0][2]}..{committed[-1][2]}; later days were not written. "
                      "Fix the input and re-run the whole range: its days are replaced, never duplicated.")
     else:

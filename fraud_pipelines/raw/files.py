@@ -316,7 +316,8 @@ def _to_timestamp(values: pa.Array, path: Path, column: str, spec: ReadSpec) -> 
     aware = present & text.str.contains(_OFFSET, regex=True, na=False)
     naive = present & ~aware
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
-    how = f"format {fmt!r} (contract `formats`)" if fmt else "ISO 8601, e.g. 2025-01-31 23:59:59 or 2025-01-31T23:59:59Z"
+    how = (f"format {fmt!r} (contract `formats`)" if fmt
+           else "ISO 8601, e.g. 2025-01-31 23:59:59 or 2025-01-31T23:59:59Z")
     for mask, is_aware in ((aware, True), (naive, False)):
         if not mask.any():
             continue

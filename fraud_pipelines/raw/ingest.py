@@ -2,7 +2,8 @@
 
 Days are committed in chunks of whole days (bounded memory on long backfills); each chunk is read
 whole, audited (`fraud_pipelines.raw.audit`) and only then written in one Delta commit that
-replaces exactly its days. One chunk's commit overlaps the reading and suite of the next. A refused chunk leaves the table's current version untouched; the days
+replaces exactly its days. One chunk's commit overlaps the reading and suite of the next. A refused
+chunk leaves the table's current version untouched; the days
 of earlier chunks of the same run were audited before their own commits and stay, and the error
 says which days they are. Before anything is read, every file the run needs must be there and
 named as the contract says (a missing day is an error naming the expected path).

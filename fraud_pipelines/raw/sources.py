@@ -43,8 +43,13 @@ class SyntheticSource:
         return [Part(f"synthetic {table} {day.isoformat()} (seed {self.config.seed})", frame)]
 
     def history(self, table: str) -> list[Part]:
-        frame = self._generator.profiles() if table == "profiles" else self._generator.credit_cards()
-        return [Part(f"synthetic {table} (seed {self.config.seed})", frame)]
+        """The history as known now: every event through yesterday (UTC), none later."""
+        until = max(self.config.start_date, datetime.now(timezone.utc).date() - timedelta(days=1))
+        if table == "profiles":
+            frame = self._generator.profiles(until=until)
+        else:
+            frame = self._generator.credit_cards(until=until)
+        return [Part(f"synthetic {table} through {until} (seed {self.config.seed})", frame)]
 
     def check_folder(self, table: str) -> None:
         """Nothing to check: generated data has no folder."""

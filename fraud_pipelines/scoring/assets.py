@@ -63,7 +63,9 @@ def _stored_tid_type(uri: str, storage_options: dict[str, str]) -> pa.DataType |
     deps=[transactions_fg, transactions_4h_aggs, registered_model],
     description="Each charge of the day scored by the champion: score, decision, threshold, model version.",
 )
-def batch_scores(context: dg.AssetExecutionContext, storage: StorageResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+def batch_scores(
+    context: dg.AssetExecutionContext, storage: StorageResource, mlflow: MlflowResource
+) -> dg.MaterializeResult:
     fs = storage.feature_store()
     champion = mlflow.get_champion()
     if champion is None:

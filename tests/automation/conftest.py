@@ -11,6 +11,7 @@ import pytest
 
 from fraud_pipelines.automation.policy import RetrainPolicy
 from fraud_pipelines.automation.simulation import ShiftedRawSource, backfill, definitions
+
 from .world import HISTORY, SMALL, WINDOW_DAYS, World
 
 

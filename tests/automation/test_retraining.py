@@ -18,6 +18,7 @@ from fraud_pipelines.automation.run_sensors import inbox_refresh_sensor
 from fraud_pipelines.automation.simulation import ShiftedRawSource
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.training.registry import MlflowResource
+
 from .world import CUTOFF, SMALL
 
 DAY_1, DAY_2, DAY_3 = date(2025, 1, 13), date(2025, 1, 14), date(2025, 1, 15)
@@ -89,7 +90,9 @@ def test_drift_sensor_fires_on_a_shifted_feature_then_waits(make_world):
     psi = table.assign(day=table["datetime"].dt.strftime("%Y-%m-%d")).set_index(["day", "feature"])["psi"]
     assert psi["2025-01-14", "amount"] > 0.2 > 0.1 > psi["2025-01-13", "amount"]
     assert set(table.loc[table["datetime"].dt.date == DAY_2, "model_version"]) == {"1"}
-    metadata = world.instance.get_latest_materialization_event(dg.AssetKey("feature_drift")).asset_materialization.metadata
+    metadata = world.instance.get_latest_materialization_event(
+        dg.AssetKey("feature_drift")
+    ).asset_materialization.metadata
     assert "| amount" in metadata["psi_table"].value and metadata["model_version"].value == "1"
 
     world.day(DAY_3, ONE_DAY_WINDOW)  # still shifted: within the cooldown, no second request

@@ -71,12 +71,19 @@ def test_nothing_runs_twice_or_out_of_order(instance):
     assert early.run_requests == [] and "before the first daily partition" in early.skip_message
 
 
-@pytest.mark.parametrize("target, ingested_days, expected", [
-    (date(2025, 1, 5), set(), (date(2025, 1, 5), date(2025, 1, 5), None)),
-    (date(2025, 1, 5), {date(2025, 1, 4)}, (date(2025, 1, 5), date(2025, 1, 5), None)),
-    (date(2025, 1, 5), {date(2025, 1, 1), date(2025, 1, 3)}, (date(2025, 1, 4), date(2025, 1, 5), None)),
-    (date(2025, 1, 12), {date(2025, 1, 1)}, (date(2025, 1, 6), date(2025, 1, 12), (date(2025, 1, 2), date(2025, 1, 5)))),
-])
+@pytest.mark.parametrize(
+    "target, ingested_days, expected",
+    [
+        (date(2025, 1, 5), set(), (date(2025, 1, 5), date(2025, 1, 5), None)),
+        (date(2025, 1, 5), {date(2025, 1, 4)}, (date(2025, 1, 5), date(2025, 1, 5), None)),
+        (date(2025, 1, 5), {date(2025, 1, 1), date(2025, 1, 3)}, (date(2025, 1, 4), date(2025, 1, 5), None)),
+        (
+            date(2025, 1, 12),
+            {date(2025, 1, 1)},
+            (date(2025, 1, 6), date(2025, 1, 12), (date(2025, 1, 2), date(2025, 1, 5))),
+        ),
+    ],
+)
 def test_plan_tick(target, ingested_days, expected):
     plan = schedules.plan_tick(target, ingested_days)
     assert (plan.first, plan.last, plan.older_gap) == expected

@@ -49,9 +49,14 @@ def build_fraud_like(store: FeatureStore, days: int = 4) -> dict:
     cards = sorted(tx.cc_num.unique())
     profiles = pd.DataFrame(
         [
-            {"cc_num": c, "event_time": DAY0 + pd.Timedelta(days=v, hours=int(c)), "city": ["Oslo", "Rome", "Lima"][(c + v) % 3],
-             "age": int(20 + c + v)}
-            for c in cards for v in range(-1, days, 2)
+            {
+                "cc_num": c,
+                "event_time": DAY0 + pd.Timedelta(days=v, hours=int(c)),
+                "city": ["Oslo", "Rome", "Lima"][(c + v) % 3],
+                "age": int(20 + c + v),
+            }
+            for c in cards
+            for v in range(-1, days, 2)
         ]
     )
     groups = {

@@ -38,7 +38,11 @@ def test_x_columns_follow_the_column_rules(fraud: dict) -> None:
     assert view.feature_names() == ["category", "amount", "tx_count", "mean_amount", "profile_city", "profile_age"]
     x, y = view.training_data(primary_key=True, event_time=True)
     assert list(x.columns[:3]) == ["tid", "cc_num", "datetime"]
-    assert [c for c in x.columns if c.startswith("category_")] == ["category_Cash", "category_Grocery", "category_Travel"]
+    assert [c for c in x.columns if c.startswith("category_")] == [
+        "category_Cash",
+        "category_Grocery",
+        "category_Travel",
+    ]
     assert y.name == "is_fraud" and len(x) == len(y) == len(fraud["labels"])
     assert x.datetime.is_monotonic_increasing
 
@@ -50,7 +54,10 @@ def test_split_is_by_time_fitted_on_train_and_reproducible(store: FeatureStore, 
     )
     first = view.get_train_validation_test_split(version, event_time=True)
     x_train, x_val, x_test, y_train, y_val, y_test = first
-    assert x_train.datetime.max() < _day(2) <= x_val.datetime.min() and x_val.datetime.max() < _day(3) <= x_test.datetime.min()
+    assert (
+        x_train.datetime.max() < _day(2) <= x_val.datetime.min()
+        and x_val.datetime.max() < _day(3) <= x_test.datetime.min()
+    )
     assert x_train.amount.min() == 0.0 and x_train.amount.max() == 1.0  # min-max fitted on train only
     record = view.get_training_dataset(version)
     labels = fraud["labels"]

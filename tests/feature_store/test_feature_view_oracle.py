@@ -24,7 +24,9 @@ def _at(rng: random.Random) -> dt.datetime:
 def _build(store: FeatureStore, seed: int) -> dict:
     rng = random.Random(seed)
     cards = list(range(10))  # cards 8 and 9 never appear in the profile group
-    labels = [{"tid": i, "cc_num": rng.choice(cards), "datetime": _at(rng), "is_fraud": rng.randrange(2)} for i in range(80)]
+    labels = [
+        {"tid": i, "cc_num": rng.choice(cards), "datetime": _at(rng), "is_fraud": rng.randrange(2)} for i in range(80)
+    ]
     profiles: dict[tuple, dict] = {}
     windows: dict[tuple, dict] = {}
     txs = [{"tid": i, "cc_num": r["cc_num"], "datetime": r["datetime"], "amount": float(rng.randrange(1, 500))}

@@ -136,7 +136,6 @@ def test_types_it_cannot_store_and_bad_settings_are_refused(redis_store, redis_u
 
 def test_unreachable_server_raises_a_connection_error():
     import redis
-
     from serving.processes import free_port
 
     store = RedisOnlineStore(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.5)

@@ -92,8 +92,12 @@ def test_serving_needs_init_and_a_version_when_transforming(store: FeatureStore,
 
 def test_online_rows_follow_later_inserts(served: dict) -> None:
     view, aggs = served["view"], served["groups"]["aggs"]
-    before = view.get_feature_vector({"cc_num": 3}, passed_features={"category": "Cash", "amount": 1.0}, return_type="dict")
+    before = view.get_feature_vector(
+        {"cc_num": 3}, passed_features={"category": "Cash", "amount": 1.0}, return_type="dict"
+    )
     aggs.insert(pd.DataFrame({"cc_num": [3], "datetime": [pd.Timestamp("2024-04-01", tz="UTC")], "tx_count": [777],
                               "mean_amount": [1.0]}))
-    after = view.get_feature_vector({"cc_num": 3}, passed_features={"category": "Cash", "amount": 1.0}, return_type="dict")
+    after = view.get_feature_vector(
+        {"cc_num": 3}, passed_features={"category": "Cash", "amount": 1.0}, return_type="dict"
+    )
     assert before["tx_count"] != 777 and after["tx_count"] == 777

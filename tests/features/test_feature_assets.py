@@ -53,7 +53,10 @@ def assert_identical_bits(left: dict[str, pd.DataFrame], right: dict[str, pd.Dat
         pd.testing.assert_frame_equal(a, b, check_exact=True)
         for column in a.columns:
             if a[column].dtype == np.float64:  # NaN-safe, bit-level comparison
-                assert np.array_equal(a[column].to_numpy().view(np.int64), b[column].to_numpy().view(np.int64)), (name, column)
+                assert np.array_equal(a[column].to_numpy().view(np.int64), b[column].to_numpy().view(np.int64)), (
+                    name,
+                    column,
+                )
 
 
 def test_backfill_in_one_run_equals_daily_runs(tmp_path, monkeypatch):

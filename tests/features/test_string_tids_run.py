@@ -14,8 +14,8 @@ from fraud_pipelines.features.checks import FEATURE_CHECKS
 from fraud_pipelines.features.writes import typed_table
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.resources import RawSourceResource, StorageResource
-from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.scoring.assets import SCORING_ASSETS, scores_table
+from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.assets import TRAINING_ASSETS, fraud_feature_view, training_dataset
 from fraud_pipelines.training.registry import MlflowResource

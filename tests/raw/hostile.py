@@ -138,7 +138,8 @@ def _not_utf8(path: Path, day: date) -> Path:
 
 
 CONTENT_CASES = [
-    Case("negative amount", "transactions", _negative_amount, ("amount", "-40.0", "expect_column_values_to_be_between")),
+    Case("negative amount", "transactions", _negative_amount,
+         ("amount", "-40.0", "expect_column_values_to_be_between")),
     Case("truncated last line", "transactions", _truncated, ("cut short",)),
     Case("float tids", "transactions", _float_tids, ("column 'tid'", "2^53")),
     Case("row of the next day", "transactions", _next_day_row, ("datetime", "day")),

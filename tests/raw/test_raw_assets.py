@@ -102,12 +102,22 @@ def test_user_files_land_in_their_partitions(tmp_path):
 @pytest.mark.parametrize(
     "damage, words",
     [
-        (lambda df: df.rename(columns={"amount": "amt"}), ["missing column(s) ['amount']", "unexpected column(s) ['amt']"]),
-        (lambda df: df.assign(amount=df["amount"].astype(object).where(df.index != 3, "12,50 EUR")),
-         ["column 'amount'", "double", "12,50 EUR"]),
-        (lambda df: df.assign(datetime=df["datetime"].astype(str).where(df.index != 1, "yesterday")),
-         ["column 'datetime'", "timestamp", "yesterday"]),
-        (lambda df: df.assign(tid=df["tid"].astype(object).where(df.index != 2, "12.5")), ["column 'tid'", "int64", "12.5"]),
+        (
+            lambda df: df.rename(columns={"amount": "amt"}),
+            ["missing column(s) ['amount']", "unexpected column(s) ['amt']"],
+        ),
+        (
+            lambda df: df.assign(amount=df["amount"].astype(object).where(df.index != 3, "12,50 EUR")),
+            ["column 'amount'", "double", "12,50 EUR"],
+        ),
+        (
+            lambda df: df.assign(datetime=df["datetime"].astype(str).where(df.index != 1, "yesterday")),
+            ["column 'datetime'", "timestamp", "yesterday"],
+        ),
+        (
+            lambda df: df.assign(tid=df["tid"].astype(object).where(df.index != 2, "12.5")),
+            ["column 'tid'", "int64", "12.5"],
+        ),
     ],
     ids=["renamed column", "text in amount", "unparseable time", "fractional tid"],
 )
@@ -124,7 +134,9 @@ def test_bad_user_files_are_refused_and_nothing_changes(tmp_path, damage, words)
 
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    message = failure.event_specific_data.error.cause.message if failure.event_specific_data.error.cause else failure.message
+    message = (
+        failure.event_specific_data.error.cause.message if failure.event_specific_data.error.cause else failure.message
+    )
     text = str(failure.event_specific_data.error.to_string())
     assert str(path) in text, text
     for word in words:

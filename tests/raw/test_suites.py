@@ -20,7 +20,9 @@ def good_transactions() -> pd.DataFrame:
         {
             "tid": pd.Series([1, 2, 3], dtype="int64"),
             "cc_num": pd.Series([4000_0000_0000_0001, 4000_0000_0000_0002, 4000_0000_0000_0001], dtype="int64"),
-            "datetime": pd.to_datetime(["2025-01-02 01:00", "2025-01-02 02:00", "2025-01-02 23:59"], utc=True).as_unit("us"),
+            "datetime": pd.to_datetime(
+                ["2025-01-02 01:00", "2025-01-02 02:00", "2025-01-02 23:59"], utc=True
+            ).as_unit("us"),
             "category": ["Grocery", "Clothing", "Other"],
             "amount": [12.5, 80.0, 3.2],
             "latitude": [59.3, 40.7, 59.3],
@@ -110,11 +112,19 @@ BAD_TRANSACTIONS = [
         None,
     ),
     ("float tid", lambda df: df.assign(tid=df["tid"].astype("float64")), "expect_column_type_to_be", "tid", None),
-    ("missing column", lambda df: df.drop(columns=["category"]), "expect_table_columns_to_match_ordered_list", None, None),
+    (
+        "missing column",
+        lambda df: df.drop(columns=["category"]),
+        "expect_table_columns_to_match_ordered_list",
+        None,
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize("label, mutate, expectation, column, bad_value", BAD_TRANSACTIONS, ids=[b[0] for b in BAD_TRANSACTIONS])
+@pytest.mark.parametrize(
+    "label, mutate, expectation, column, bad_value", BAD_TRANSACTIONS, ids=[b[0] for b in BAD_TRANSACTIONS]
+)
 def test_transactions_suite_catches(label, mutate, expectation, column, bad_value):
     report = validate(mutate(good_transactions()), suites.transactions_suite(START, END), id_columns=["tid"])
     assert not report.success
@@ -140,19 +150,43 @@ BAD_LABELS = [
 def test_labels_suite_catches(label, mutate, expectation, column):
     report = validate(mutate(good_labels()), suites.fraud_labels_suite(START, END), id_columns=["tid"])
     assert not report.success
-    assert any(f.expectation == expectation and f.column == column and f.unexpected_count >= 1 for f in report.failures), report.summary()
+    assert any(
+        f.expectation == expectation and f.column == column and f.unexpected_count >= 1 for f in report.failures
+    ), report.summary()
 
 
 @pytest.mark.parametrize(
     "frame, suite, mutate, expectation, column",
     [
         (good_profiles, suites.profiles_suite, _set("sex", 0, "X"), "expect_column_values_to_be_in_set", "sex"),
-        (good_profiles, suites.profiles_suite, _set("event_time", 1, pd.Timestamp("2024-01-01", tz="UTC")),
-         "expect_compound_columns_to_be_unique", None),
-        (good_profiles, suites.profiles_suite, _set("birthdate", 0, pd.Timestamp("1850-01-01")),
-         "expect_column_values_to_be_between", "birthdate"),
-        (good_cards, suites.credit_cards_suite, _set("provider", 1, "diners"), "expect_column_values_to_be_in_set", "provider"),
-        (good_cards, suites.credit_cards_suite, _set("expires", 0, pd.NaT), "expect_column_values_to_not_be_null", "expires"),
+        (
+            good_profiles,
+            suites.profiles_suite,
+            _set("event_time", 1, pd.Timestamp("2024-01-01", tz="UTC")),
+            "expect_compound_columns_to_be_unique",
+            None,
+        ),
+        (
+            good_profiles,
+            suites.profiles_suite,
+            _set("birthdate", 0, pd.Timestamp("1850-01-01")),
+            "expect_column_values_to_be_between",
+            "birthdate",
+        ),
+        (
+            good_cards,
+            suites.credit_cards_suite,
+            _set("provider", 1, "diners"),
+            "expect_column_values_to_be_in_set",
+            "provider",
+        ),
+        (
+            good_cards,
+            suites.credit_cards_suite,
+            _set("expires", 0, pd.NaT),
+            "expect_column_values_to_not_be_null",
+            "expires",
+        ),
     ],
 )
 def test_history_suites_catch(frame, suite, mutate, expectation, column):

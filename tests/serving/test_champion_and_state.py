@@ -12,8 +12,8 @@ from feature_logic.card_state import decode_charges
 from fraud_pipelines.serving.card_states import CardStateStore, recent_charges_as_of
 from fraud_pipelines.serving.champion import ChampionHolder
 from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES
-from fraud_pipelines.serving.scorer import FraudScorer
 from fraud_pipelines.serving.schemas import Transaction
+from fraud_pipelines.serving.scorer import FraudScorer
 
 from .conftest import EVERYTHING, SMALL
 

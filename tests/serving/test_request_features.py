@@ -150,8 +150,12 @@ def test_known_values_on_a_hand_made_card():
 def test_state_keeps_the_window_and_one_charge_before_it():
     hours = [0, 1, 2, 6, 7, 9]  # the latest is at 9h: (5h, 9h] is inside, 2h is the one before
     features = transaction_features(
-        transactions_frame([(10 + i, 7, f"2024-03-01 0{h}:00:00", float(i), 0.0, float(i)) for i, h in enumerate(hours)]),
-        profiles_frame([(7, "Oslo", "2020-01-01", "1990-03-01", "F")]), cards_frame([(7, "2030-01-01", "2020-01-01")]))
+        transactions_frame(
+            [(10 + i, 7, f"2024-03-01 0{h}:00:00", float(i), 0.0, float(i)) for i, h in enumerate(hours)]
+        ),
+        profiles_frame([(7, "Oslo", "2020-01-01", "1990-03-01", "F")]),
+        cards_frame([(7, "2030-01-01", "2020-01-01")]),
+    )
     state = recent_charges(features, end=utc("2024-03-02"))
     assert state["datetime"].tolist() == [utc("2024-03-01 09:00")]
     assert [c.tid for c in decode_charges(state.at[0, "charges"])] == [12, 13, 14, 15]

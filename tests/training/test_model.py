@@ -18,7 +18,9 @@ from .conftest import FAST_PARAMS
 
 def test_xgboost_beats_the_logistic_baseline_on_an_interaction_signal(splits, trained):
     baseline = train_baseline(splits.X_train, splits.y_train)
-    model_eval = evaluate(splits.y_test, trained.predict_proba(splits.X_test), threshold=trained.threshold, name="xgboost")
+    model_eval = evaluate(
+        splits.y_test, trained.predict_proba(splits.X_test), threshold=trained.threshold, name="xgboost"
+    )
     baseline_eval = evaluate(splits.y_test, baseline.predict_proba(splits.X_test), threshold=0.5, name="baseline")
     verdict = compare(model_eval, baseline_eval)
     assert verdict.better, verdict.reason
@@ -87,8 +89,14 @@ def _small(splits, n=600):
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda X, y, Xv, yv: (X.assign(category=X["category"].astype(str)), y, Xv, yv), r"non-numeric columns \['category \(object\)'\]"),
-        (lambda X, y, Xv, yv: (X, y, Xv.drop(columns="noise"), yv), "X_val columns differ from X_train: missing \\['noise'\\]"),
+        (
+            lambda X, y, Xv, yv: (X.assign(category=X["category"].astype(str)), y, Xv, yv),
+            r"non-numeric columns \['category \(object\)'\]",
+        ),
+        (
+            lambda X, y, Xv, yv: (X, y, Xv.drop(columns="noise"), yv),
+            "X_val columns differ from X_train: missing \\['noise'\\]",
+        ),
         (lambda X, y, Xv, yv: (X, np.zeros_like(y), Xv, yv), "y_train: the split needs both classes"),
         (lambda X, y, Xv, yv: (X, y[:-1], Xv, yv), "X_train has 600 rows but y_train has 599"),
         (lambda X, y, Xv, yv: (X.assign(x0=np.inf), y, Xv, yv), r"infinite values in columns \['x0'\]"),
@@ -114,4 +122,6 @@ def test_baseline_handles_missing_values_and_returns_one_probability_per_row(spl
     assert scores.shape == (len(X),) and np.isfinite(scores).all() and ((0 <= scores) & (scores <= 1)).all()
     with pytest.raises(ValueError, match="non-numeric"):
         train_baseline(splits.X_train.assign(category="a"), splits.y_train)
-    assert isinstance(baseline.feature_names, tuple) and baseline.feature_names == tuple(pd.Index(splits.X_train.columns))
+    assert isinstance(baseline.feature_names, tuple) and baseline.feature_names == tuple(
+        pd.Index(splits.X_train.columns)
+    )

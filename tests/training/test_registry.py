@@ -44,7 +44,9 @@ def _test_eval(model, splits, name="model") -> Evaluation:
 def test_champion_loaded_from_the_registry_scores_exactly_like_the_trained_model(mlflow_resource, splits, trained):
     logged = _log(mlflow_resource, trained, splits)
     before_registration = mlflow_resource.load_logged(logged)  # what model_evaluation scores
-    np.testing.assert_array_equal(before_registration.predict_proba(splits.X_test), trained.predict_proba(splits.X_test))
+    np.testing.assert_array_equal(
+        before_registration.predict_proba(splits.X_test), trained.predict_proba(splits.X_test)
+    )
     evaluation = _test_eval(trained, splits)
     mlflow_resource.log_evaluation(logged.run_id, {"model": evaluation})
     version = mlflow_resource.register_version(logged)
@@ -129,9 +131,13 @@ def test_empty_registry_has_no_champion_and_says_so(mlflow_resource):
         ({"codes": {1: "a"}}, r"transformation_state\['codes'\] has a non-string key 1"),
     ],
 )
-def test_state_that_would_not_round_trip_is_refused_before_anything_is_logged(mlflow_resource, splits, trained, state, message):
+def test_state_that_would_not_round_trip_is_refused_before_anything_is_logged(
+    mlflow_resource, splits, trained, state, message
+):
     with pytest.raises(TypeError, match=message):
-        mlflow_resource.log_training_run(trained, input_example=splits.X_train, transformation_state=state, lineage=LINEAGE)
+        mlflow_resource.log_training_run(
+            trained, input_example=splits.X_train, transformation_state=state, lineage=LINEAGE
+        )
     assert mlflow_resource.client().search_runs([mlflow_resource.experiment_id()]) == []
 
 

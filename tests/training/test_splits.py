@@ -15,8 +15,8 @@ from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.resources import RawSourceResource, StorageResource
 from fraud_pipelines.training import fraud_view
-from fraud_pipelines.training.registry import MlflowResource
 from fraud_pipelines.training.assets import fraud_feature_view, fraud_model, training_dataset
+from fraud_pipelines.training.registry import MlflowResource
 from fraud_pipelines.training.splits import (
     SplitError,
     check_positives,
@@ -70,7 +70,8 @@ def test_too_few_frauds_fails_naming_the_keys():
 def test_configured_ranges_with_too_few_frauds_name_the_split_and_the_keys():
     times, flags = labels([10, 10, 10, 10, 0, 10])
     ranges = configured_ranges("2025-01-01", "2025-01-05", "2025-01-06", "2025-01-07")
-    with pytest.raises(SplitError, match=r"validation \(2025-01-05 \.\. 2025-01-06\) holds 0.*`train_end`..`validation_end`"):
+    expected = r"validation \(2025-01-05 \.\. 2025-01-06\) holds 0.*`train_end`..`validation_end`"
+    with pytest.raises(SplitError, match=expected):
         check_positives(ranges, times, flags, min_positives=1)
     assert check_positives(configured_ranges("2025-01-01", "2025-01-04", "2025-01-06", "2025-01-07"),
                            times, flags, min_positives=10) == {"train": 30, "validation": 10, "test": 10}
