@@ -165,6 +165,11 @@ def _map_columns(path: Path, raw: pa.Table, spec: ReadSpec) -> pa.Table:
                 if spec.columns or extra else "")
         raise RawInputError(f"{path}: {'; '.join(problems)}; expected {names(ours, 12)}"
                             + (f" ({hint})" if hint else ""))
+    twice = sorted({r for r in renamed if r in ours and renamed.count(r) > 1})
+    if twice:
+        clash = [c for c, r in zip(raw.column_names, renamed) if r in twice]
+        raise RawInputError(f"{path}: columns {names(clash)} all map onto {names(twice)}; keep one (contract "
+                            "`columns`)")
     keep = [i for i, r in enumerate(renamed) if r in ours]
     return pa.Table.from_arrays([raw.column(i) for i in keep], names=[renamed[i] for i in keep])
 

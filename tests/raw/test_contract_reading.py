@@ -128,3 +128,11 @@ def test_a_contract_round_trips_with_absolute_paths(tmp_path):
     again = contracts.load(kept)
     assert again.folder("profiles", "unused") == (tmp_path / "people").resolve()
     assert again.folder("transactions", "unused") == (tmp_path / "data" / "transactions").resolve()
+
+
+def test_two_columns_mapping_onto_one_of_ours_are_refused(tmp_path):
+    schema = contracts.SYNTHETIC.schema("transactions")
+    path = csv(tmp_path, "tid,cc_num,datetime,category,amount,amt,latitude,longitude\n"
+                         "1,4444037300542691,2025-01-05 00:30:00,Grocery,1.5,1.6,1,2\n")
+    with pytest.raises(RawInputError, match="all map onto"):
+        read_file(path, ReadSpec("transactions", schema, columns={"amt": "amount"}))
