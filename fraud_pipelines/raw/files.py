@@ -35,6 +35,8 @@ _INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
 _INTEGRAL_DECIMAL_TEXT = re.compile(r"^[+-]?\d+\.0*$")
 _OFFSET = r"(?:Z|z|[+-]\d\d(?::?\d\d)?)$"
 _ISO_DATE = r"^\d{4}-\d\d-\d\d$"
+_BINARY_SIGNATURES = ((b"\x1f\x8b", "gzip"), (b"PK\x03\x04", "zip"), (b"PAR1", "Parquet"), (b"BZh", "bzip2"),
+                      (b"\xfd7zXZ", "xz"))
 _EPOCH_UNITS = {"epoch_s": "s", "epoch_ms": "ms", "epoch_us": "us"}
 
 
@@ -98,6 +100,11 @@ def _read_raw(path: Path, spec: ReadSpec) -> pa.Table:
     if size == 0:
         raise RawInputError(f"{path}: the file is empty (0 bytes), not even a header line")
     with path.open("rb") as handle:
+        magic = handle.read(4)
+        for signature, kind in _BINARY_SIGNATURES:
+            if magic.startswith(signature):
+                fix = "name it .parquet" if kind == "Parquet" else "uncompress it first"
+                raise RawInputError(f"{path}: this is a {kind} file, not CSV text; {fix}")
         handle.seek(size - 1)
         if handle.read(1) != b"\n":
             raise RawInputError(f"{path}: the last line does not end with a newline: the file looks cut short "
@@ -119,24 +126,30 @@ def _read_raw(path: Path, spec: ReadSpec) -> pa.Table:
             problem = (f"a row has {counts.group(2)} fields where the header has {counts.group(1)} "
                        "(a truncated or malformed line)")
         elif "UTF8" in text or "utf-8" in text.lower():
-            problem = "it is not UTF-8 text"
+            problem = "it is not UTF-8 text (save it as UTF-8)"
         else:
             problem = _first_words(error)
         raise RawInputError(f"{path}: cannot be read as CSV: {problem}") from None
 
 
 def _header(path: Path, delimiter: str) -> list[str]:
-    with path.open("r", encoding="utf-8-sig", errors="strict", newline="") as handle:
-        try:
-            line = handle.readline(_MAX_HEADER_BYTES)
-        except UnicodeDecodeError:
-            raise RawInputError(f"{path}: cannot be read as CSV: the header is not UTF-8 text") from None
-    if not line.endswith(("\n", "\r")):
+    with path.open("rb") as handle:
+        raw = handle.readline(_MAX_HEADER_BYTES)
+    if not raw.endswith((b"\n", b"\r")):
         raise RawInputError(f"{path}: the header line is longer than {_MAX_HEADER_BYTES:,} bytes or has no end")
+    try:
+        line = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RawInputError(f"{path}: cannot be read as CSV: the header is not UTF-8 text") from None
     header = next(csv.reader([line], delimiter=delimiter))
     header = [h.strip() for h in header]
     if not any(header):
         raise RawInputError(f"{path}: the first line is empty; a CSV file starts with a header of column names")
+    if len(header) == 1:
+        other = next((d for d in (";", "\t", "|", ",") if d != delimiter and d in header[0]), None)
+        if other:
+            raise RawInputError(f"{path}: the header is one column; its fields look separated by {other!r}, not "
+                                f"{delimiter!r}: set the table's `delimiter` in the data contract")
     repeated = sorted({h for h in header if header.count(h) > 1})
     if repeated:
         raise RawInputError(f"{path}: the header repeats column(s) {names(repeated)}")
@@ -329,7 +342,8 @@ def _to_timestamp(values: pa.Array, path: Path, column: str, spec: ReadSpec) -> 
         parsed = pd.to_datetime(text[mask], format=fmt or "ISO8601", errors="coerce", utc=is_aware)
         failed = parsed.isna()
         if failed.any():
-            raise _refuse(path, column, f"are not timestamps in {how}", text[mask][failed].head(3).tolist(),
+            raise _refuse(path, column, f"are not timestamps (years 1677 to 2262) in {how}",
+                          text[mask][failed].head(3).tolist(),
                           int(failed.sum()))
         if not is_aware:
             parsed = _localize(parsed, spec.zone, path, column, values)

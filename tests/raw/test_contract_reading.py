@@ -136,3 +136,16 @@ def test_two_columns_mapping_onto_one_of_ours_are_refused(tmp_path):
                          "1,4444037300542691,2025-01-05 00:30:00,Grocery,1.5,1.6,1,2\n")
     with pytest.raises(RawInputError, match="all map onto"):
         read_file(path, ReadSpec("transactions", schema, columns={"amt": "amount"}))
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: p.write_bytes(__import__("gzip").compress(b"tid,cc_num\n1,2\n")), "this is a gzip file"),
+    (lambda p: p.write_bytes("tid;cc_num;datetime\n1;2;3\n".encode()), "separated by ';'"),
+    (lambda p: p.write_bytes("tid,category\n1,Caf\xe9\n".encode("latin-1")), "not UTF-8"),
+    (lambda p: p.write_bytes(b"tid,cc_num,datetime,category,amount,latitude,longitude\n1,2,3"), "cut short"),
+])
+def test_files_that_are_not_csv_text_say_what_they_are(tmp_path, make, words):
+    path = tmp_path / "f.csv"
+    make(path)
+    with pytest.raises(RawInputError, match=words):
+        read_file(path, ReadSpec("transactions", contracts.SYNTHETIC.schema("transactions")))
