@@ -47,7 +47,8 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(413, detail=_too_large(limit, f"more than {limit:,}"))
+                    raise HTTPException(413, detail=_too_large(limit, f"more than {limit:,}"),
+                                        headers={"Connection": "close"})  # the rest of the body is never read
             return message
 
         await self.app(scope, counted, send)

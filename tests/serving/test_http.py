@@ -212,3 +212,11 @@ def test_a_champion_change_is_picked_up_without_a_restart(api, home, known_card)
     home.mlflow.set_champion("1")
     _wait_for_version(api, "1")
     assert api.post("/predict", json=charge(known_card)).json()["score"] == before["score"]
+
+
+def test_a_card_number_may_come_as_a_digit_string(api, known_card):
+    as_number = api.post("/predict", json=charge(known_card)).json()
+    as_text = api.post("/predict", json=charge(str(known_card)))
+    assert as_text.status_code == 200 and as_text.json() == as_number
+    big = 9_007_199_254_740_993  # above 2**53: a JavaScript number would round it
+    assert api.post("/predict", json=charge(str(big))).json()["cc_num"] == big
