@@ -72,12 +72,13 @@ def redis_server(folder: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def uvicorn_server(env: Mapping[str, str], log: Path) -> Iterator[str]:
+def uvicorn_server(env: Mapping[str, str], log: Path, *, workers: int = 1) -> Iterator[str]:
     """`python -m fraud_pipelines.serving` with `env` on a free port; yields its base URL."""
     port = free_port()
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "fraud_pipelines.serving", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "fraud_pipelines.serving", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
             cwd=REPO, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT,
             preexec_fn=_default_signals,
         )
