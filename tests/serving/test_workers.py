@@ -1,7 +1,7 @@
 """Several uvicorn workers write one card at once and lose nothing: bursts of charges for a single
 card, sent concurrently through POST /charges to `make serve WORKERS=4`'s server, all end up in the
-card's state, in (time, tid) order, with the distances the batch would compute -- on SQLite and on
-Redis."""
+card's state, in (time, tid) order, with the distances the batch would compute -- on SQLite, on
+Redis and on a 3-node Redis Cluster."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.serving.card_states import CardStateStore
 
 from .conftest import materialize
-from .processes import redis_server, uvicorn_server
+from .processes import redis_cluster, redis_server, uvicorn_server
 
 WORKERS, CLIENTS, PER_CLIENT = 4, 8, 25
 WRITE = {"Authorization": "Bearer burst-writer"}
@@ -26,7 +26,7 @@ T0 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 SERVING = [dg.AssetKey("card_recent_charges_fg"), dg.AssetKey("card_versions_fg")]
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
 def served(request, home, tmp_path):
     """(base URL of a 4-worker service, its storage) for each online store."""
     env = home.env(FRAUD_SERVING_WRITE_TOKEN="burst-writer")
@@ -34,17 +34,18 @@ def served(request, home, tmp_path):
         with uvicorn_server(env, tmp_path / "sqlite.log", workers=WORKERS) as url:
             yield url, home.storage, tmp_path / "sqlite.log"
         return
-    with redis_server(tmp_path / "redis") as redis_url:
+    servers = redis_server if request.param == "redis" else redis_cluster
+    with servers(tmp_path / "redis") as redis_url:
         storage = StorageResource(root=str(home.path), online_store="redis", redis_url=redis_url)
         assert materialize(home, selection=SERVING, storage=storage).success
         env = {**env, "FRAUD_ONLINE_STORE": "redis", "FRAUD_REDIS_URL": redis_url}
-        with uvicorn_server(env, tmp_path / "redis.log", workers=WORKERS) as url:
-            yield url, storage, tmp_path / "redis.log"
+        with uvicorn_server(env, tmp_path / f"{request.param}.log", workers=WORKERS) as url:
+            yield url, storage, tmp_path / f"{request.param}.log"
 
 
 def test_concurrent_bursts_on_one_card_across_workers_lose_no_charge(served):
     url, storage, log = served
-    card = CARD + (1 if storage.online_store_kind() == "redis" else 0)
+    card = CARD + len(log.name)  # another card per store
     failures: list[str] = []
     start = threading.Barrier(CLIENTS)
 
