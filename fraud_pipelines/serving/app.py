@@ -153,7 +153,7 @@ def create_app(settings: ServingSettings | None = None, *, storage: StorageResou
     @app.post("/predict", response_class=Response, responses={200: {"model": Prediction}}, dependencies=guarded,
               summary="Score one charge")
     def predict(transaction: Transaction,
-                      include_features: bool = Query(False, description="Return the model's input vector.")) -> Any:
+                include_features: bool = Query(False, description="Return the model's input vector.")) -> Any:
         model, scorer = service.ready()
         return _json(scorer.score(model, [transaction], include_features=include_features)[0])
 
