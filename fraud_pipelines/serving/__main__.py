@@ -12,7 +12,8 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Check for a champion, then serve until interrupted; 1 with a clear message when there is none."""
+    """Check the settings and the champion, then serve until interrupted; 2 for a malformed setting,
+    1 when there is no champion, each with a clear message."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     parser = argparse.ArgumentParser(prog="python -m fraud_pipelines.serving", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -21,6 +22,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="worker processes (default $WORKERS, else 1)")
     parser.add_argument("--access-log", action="store_true", help="log every request (costs latency)")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
+
+    from fraud_pipelines.serving.settings import ServingSettings
+
+    try:
+        ServingSettings.from_env()  # a malformed FRAUD_SERVING_* variable stops here, once, not in each worker
+    except ValueError as error:
+        print(f"Cannot serve: {error}", file=sys.stderr)
+        return 2
 
     from fraud_pipelines.training.registry import MlflowResource
 
@@ -36,11 +47,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from fraud_pipelines.serving.settings import ServingSettings
-
-    ServingSettings.from_env()  # a malformed FRAUD_SERVING_* variable stops here, once, not in each worker
-    if args.workers < 1:
-        parser.error(f"--workers must be >= 1, got {args.workers}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"Serving the champion on http://{args.host}:{args.port} with {args.workers} worker(s) (docs: /docs)",
           flush=True)

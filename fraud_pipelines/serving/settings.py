@@ -16,7 +16,9 @@ class ServingSettings:
     poll_seconds: float = 10.0  # FRAUD_SERVING_POLL_SECONDS: how often the champion alias is checked
     max_batch: int = 1_000  # FRAUD_SERVING_MAX_BATCH: most transactions per /predict/batch
     max_body_bytes: int = 1_000_000  # FRAUD_SERVING_MAX_BODY_BYTES: larger request bodies get a 413
-    max_skew_seconds: float = 300.0  # FRAUD_SERVING_MAX_SKEW_SECONDS: how far past the server's clock a charge may be
+    # FRAUD_SERVING_MAX_SKEW_SECONDS: how far past the server's clock a written charge may be; at most an
+    # hour, well inside the 4-hour window, so an accepted charge can never push real ones out of it
+    max_skew_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         if self.poll_seconds <= 0:
@@ -25,8 +27,8 @@ class ServingSettings:
             raise ValueError(f"FRAUD_SERVING_MAX_BATCH must be >= 1, got {self.max_batch}")
         if self.max_body_bytes < 1_024:
             raise ValueError(f"FRAUD_SERVING_MAX_BODY_BYTES must be >= 1024, got {self.max_body_bytes}")
-        if not 0 <= self.max_skew_seconds <= 86_400:
-            raise ValueError(f"FRAUD_SERVING_MAX_SKEW_SECONDS must be in [0, 86400], got {self.max_skew_seconds}")
+        if not 0 <= self.max_skew_seconds <= 3_600:
+            raise ValueError(f"FRAUD_SERVING_MAX_SKEW_SECONDS must be in [0, 3600], got {self.max_skew_seconds}")
         if self.write_token is not None and self.write_token == self.token:
             raise ValueError("FRAUD_SERVING_WRITE_TOKEN must differ from FRAUD_SERVING_TOKEN: "
                              "whoever may score must not thereby be able to write")
