@@ -1,8 +1,8 @@
 """What one request may cost the service: a body-size limit enforced before the body is read,
 and validation errors bounded in size that never echo a large input back.
 
-FastAPI's own `max_body_size` answers a bare "Content Too Large" and keeps the connection open
-for the unread rest of a chunked body; this one names the limit and its setting and closes."""
+FastAPI's own `max_body_size` answers a plain-text "Content Too Large"; this one answers JSON that
+names the limit and its setting, and closes the connection on the unread rest of the body."""
 
 from __future__ import annotations
 
