@@ -15,6 +15,7 @@ export DAGSTER_DISABLE_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE :=
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WORKERS ?= 1
 UI_PORT ?= 3000
 
 # Quick tests for a second interpreter: pure logic, the feature store and the Dagster definitions.
@@ -60,9 +61,10 @@ ui: venv
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(UI_PORT)
 
-# The REST service (docs at /docs) on $(HOST):$(PORT); it serves the champion `make demo` leaves.
+# The REST service (docs at /docs) on $(HOST):$(PORT) with $(WORKERS) worker processes; it serves
+# the champion `make demo` leaves.
 serve: venv
-	$(BIN)/python -m fraud_pipelines.serving --host $(HOST) --port $(PORT)
+	$(BIN)/python -m fraud_pipelines.serving --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 bench: venv
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

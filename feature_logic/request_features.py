@@ -28,6 +28,7 @@ WINDOW_MICROSECONDS = DEFAULT_WINDOW // dt.timedelta(microseconds=1)
 #: Orders a charge without a tid after every stored charge of the same microsecond.
 _NO_TID = 2**63
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 _ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 
@@ -39,7 +40,7 @@ class StoredCharge(NamedTuple):
     latitude: float
     longitude: float
     amount: float
-    loc_delta: float
+    loc_delta: float | None  # None: not computed yet (see `complete_loc_deltas`)
 
 
 class NewCharge(NamedTuple):
@@ -83,10 +84,28 @@ class ChargeFeatures(NamedTuple):
 
 
 def utc_micros(moment: dt.datetime) -> int:
-    """A timezone-aware datetime as integer microseconds since the epoch."""
-    if moment.tzinfo is None:
+    """A timezone-aware datetime as integer microseconds since the epoch, for any datetime
+    (year 1 at +14:00 included: the offset is applied to integers, never to a datetime)."""
+    offset = moment.utcoffset()
+    if offset is None:
         raise ValueError(f"expected a timezone-aware datetime, got {moment!r}")
-    return (moment - _EPOCH) // _ONE_MICROSECOND
+    return (moment.replace(tzinfo=None) - _NAIVE_EPOCH) // _ONE_MICROSECOND - offset // _ONE_MICROSECOND
+
+
+def complete_loc_deltas(charges: Sequence[StoredCharge]) -> tuple[StoredCharge, ...]:
+    """`charges` (sorted by (micros, tid), contiguous) with every missing loc_delta computed from
+    the charge before it, as the batch does; a first charge without one gets 0.0 (a card's first)."""
+    out: list[StoredCharge] = []
+    for index, charge in enumerate(charges):
+        if charge.loc_delta is None:
+            if index == 0:
+                charge = charge._replace(loc_delta=0.0)
+            else:
+                previous = charges[index - 1]
+                charge = charge._replace(loc_delta=haversine_km(previous.latitude, previous.longitude,
+                                                                charge.latitude, charge.longitude))
+        out.append(charge)
+    return tuple(out)
 
 
 def order_key(micros: int, tid: int | None) -> tuple[int, int]:

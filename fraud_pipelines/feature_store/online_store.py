@@ -7,7 +7,8 @@ group version keyed by its primary key.
 
 Writes never go back in time: a row replaces the stored one only if its event time is
 greater than or equal to the stored event time, so a late, older batch changes nothing and
-replaying a batch is harmless (idempotent).
+replaying a batch is harmless (idempotent). `merge_event` adds one event to a row's
+event-list column atomically (see `event_lists`): concurrent writers of one key lose nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import InvalidInputError, SchemaMismatchError
+from .event_lists import EventMerge, merge_event
 from .sql import quote
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -80,6 +82,13 @@ class OnlineStore(ABC):
     @abstractmethod
     def teardown(self, table: OnlineTableSpec) -> None:
         """Drop the table and its rows."""
+
+    @abstractmethod
+    def merge_event(self, table: OnlineTableSpec, key: Row, *, column: str, item: str,
+                    retention_us: int) -> EventMerge:
+        """Merge one event (`event_lists.event_item`) into the event-list `column` of the row at
+        `key`, atomically for that key; the row's event time becomes the list's newest time. A
+        missing row is created with its other columns null."""
 
     def lookup(self, table: OnlineTableSpec, columns: Sequence[str]) -> Callable[[Row], Row | None]:
         """A prepared single-key reader (the serving hot path); backends may override it."""
@@ -167,6 +176,34 @@ class SQLiteOnlineStore(OnlineStore):
             con.execute("ROLLBACK")
             raise
 
+    def merge_event(self, table: OnlineTableSpec, key: Row, *, column: str, item: str,
+                    retention_us: int) -> EventMerge:
+        """Read, merge and write in one IMMEDIATE transaction: the write lock serializes writers of
+        the file across threads and processes."""
+        if table.name not in self._known:
+            self.update(table)
+        _check_event_list(table, column)
+        target, time, listed = quote(table.name), quote(table.event_time), quote(column)
+        where = " AND ".join(f"{quote(k)} = ?" for k in table.key_columns)
+        names = [*(quote(k) for k in table.key_columns), time, listed]
+        upsert = (
+            f"INSERT INTO {target} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT ({', '.join(quote(k) for k in table.key_columns)}) DO UPDATE SET "
+            f"{time} = excluded.{time}, {listed} = excluded.{listed}"
+        )
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            found = con.execute(f"SELECT {listed} FROM {target} WHERE {where}", tuple(key)).fetchone()
+            outcome, text, newest = merge_event(found[0] if found else None, item, retention_us=retention_us)
+            if outcome is EventMerge.STORED:
+                con.execute(upsert, (*key, newest, text))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return outcome
+
     def read(self, table: OnlineTableSpec, keys: Sequence[Row], columns: Sequence[str]) -> list[Row | None]:
         """Rows for many keys, a few hundred per SELECT."""
         decode = _decoders(table, columns)
@@ -220,6 +257,14 @@ class SQLiteOnlineStore(OnlineStore):
         if con is not None:
             con.close()
             self._local.con = None
+
+
+def _check_event_list(table: OnlineTableSpec, column: str) -> None:
+    """An event list lives in a string column of a table whose event time is a timestamp."""
+    if column not in table.schema.names or not pa.types.is_string(table.schema.field(column).type):
+        raise InvalidInputError(f"online table {table.name}: '{column}' is not a string column for an event list")
+    if not pa.types.is_timestamp(table.schema.field(table.event_time).type):
+        raise InvalidInputError(f"online table {table.name}: event time '{table.event_time}' must be a timestamp")
 
 
 def _describe(table: OnlineTableSpec) -> dict[str, Any]:

@@ -1,15 +1,22 @@
 """The Redis online store: the same interface and guarantees as `SQLiteOnlineStore`, for
-feature serving shared by many processes or machines.
+feature serving shared by many processes or machines, on one server or a Redis Cluster.
 
-Layout: one hash per row, `<namespace>:<table>:<key>`, one field per non-null column; table
-layouts in the hash `<namespace>:_online_tables`. Values are text that decodes to exactly what
-was written (floats by their shortest round-trip repr, times as integer microseconds, dates as
-day numbers).
+Layout: one hash per row, `<namespace>:<table>:{<key>}`, one field per non-null column; table
+layouts in the hash `<namespace>:_online_tables`. The key is a hash tag, so a key's rows of all
+tables live in one cluster slot (one round trip for a joined lookup). Values are text that
+decodes to exactly what was written (floats by their shortest round-trip repr, times as integer
+microseconds, dates as day numbers).
 
 Writes never go back in time: a Lua script per row replaces the stored row only if its event
 time is greater than or equal to the stored one (atomic on the server; compared as doubles, so
-exact for event times within about 285 years of 1970). One script call touches one key, so
-the layout also works on Redis Cluster.
+exact for event times within about 285 years of 1970). `merge_event` is a Lua script too: it
+merges one event into a row's event list by (time, id) as `event_lists.merge_event` does, on
+the JSON text itself (numbers are never re-encoded). Each script call touches one key.
+
+Redis Cluster (detected from the server's `INFO cluster` unless `cluster=` says): redis-py
+refuses EVALSHA inside cluster pipelines, so batched script calls are grouped by the node that
+owns each key and pipelined on that node's own connection (one call at a time through the
+cluster client when a slot moves meanwhile).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from .errors import InvalidInputError, SchemaMismatchError
+from .event_lists import EventMerge
 from .online_store import (
     OnlineStore,
     OnlineTableSpec,
@@ -28,6 +36,7 @@ from .online_store import (
     _as_date,
     _as_naive_time,
     _as_utc_time,
+    _check_event_list,
     _describe,
     _encode,
 )
@@ -40,6 +49,47 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1
 """
+# KEYS[1]: the row. ARGV: time field, list field, new item's time and id (integer text), the new
+# item's inner JSON (derived last field null), retention (microseconds), then key field/value pairs.
+_MERGE_EVENT = """
+local function before(t1, id1, t2, id2)
+  if t1 ~= t2 then return t1 < t2 end
+  if #id1 ~= #id2 then return #id1 < #id2 end
+  return id1 < id2
+end
+local t, id, retention = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[6])
+local items = {}
+local text = redis.call('HGET', KEYS[1], ARGV[2])
+if text then
+  for inner in string.gmatch(text, '%[([^%[%]]*)%]') do
+    local time_text, item_id = string.match(inner, '^%s*(%-?%d+)%s*,%s*(%d+)')
+    items[#items + 1] = {tonumber(time_text), item_id, inner, time_text}
+  end
+end
+for _, item in ipairs(items) do
+  if item[2] == id then return 'duplicate' end
+end
+if #items > 0 and t <= items[#items][1] - retention then return 'too_old' end
+local position = #items + 1
+for i, item in ipairs(items) do
+  if before(t, id, item[1], item[2]) then position = i break end
+end
+table.insert(items, position, {t, id, ARGV[5], ARGV[3]})
+if items[position + 1] then
+  items[position + 1][3] = (string.gsub(items[position + 1][3], ',[^,]*$', ',null'))
+end
+local newest = items[#items][1]
+local first = #items
+for i, item in ipairs(items) do
+  if item[1] > newest - retention then first = i break end
+end
+if first > 1 then first = first - 1 end
+local out = {}
+for i = first, #items do out[#out + 1] = '[' .. items[i][3] .. ']' end
+redis.call('HSET', KEYS[1], ARGV[1], items[#items][4], ARGV[2], '[' .. table.concat(out, ',') .. ']',
+           unpack(ARGV, 7))
+return 'stored'
+"""
 _GLOB_SPECIALS = str.maketrans({c: f"\\{c}" for c in "*?[]\\"})
 
 Encoder = Callable[[Any], bytes | str]
@@ -50,21 +100,47 @@ class RedisOnlineStore(OnlineStore):
     """Latest row per key in Redis; `namespace` separates stores sharing one database."""
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, namespace: str = "fs",
-                 socket_timeout: float = 5.0, client: Any = None) -> None:
-        """`url` as redis-py reads it (redis://, rediss://, unix://); `client` overrides it."""
+                 socket_timeout: float = 5.0, client: Any = None, cluster: bool | None = None) -> None:
+        """`url` as redis-py reads it (redis://, rediss://, unix://); `client` overrides it.
+        `cluster`: whether `url` is a Redis Cluster node; None asks the server on first use."""
         if not namespace or ":" in namespace:
             raise InvalidInputError(f"namespace must be non-empty and without ':', got {namespace!r}")
-        if client is None:
-            import redis
-
-            client = redis.Redis.from_url(url, socket_timeout=socket_timeout,
-                                          socket_connect_timeout=socket_timeout)
         self.url = url
         self.namespace = namespace
-        self._client = client
-        self._upsert = client.register_script(_UPSERT_IF_NOT_OLDER)
+        self._timeout = socket_timeout
+        self._cluster = cluster
+        self._connected: Any = None
+        if client is not None:
+            self._attach(client)
         self._registry = f"{namespace}:_online_tables"
         self._known: set[str] = set()
+
+    @property
+    def _client(self) -> Any:
+        """The redis-py client, connected on first use (a cluster client when the server is one)."""
+        if self._connected is None:
+            import redis
+
+            plain = redis.Redis.from_url(self.url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout)
+            cluster = self._cluster
+            if cluster is None:
+                cluster = bool(plain.info("cluster").get("cluster_enabled"))
+            if cluster:
+                plain.close()
+                from redis.cluster import RedisCluster
+
+                plain = RedisCluster.from_url(self.url, socket_timeout=self._timeout,
+                                              socket_connect_timeout=self._timeout)
+            self._attach(plain)
+        return self._connected
+
+    def _attach(self, client: Any) -> None:
+        from redis.cluster import RedisCluster
+
+        self._is_cluster = isinstance(client, RedisCluster)
+        self._upsert = client.register_script(_UPSERT_IF_NOT_OLDER)
+        self._merge = client.register_script(_MERGE_EVENT)
+        self._connected = client
 
     def __repr__(self) -> str:
         return f"RedisOnlineStore({self.url!r}, namespace={self.namespace!r})"
@@ -97,15 +173,54 @@ class RedisOnlineStore(OnlineStore):
         prefix = self._prefix(table)
         field_names = [name.encode() for name in names]
         for start in range(0, rows.num_rows, _CHUNK):
-            pipe = self._client.pipeline(transaction=False)
+            calls = []
             for values in zip(*(column[start:start + _CHUNK] for column in columns)):
                 args: list[Any] = [field_names[time_position], str(values[time_position])]
                 for name, encode, value in zip(field_names, encoders, values):
                     if value is not None:
                         args += [name, encode(value)]
-                key = prefix + _key_text([values[p] for p in key_positions])
-                self._upsert(keys=[key], args=args, client=pipe)
+                calls.append((_row_key(prefix, [values[p] for p in key_positions]), args))
+            self._run_script(self._upsert, calls)
+
+    def _run_script(self, script: Any, calls: list[tuple[bytes, list[Any]]]) -> None:
+        """Each (key, args) call of an idempotent one-key script, pipelined per server."""
+        client = self._client
+        if not self._is_cluster:
+            pipe = client.pipeline(transaction=False)
+            for key, args in calls:
+                script(keys=[key], args=args, client=pipe)
             pipe.execute()
+            return
+        from redis.exceptions import ResponseError
+
+        by_node: dict[str, tuple[Any, list[tuple[bytes, list[Any]]]]] = {}
+        for key, args in calls:
+            node = client.get_node_from_key(key)
+            by_node.setdefault(node.name, (node, []))[1].append((key, args))
+        for node, node_calls in by_node.values():
+            pipe = node.redis_connection.pipeline(transaction=False)
+            for key, args in node_calls:
+                script(keys=[key], args=args, client=pipe)
+            try:
+                pipe.execute()
+            except ResponseError as error:
+                if not str(error).startswith(("MOVED", "ASK")):
+                    raise
+                for key, args in node_calls:  # a slot moved: let the cluster client route each call
+                    script(keys=[key], args=args)
+
+    def merge_event(self, table: OnlineTableSpec, key: Row, *, column: str, item: str,
+                    retention_us: int) -> EventMerge:
+        """One Lua call on the row's key: atomic against every other writer of that key."""
+        if table.name not in self._known:
+            self.update(table)
+        _check_event_list(table, column)
+        head = item[1:item.index(",", item.index(",") + 1)].split(",")  # "[time,id,..." -> time, id
+        args: list[Any] = [table.event_time, column, head[0], head[1], item[1:-1], str(int(retention_us))]
+        for name, value in zip(table.key_columns, key):
+            args += [name, _key_text([value])]
+        outcome = self._merge(keys=[_row_key(self._prefix(table), key)], args=args)
+        return EventMerge(outcome.decode() if isinstance(outcome, bytes) else outcome)
 
     def read(self, table: OnlineTableSpec, keys: Sequence[Row], columns: Sequence[str]) -> list[Row | None]:
         """Rows for many keys, a thousand per pipelined round trip."""
@@ -118,7 +233,7 @@ class RedisOnlineStore(OnlineStore):
             chunk = unique[start:start + _CHUNK]
             pipe = self._client.pipeline(transaction=False)
             for key in chunk:
-                pipe.hmget(prefix + _key_text(key), fields)
+                pipe.hmget(_row_key(prefix, key), fields)
             for key, values in zip(chunk, pipe.execute()):
                 if values[0] is not None:
                     found[key] = _decode_row(decoders, values[1:])
@@ -132,7 +247,7 @@ class RedisOnlineStore(OnlineStore):
         hmget = self._client.hmget
 
         def fetch(key: Row) -> Row | None:
-            values = hmget(prefix + _key_text(key), fields)
+            values = hmget(_row_key(prefix, key), fields)
             return None if values[0] is None else _decode_row(decoders, values[1:])
         return fetch
 
@@ -145,10 +260,10 @@ class RedisOnlineStore(OnlineStore):
         pipeline = self._client.pipeline
 
         def fetch(key: Row) -> list[Row | None]:
-            text = _key_text(key)
+            tag = _row_key(b"", key)
             pipe = pipeline(transaction=False)
             for prefix, fields, _ in prepared:
-                pipe.hmget(prefix + text, fields)
+                pipe.hmget(prefix + tag, fields)
             return [None if values[0] is None else _decode_row(decoders, values[1:])
                     for (_, _, decoders), values in zip(prepared, pipe.execute())]
         return fetch
@@ -173,7 +288,8 @@ class RedisOnlineStore(OnlineStore):
 
     def close(self) -> None:
         """Release the client's connections."""
-        self._client.close()
+        if self._connected is not None:
+            self._connected.close()
 
     def _prefix(self, table: OnlineTableSpec) -> bytes:
         return f"{self.namespace}:{table.name}:".encode()
@@ -185,6 +301,11 @@ def _key_text(values: Sequence[Any]) -> bytes:
         value = values[0]
         return value.encode() if isinstance(value, str) else str(value).encode()
     return json.dumps(list(values), separators=(",", ":")).encode()
+
+
+def _row_key(prefix: bytes, values: Sequence[Any]) -> bytes:
+    """A row's Redis key: the key text as a hash tag, so one key's rows share a cluster slot."""
+    return prefix + b"{" + _key_text(values) + b"}"
 
 
 def _numeric(kind: pa.DataType) -> bool:

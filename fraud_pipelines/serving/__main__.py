@@ -1,5 +1,7 @@
-"""`python -m fraud_pipelines.serving [--host H] [--port P]`: start the REST service with uvicorn
-(what `make serve` runs), after checking there is a champion model to serve."""
+"""`python -m fraud_pipelines.serving [--host H] [--port P] [--workers N]`: start the REST service
+with uvicorn (what `make serve` runs), after checking there is a champion model to serve. Each
+worker process builds its own app (`create_app`, settings from the environment); the card state
+they share is merged atomically per card by the online store."""
 
 from __future__ import annotations
 
@@ -10,13 +12,26 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Check for a champion, then serve until interrupted; 1 with a clear message when there is none."""
+    """Check the settings and the champion, then serve until interrupted; 2 for a malformed setting,
+    1 when there is no champion, each with a clear message."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     parser = argparse.ArgumentParser(prog="python -m fraud_pipelines.serving", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS") or 1),
+                        help="worker processes (default $WORKERS, else 1)")
     parser.add_argument("--access-log", action="store_true", help="log every request (costs latency)")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
+
+    from fraud_pipelines.serving.settings import ServingSettings
+
+    try:
+        ServingSettings.from_env()  # a malformed FRAUD_SERVING_* variable stops here, once, not in each worker
+    except ValueError as error:
+        print(f"Cannot serve: {error}", file=sys.stderr)
+        return 2
 
     from fraud_pipelines.training.registry import MlflowResource
 
@@ -32,12 +47,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from fraud_pipelines.serving.app import create_app
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(f"Serving the champion on http://{args.host}:{args.port} (docs: /docs)", flush=True)
-    uvicorn.run(create_app(mlflow=mlflow), host=args.host, port=args.port, access_log=args.access_log,
-                log_level="info")
+    print(f"Serving the champion on http://{args.host}:{args.port} with {args.workers} worker(s) (docs: /docs)",
+          flush=True)
+    uvicorn.run("fraud_pipelines.serving.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, access_log=args.access_log, log_level="info")
     return 0
 
 

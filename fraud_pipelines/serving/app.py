@@ -1,37 +1,50 @@
 """The REST service: `create_app()` builds the FastAPI app (run it with `make serve`).
 
-    POST /predict            one charge -> score, decision, threshold, model version
-    POST /predict/batch      up to FRAUD_SERVING_MAX_BATCH charges, scored in order
+    POST /predict            one charge -> score, decision, threshold, model version (reads only)
+    POST /predict/batch      up to FRAUD_SERVING_MAX_BATCH charges, scored in order (reads only)
+    POST /charges            one charge that happened, merged into its card's state (write token)
     GET  /health             model loaded? online store reachable? (503 when degraded)
     GET  /ready              200 once a model, the card state and the online store answer, else 503
 
-Endpoints are `async` and do their sub-millisecond work inline: a thread hop would cost more
-than it saves, and one request's read-score-write of a card state never interleaves with
-another's in this process. With FRAUD_SERVING_TOKEN set, /predict* need a bearer token;
-/health and /ready stay open for probes.
+Scoring never writes. The write path has its own token (FRAUD_SERVING_WRITE_TOKEN; without it
+POST /charges is refused) and merges a charge atomically per card, so several workers lose no
+charge of a burst. Handlers are plain `def`: FastAPI runs them in its thread pool, so a blocking
+store call never holds the event loop (and /health answers while a request waits). Bodies over
+FRAUD_SERVING_MAX_BODY_BYTES get a 413 before they are read; a 422 lists at most ten errors,
+each short, and never echoes a large input. With FRAUD_SERVING_TOKEN set, /predict* need a
+bearer token; /health and /ready stay open for probes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import secrets
 import time
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from feature_logic.request_features import utc_micros
 from fraud_pipelines.feature_store.errors import NotFoundError
+from fraud_pipelines.feature_store.event_lists import EventMerge
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.serving.card_states import CardStateStore
 from fraud_pipelines.serving.champion import ChampionHolder, ServingModel
-from fraud_pipelines.serving.schemas import BatchPrediction, Health, Prediction, Transaction, TransactionBatch
+from fraud_pipelines.serving.limits import BodySizeLimit, bounded_errors
+from fraud_pipelines.serving.schemas import (
+    BatchPrediction,
+    Charge,
+    ChargeStored,
+    Health,
+    Prediction,
+    Transaction,
+    TransactionBatch,
+)
 from fraud_pipelines.serving.scorer import FraudScorer, ServiceUnavailable
 from fraud_pipelines.serving.settings import ServingSettings
 from fraud_pipelines.training.registry import MlflowResource
@@ -62,7 +75,7 @@ class ServingService:
         if self.scorer is None and time.monotonic() - self._state_tried >= _STATE_RETRY_SECONDS:
             self._state_tried = time.monotonic()
             try:
-                self.scorer = FraudScorer(CardStateStore(self.fs), write_back=self.settings.write_back)
+                self.scorer = FraudScorer(CardStateStore(self.fs))
                 self.state_error = None
             except NotFoundError:
                 self.state_error = ("the card state feature groups are empty: materialize card_recent_charges_fg "
@@ -70,6 +83,13 @@ class ServingService:
             except Exception as error:  # noqa: BLE001 -- e.g. the online store is down; retried
                 self.state_error = f"card state: {type(error).__name__}: {error}"
         return self.scorer
+
+    def card_states(self) -> CardStateStore:
+        """The card-state store for the write path (no model needed), or ServiceUnavailable."""
+        scorer = self.ensure_scorer()
+        if scorer is None:
+            raise ServiceUnavailable(self.state_error or "the card state is not available yet")
+        return scorer.states
 
     def ready(self) -> tuple[ServingModel, FraudScorer]:
         """The model and scorer to use for one request, or ServiceUnavailable saying what is missing."""
@@ -113,7 +133,11 @@ def create_app(settings: ServingSettings | None = None, *, storage: StorageResou
                   description="Scores card charges with the registered champion model, using the same "
                   "features (bit for bit) and transformations as training.")
     app.state.service = service
-    guarded = [Depends(_bearer_guard(settings.token))] if settings.token else []
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    guarded = [Depends(_bearer_guard(settings.token, "FRAUD_SERVING_TOKEN"))] if settings.token else []
+    write_guarded = [Depends(_bearer_guard(settings.write_token, "FRAUD_SERVING_WRITE_TOKEN")
+                             if settings.write_token else _writes_disabled)]
+    skew_us = round(settings.max_skew_seconds * 1e6)
 
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(_, error: ServiceUnavailable) -> JSONResponse:
@@ -121,21 +145,21 @@ def create_app(settings: ServingSettings | None = None, *, storage: StorageResou
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_, error: RequestValidationError) -> JSONResponse:
-        # FastAPI's own handler echoes each bad input, and a NaN or Infinity input cannot be written as JSON.
-        return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422)
+        # FastAPI's own handler echoes each bad input in full (a 50 MB body came back as 314 MB).
+        return JSONResponse({"detail": bounded_errors(list(error.errors()))}, status_code=422)
 
     # The responses are built by our own code and written directly (documented by `responses`):
     # validating them again as pydantic models would cost more than the scoring does.
     @app.post("/predict", response_class=Response, responses={200: {"model": Prediction}}, dependencies=guarded,
               summary="Score one charge")
-    async def predict(transaction: Transaction,
-                      include_features: bool = Query(False, description="Return the model's input vector.")) -> Any:
+    def predict(transaction: Transaction,
+                include_features: bool = Query(False, description="Return the model's input vector.")) -> Any:
         model, scorer = service.ready()
         return _json(scorer.score(model, [transaction], include_features=include_features)[0])
 
     @app.post("/predict/batch", response_class=Response, responses={200: {"model": BatchPrediction}},
               dependencies=guarded, summary="Score several charges in order")
-    async def predict_batch(batch: TransactionBatch, include_features: bool = Query(False)) -> Any:
+    def predict_batch(batch: TransactionBatch, include_features: bool = Query(False)) -> Any:
         if len(batch.transactions) > settings.max_batch:
             raise HTTPException(422, detail=[{
                 "type": "too_long", "loc": ["body", "transactions"],
@@ -145,13 +169,39 @@ def create_app(settings: ServingSettings | None = None, *, storage: StorageResou
         model, scorer = service.ready()
         return _json({"predictions": scorer.score(model, batch.transactions, include_features=include_features)})
 
+    @app.post("/charges", status_code=201, response_model=ChargeStored, dependencies=write_guarded,
+              summary="Add a charge that happened to its card's state",
+              responses={409: {"description": "duplicate tid, or before the card's retained window"},
+                         403: {"description": "the write path is disabled (no FRAUD_SERVING_WRITE_TOKEN)"}})
+    def add_charge(charge: Charge) -> Any:
+        micros = utc_micros(charge.datetime)
+        now_us = time.time_ns() // 1_000
+        if micros > now_us + skew_us:
+            raise HTTPException(422, detail=[{
+                "loc": ["body", "datetime"], "type": "too_far_in_future",
+                "msg": f"more than {settings.max_skew_seconds:g} s after the server's clock "
+                       "(FRAUD_SERVING_MAX_SKEW_SECONDS): a charge from the future is refused",
+            }])
+        states = service.card_states()
+        try:
+            outcome = states.add_charge(charge.cc_num, micros, charge.tid, float(charge.latitude),
+                                        float(charge.longitude), float(charge.amount))
+        except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
+            raise ServiceUnavailable(f"online store write failed: {type(error).__name__}: {error}") from error
+        if outcome is EventMerge.DUPLICATE:
+            raise HTTPException(409, detail=f"tid {charge.tid} is already in card {charge.cc_num}'s state")
+        if outcome is EventMerge.TOO_OLD:
+            raise HTTPException(409, detail=f"charge {charge.tid} is at or before the card's retained window "
+                                "(its latest charge minus 4 hours); the pipeline's batch writes carry older charges")
+        return {"status": "stored", "cc_num": charge.cc_num, "tid": charge.tid}
+
     @app.get("/health", response_model=Health, summary="Model loaded, online store reachable")
-    async def health() -> Any:
+    def health() -> Any:
         report = service.health()
         return JSONResponse(report.model_dump(), status_code=200 if report.status == "ok" else 503)
 
     @app.get("/ready", summary="Ready to score: a model, the card state, a reachable online store")
-    async def ready() -> Any:
+    def ready() -> Any:
         try:
             model, scorer = service.ready()
             if not scorer.states.reachable():
@@ -163,30 +213,23 @@ def create_app(settings: ServingSettings | None = None, *, storage: StorageResou
     return app
 
 
-def _bearer_guard(token: str):
-    scheme = HTTPBearer(auto_error=False, description="FRAUD_SERVING_TOKEN")
+def _bearer_guard(token: str, variable: str):
+    scheme = HTTPBearer(auto_error=False, description=variable, scheme_name=variable)
 
     async def guard(credentials: HTTPAuthorizationCredentials | None = Depends(scheme)) -> None:
         if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
-            raise HTTPException(401, detail="missing or wrong bearer token (Authorization: Bearer <FRAUD_SERVING_TOKEN>)",
+            raise HTTPException(401, detail=f"missing or wrong bearer token (Authorization: Bearer <{variable}>)",
                                 headers={"WWW-Authenticate": "Bearer"})
     return guard
+
+
+async def _writes_disabled() -> None:
+    raise HTTPException(403, detail="the write path is disabled: set FRAUD_SERVING_WRITE_TOKEN to accept charges")
 
 
 def _json(body: Any) -> Response:
     """A JSON response of plain values (NaN already turned into null by the scorer)."""
     return Response(json.dumps(body, allow_nan=False, separators=(",", ":")), media_type="application/json")
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities as their names (strict JSON has no such numbers)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    return value
 
 
 def _store_answers(fs: Any) -> bool:

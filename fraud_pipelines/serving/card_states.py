@@ -1,5 +1,6 @@
-"""The per-card state behind online scoring: read from the online store for a request, written
-back once a charge becomes the card's latest, and rebuilt from the offline feature group."""
+"""The per-card state behind online scoring: read from the online store for a request, merged
+one charge at a time by the authenticated write path (atomically per card, by (time, tid)), and
+rebuilt from the offline feature group."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from feature_logic.card_state import (
     RECENT_INPUT_COLUMNS,
     decode_charges,
     decode_versions,
-    encode_charges,
     recent_charges,
 )
-from feature_logic.request_features import StoredCharge, Version
+from feature_logic.request_features import WINDOW_MICROSECONDS, StoredCharge, Version, complete_loc_deltas
 from feature_logic.windows import DEFAULT_WINDOW
 from fraud_pipelines.features import groups as feature_groups
+from fraud_pipelines.feature_store.event_lists import EventMerge, event_item
 from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES, CARD_VERSIONS
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
@@ -55,28 +56,26 @@ class CardStateStore:
             lookups = [self.online.lookup(table, columns) for table, columns in wanted]
             self._fetch = lambda key: [fetch(key) for fetch in lookups]
         self._fetch_charges = self.online.lookup(self.charges_table, ["charges"])
-        self._schema = self.charges_table.schema
 
     def get(self, cc_num: int) -> CardState:
         """The card's state; empty (and not `known`) for a card the store has never seen."""
         charges_row, versions_row = self._fetch((cc_num,))
         return CardState(
-            charges=decode_charges(charges_row[0]) if charges_row else (),
+            charges=complete_loc_deltas(decode_charges(charges_row[0])) if charges_row else (),
             profile_versions=decode_versions(versions_row[0]) if versions_row else (),
             card_versions=decode_versions(versions_row[1]) if versions_row else (),
             known=charges_row is not None,
             has_versions=versions_row is not None,
         )
 
-    def remember(self, cc_num: int, charges: Sequence[StoredCharge]) -> None:
-        """Store `charges` (latest last) as the card's state; an older state never replaces a newer one."""
-        latest = charges[-1]
-        row = pa.Table.from_pydict(
-            {"cc_num": [cc_num], "datetime": [pd.Timestamp(latest.micros, unit="us", tz="UTC")],
-             "charges": [encode_charges(charges)]},
-            schema=self._schema,
-        )
-        self.online.write_batch(self.charges_table, row)
+    def add_charge(self, cc_num: int, micros: int, tid: int, latitude: float, longitude: float,
+                   amount: float) -> EventMerge:
+        """Merge one charge into the card's recent charges, atomically for the card: refused as a
+        duplicate when its tid is already there, as too old when at or before the card's latest
+        charge minus the 4-hour window (the state no longer holds what it would need)."""
+        item = event_item(micros, tid, latitude, longitude, amount)  # StoredCharge order, loc_delta last
+        return self.online.merge_event(self.charges_table, (cc_num,), column="charges", item=item,
+                                       retention_us=WINDOW_MICROSECONDS)
 
     def reachable(self) -> bool:
         """Whether the online store answers a read (raises nothing)."""

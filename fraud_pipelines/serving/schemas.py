@@ -3,13 +3,20 @@ what was wrong with it (FastAPI's `detail` list), never a crash or a silent coer
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
+from feature_logic.request_features import utc_micros
 from feature_logic.schema import CATEGORIES, MAX_AMOUNT
 
 _INT64_MAX = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
+#: Charges are accepted from 1900 up to (not including) 2200, UTC: exact as float64 microseconds.
+EARLIEST, END = dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc)
+_EARLIEST_US, _END_US = utc_micros(EARLIEST), utc_micros(END)
 
 
 def _json_number(value: Any) -> Any:
@@ -19,7 +26,39 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+def _card_number(value: Any) -> Any:
+    """A card number as a JSON integer or a string of digits (JavaScript clients lose integers above 2**53)."""
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise ValueError("must be an integer or a string of 1 to 19 digits")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be an integer or a string of digits, got {type(value).__name__}")
+    return value
+
+
+def _iso_text(value: Any) -> Any:
+    """Only ISO 8601 text (or, from Python, a datetime) is a datetime here: pydantic would read a
+    number as a Unix time."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 string with a timezone, got {type(value).__name__}")
+    if len(value) > 64:
+        raise ValueError(f"must be an ISO 8601 string with a timezone, got {len(value)} characters")
+    return value
+
+
+def _bounded(value: dt.datetime) -> dt.datetime:
+    """Charges from 1900 to 2199 (UTC); anything else is a data error, not a purchase."""
+    if not _EARLIEST_US <= utc_micros(value) < _END_US:
+        raise ValueError("must be from 1900-01-01 up to 2200-01-01 (UTC)")
+    return value
+
+
 Number = Annotated[float, BeforeValidator(_json_number)]
+CardNumber = Annotated[int, BeforeValidator(_card_number)]
+ChargeTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_bounded)]
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 
 _EXAMPLE = {
@@ -33,25 +72,40 @@ class Transaction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    cc_num: StrictInt = Field(gt=0, le=_INT64_MAX, description="Card number.")
-    datetime: AwareDatetime = Field(description="When the charge happened, ISO 8601 with a timezone.")
-    amount: Number = Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="Charged amount.")
+    cc_num: CardNumber = Field(gt=0, le=_INT64_MAX, description="Card number: an integer or a string of digits.")
+    datetime: ChargeTime = Field(description="When the charge happened, ISO 8601 with a timezone, 1900 to 2199.")
+    amount: Number = Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False,
+                           description="Charged amount, as the raw contract: 0 < amount <= 50,000.")
     category: Category = Field(description="Merchant category.")
     latitude: Number = Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees.")
     longitude: Number = Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees.")
     tid: StrictInt | None = Field(
         default=None, ge=0, le=_INT64_MAX,
-        description="Your transaction id. With it the charge is remembered as the card's latest, so the next "
-        "charges' distance, time delta and 4-hour window count it; the same tid twice scores the same.",
+        description="Your transaction id. Scoring stores nothing; with a tid, a later charge of the same card "
+        "in one /predict/batch counts this one, and a charge already in the card's state is not counted twice.",
     )
 
 
+class Charge(Transaction):
+    """A charge that happened, for the card's online state (POST /charges): `tid` is required."""
+
+    tid: StrictInt = Field(ge=0, le=_INT64_MAX, description="The charge's transaction id, unique per card.")
+
+
 class TransactionBatch(BaseModel):
-    """Several charges, scored in the order given (later ones see the earlier ones of their card)."""
+    """Several charges, scored in the order given (later ones of a card see its earlier ones with a tid)."""
 
     model_config = ConfigDict(extra="forbid")
 
     transactions: list[Transaction] = Field(min_length=1, description="The charges, at most the server's limit.")
+
+
+class ChargeStored(BaseModel):
+    """The write path's answer: the charge is now in its card's state."""
+
+    status: Literal["stored"]
+    cc_num: int
+    tid: int
 
 
 CardStatus = Literal["known", "new", "unknown", "out_of_order"]
@@ -73,7 +127,6 @@ class Prediction(BaseModel):
         "an unknown owner and card (age and expiry missing), the documented fallback. out_of_order: the "
         "charge is older than what the card's state covers; its window and deltas are approximate."
     )
-    remembered: bool = Field(description="Whether the charge is now the card's latest in the online store.")
     features: dict[str, float | int | None] | None = Field(
         default=None, description="The model's input vector (after transformations), with include_features=true."
     )

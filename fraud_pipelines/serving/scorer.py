@@ -1,6 +1,7 @@
 """From a request's charge to a scored prediction: the card's online state, the request-time
 features (`feature_logic.request_features`), the champion's training transformations through the
-feature view, and the champion's trees. Plain synchronous code, a fraction of a millisecond."""
+feature view, and the champion's trees. Plain synchronous code, a fraction of a millisecond, that
+never writes."""
 
 from __future__ import annotations
 
@@ -32,18 +33,19 @@ class BuiltVector:
     vector: list[Any]
     features: ChargeFeatures
     card_status: str
-    remembered: bool
 
 
 class FraudScorer:
-    """Scores charges with one model and one card-state store; remembers charges when asked to."""
+    """Scores charges with one model and one card-state store. Scoring only reads: a charge enters
+    its card's state through `CardStateStore.add_charge` (POST /charges) or the pipeline."""
 
-    def __init__(self, states: CardStateStore, *, write_back: bool = True) -> None:
+    def __init__(self, states: CardStateStore) -> None:
         self.states = states
-        self.write_back = write_back
 
-    def build(self, model: ServingModel, transaction: Transaction) -> BuiltVector:
-        """The model's input vector for one charge (and, with write-back and a tid, remember it)."""
+    def build(self, model: ServingModel, transaction: Transaction,
+              earlier: dict[int, tuple[StoredCharge, ...]] | None = None) -> BuiltVector:
+        """The model's input vector for one charge. With `earlier` (a batch's scratch memory), the
+        card's state includes the batch's earlier charges with a tid, and this one is added to it."""
         micros = utc_micros(transaction.datetime)
         amount, latitude, longitude = float(transaction.amount), float(transaction.latitude), float(transaction.longitude)
         charge = NewCharge(micros, transaction.tid, transaction.category, amount, latitude, longitude)
@@ -51,28 +53,26 @@ class FraudScorer:
             state = self.states.get(transaction.cc_num)
         except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
             raise ServiceUnavailable(f"online store read failed: {type(error).__name__}: {error}") from error
-        features = charge_features(charge, state.charges, state.profile_versions, state.card_versions)
+        charges = state.charges if earlier is None else earlier.get(transaction.cc_num, state.charges)
+        features = charge_features(charge, charges, state.profile_versions, state.card_versions)
         if not features.complete:
             status = "out_of_order"
-        elif state.known:
+        elif state.known or charges:
             status = "known"
         else:
             status = "new" if state.has_versions else "unknown"
-        remembered = False
-        if self.write_back and transaction.tid is not None:
-            charges = remember_charge(state.charges, StoredCharge(micros, transaction.tid, latitude, longitude,
-                                                                  amount, features.loc_delta_t_minus_1))
-            if charges is not None:
-                try:
-                    self.states.remember(transaction.cc_num, charges)
-                except Exception as error:  # noqa: BLE001
-                    raise ServiceUnavailable(f"online store write failed: {type(error).__name__}: {error}") from error
-                remembered = True
-        return BuiltVector(model.vector(features.as_dict()), features, status, remembered)
+        if earlier is not None and transaction.tid is not None:
+            remembered = remember_charge(charges, StoredCharge(micros, transaction.tid, latitude, longitude, amount,
+                                                               features.loc_delta_t_minus_1))
+            if remembered is not None:
+                earlier[transaction.cc_num] = remembered
+        return BuiltVector(model.vector(features.as_dict()), features, status)
 
     def score(self, model: ServingModel, transactions: list[Transaction], *, include_features: bool) -> list[dict[str, Any]]:
-        """Predictions in request order; charges of one card see the earlier ones of the batch."""
-        built = [self.build(model, t) for t in transactions]
+        """Predictions in request order; a charge sees the same batch's earlier charges of its card
+        that carry a tid (in memory only: nothing is stored)."""
+        earlier: dict[int, tuple[StoredCharge, ...]] | None = {} if len(transactions) > 1 else None
+        built = [self.build(model, t, earlier) for t in transactions]
         scores = model.predict([b.vector for b in built])
         alerts = scores >= model.threshold  # compared as batch scoring does (float32 scores)
         out = []
@@ -81,7 +81,6 @@ class FraudScorer:
                 "tid": transaction.tid, "cc_num": transaction.cc_num, "score": score,
                 "decision": "alert" if alert else "pass", "threshold": model.threshold,
                 "model_name": model.name, "model_version": model.version, "card_status": item.card_status,
-                "remembered": item.remembered,
             }
             if include_features:
                 prediction["features"] = {name: _json_value(v) for name, v in zip(model.feature_names, item.vector)}

@@ -71,13 +71,61 @@ def redis_server(folder: Path) -> Iterator[str]:
         stop(process)
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10_000 < 65_536:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port + 10_000)) != 0:
+                    return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
 @contextlib.contextmanager
-def uvicorn_server(env: Mapping[str, str], log: Path) -> Iterator[str]:
+def redis_cluster(folder: Path, nodes: int = 3) -> Iterator[str]:
+    """A throwaway Redis Cluster of `nodes` primaries on 127.0.0.1 (`redis-cli --cluster create`);
+    yields the URL of its first node."""
+    executable = redis_server_or_skip()
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        pytest.skip("redis-cli is not installed here (it comes with Debian's redis-server package)")
+    ports, processes = [], []
+    try:
+        for index in range(nodes):
+            port = _cluster_port()
+            node_dir = folder / f"node{index}"
+            node_dir.mkdir(parents=True, exist_ok=True)
+            processes.append(subprocess.Popen(
+                [executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir), "--save", "",
+                 "--appendonly", "no", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                 "--cluster-node-timeout", "5000"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=_default_signals,
+            ))
+            ports.append(port)
+            _wait_for_port(port, processes[-1], "redis-server (cluster node)")
+        subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-replicas", "0",
+                        "--cluster-yes"], check=True, capture_output=True, timeout=60, preexec_fn=_default_signals)
+        deadline = time.monotonic() + 30
+        while not all(b"cluster_state:ok" in subprocess.run([cli, "-p", str(p), "cluster", "info"], capture_output=True,
+                                                            timeout=10).stdout for p in ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Redis Cluster on ports {ports} did not reach cluster_state:ok in 30s")
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{ports[0]}"
+    finally:
+        for process in processes:
+            stop(process)
+
+
+@contextlib.contextmanager
+def uvicorn_server(env: Mapping[str, str], log: Path, *, workers: int = 1) -> Iterator[str]:
     """`python -m fraud_pipelines.serving` with `env` on a free port; yields its base URL."""
     port = free_port()
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "fraud_pipelines.serving", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "fraud_pipelines.serving", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
             cwd=REPO, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT,
             preexec_fn=_default_signals,
         )

@@ -36,16 +36,16 @@ def test_a_champion_that_cannot_be_served_leaves_the_current_one_in_place(home):
     assert not holder.refresh() and holder.last_error is None
 
 
-def test_scoring_an_unknown_card_changes_nothing_without_a_tid(home):
+def test_scoring_an_unknown_card_changes_nothing_even_with_a_tid(home):
     fs = home.storage.feature_store()
     holder = ChampionHolder(home.mlflow, fs)
     holder.refresh()
     states = CardStateStore(fs)
     charge = Transaction(cc_num=77, datetime=datetime(2025, 2, 1, tzinfo=timezone.utc), amount=5.0,
-                         category="Other", latitude=0.0, longitude=0.0)
-    scored = FraudScorer(states, write_back=True).score(holder.current, [charge], include_features=False)[0]
-    assert scored["card_status"] == "unknown" and not scored["remembered"]
-    assert states.get(77).known is False
+                         category="Other", latitude=0.0, longitude=0.0, tid=123)
+    scored = FraudScorer(states).score(holder.current, [charge, charge], include_features=False)
+    assert [s["card_status"] for s in scored] == ["unknown", "known"]  # the batch's own memory...
+    assert states.get(77).known is False  # ...is never stored
 
 
 def test_daily_runs_rewrite_the_backfill_rows_and_the_online_rows_are_the_latest(home):

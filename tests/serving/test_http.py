@@ -1,6 +1,6 @@
 """The REST service over real HTTP (uvicorn on 127.0.0.1): good requests, every kind of bad
-request, the unknown-card fallback, batches, bearer auth on and off, and a champion change
-picked up without a restart."""
+request, the unknown-card fallback, batches, the write path, bearer auth on and off, and a
+champion change picked up without a restart."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from .conftest import materialize
 from .processes import uvicorn_server
 
 TOKEN = "s3cret-token"
+WRITE_TOKEN = "wr1te-token"
+WRITE = {"Authorization": f"Bearer {WRITE_TOKEN}"}
 MAX_BATCH = 3
 LATER = "2025-01-25T12:00:00+00:00"  # well after the data: no charge of any card in the 4 hours before
 TRAINING = [dg.AssetKey(k) for k in ("training_dataset", "fraud_model", "model_evaluation", "registered_model")]
@@ -30,7 +32,8 @@ def logs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def api(home, logs):
     """The service without auth, checking the alias every 0.3 s."""
-    with uvicorn_server(home.env(FRAUD_SERVING_MAX_BATCH=str(MAX_BATCH)), logs / "open.log") as url:
+    env = home.env(FRAUD_SERVING_MAX_BATCH=str(MAX_BATCH), FRAUD_SERVING_WRITE_TOKEN=WRITE_TOKEN)
+    with uvicorn_server(env, logs / "open.log") as url:
         with httpx.Client(base_url=url, timeout=30) as client:
             yield client
 
@@ -56,15 +59,18 @@ def test_health_and_ready(api):
     assert api.get("/ready").json() == {"ready": True, "model_version": "1"}
 
 
-def test_a_known_card_is_scored_and_its_next_charges_see_the_first(api, home, known_card):
+def test_a_known_card_is_scored_and_its_next_charges_see_the_first_once_written(api, home, known_card):
     first = api.post("/predict", json=charge(known_card, tid=9_000_001))
     assert first.status_code == 200, first.text
     scored = first.json()
     assert set(scored) == {"tid", "cc_num", "score", "decision", "threshold", "model_name", "model_version",
-                           "card_status", "remembered"}  # no features unless asked
+                           "card_status"}  # no features unless asked
     assert 0.0 <= scored["score"] <= 1.0 and scored["model_version"] == "1"
     assert scored["decision"] == ("alert" if scored["score"] >= scored["threshold"] else "pass")
-    assert scored["card_status"] == "known" and scored["remembered"]
+    assert scored["card_status"] == "known"
+    assert api.post("/predict", json=charge(known_card, tid=9_000_001)).json() == scored  # scoring stored nothing
+    stored = api.post("/charges", json=charge(known_card, tid=9_000_001), headers=WRITE)
+    assert stored.status_code == 201 and stored.json() == {"status": "stored", "cc_num": known_card, "tid": 9_000_001}
 
     one_minute_later = charge(known_card, tid=9_000_002, datetime="2025-01-25T12:01:00Z", latitude=48.95,
                               category="Electronics", amount=999.0)
@@ -78,19 +84,22 @@ def test_a_known_card_is_scored_and_its_next_charges_see_the_first(api, home, kn
 
     replay = api.post("/predict", params={"include_features": "true"}, json=one_minute_later).json()
     assert replay == second  # the same tid twice: the same answer
+    assert api.post("/charges", json=charge(known_card, tid=9_000_001, latitude=10.0), headers=WRITE).status_code == 409
 
 
 def test_unknown_card_gets_the_documented_fallback(api):
     response = api.post("/predict", params={"include_features": "true"}, json=charge(1, tid=9_100_000))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["card_status"] == "unknown" and body["remembered"]
+    assert body["card_status"] == "unknown"
     features = body["features"]
     assert features["age_at_transaction"] is None and features["days_until_card_expires"] is None
     assert features["time_delta_t_minus_1"] is None and features["loc_delta_t_minus_1"] == 0.0
     assert features["trans_freq"] == 1
+    assert api.post("/predict", json=charge(1, tid=9_100_001)).json()["card_status"] == "unknown"  # nothing stored
+    assert api.post("/charges", json=charge(1, tid=9_100_000), headers=WRITE).status_code == 201
     again = api.post("/predict", json=charge(1, tid=9_100_001, datetime="2025-01-25T12:00:30Z")).json()
-    assert again["card_status"] == "known"  # remembered: now it has a history
+    assert again["card_status"] == "known"  # written: now it has a history
 
 
 def test_batch_scores_in_order_and_is_bounded(api, known_card):
@@ -102,9 +111,10 @@ def test_batch_scores_in_order_and_is_bounded(api, known_card):
     assert [p["tid"] for p in predictions] == [9_200_000, 9_200_001, None]
     assert [p["features"]["trans_freq"] for p in predictions[:2]] == [1, 2]
     assert predictions[1]["features"]["time_delta_t_minus_1"] == 10.0
-    assert not predictions[2]["remembered"]  # no tid: scored, not remembered
     single = api.post("/predict", json=charge(known_card)).json()
     assert single["score"] == predictions[2]["score"]
+    alone = api.post("/predict", params={"include_features": "true"}, json=batch[1]).json()
+    assert alone["features"]["trans_freq"] == 1  # the batch kept nothing
 
     too_many = api.post("/predict/batch", json={"transactions": [charge(3)] * (MAX_BATCH + 1)})
     assert too_many.status_code == 422 and f"at most {MAX_BATCH} transactions" in too_many.text
@@ -113,15 +123,23 @@ def test_batch_scores_in_order_and_is_bounded(api, known_card):
 
 BAD_BODIES = [
     ({k: v for k, v in charge(5).items() if k != "amount"}, ["body", "amount"], "Field required"),
-    (charge("4444"), ["body", "cc_num"], "valid integer"),
+    (charge("44x4"), ["body", "cc_num"], "string of 1 to 19 digits"),
+    (charge("12345678901234567890"), ["body", "cc_num"], "string of 1 to 19 digits"),
+    (charge(4.5), ["body", "cc_num"], "integer or a string of digits"),
+    (charge(True), ["body", "cc_num"], "integer or a string of digits"),
     (charge(0), ["body", "cc_num"], "greater than 0"),
+    (charge("0"), ["body", "cc_num"], "greater than 0"),
     (charge(2**64), ["body", "cc_num"], "less than or equal"),
     (charge(5, amount="12.5"), ["body", "amount"], "must be a JSON number"),
     (charge(5, amount=True), ["body", "amount"], "must be a JSON number"),
-    (charge(5, amount=-1), ["body", "amount"], "greater than or equal to 0"),
+    (charge(5, amount=-1), ["body", "amount"], "greater than 0"),
+    (charge(5, amount=0), ["body", "amount"], "greater than 0"),
     (charge(5, amount=50_000.01), ["body", "amount"], "less than or equal to 50000"),
     (charge(5, datetime="2025-01-25T12:00:00"), ["body", "datetime"], "timezone"),
     (charge(5, datetime="yesterday"), ["body", "datetime"], "valid datetime"),
+    (charge(5, datetime=1_735_000_000), ["body", "datetime"], "ISO 8601 string"),
+    (charge(5, datetime="0001-01-01T00:00:00+14:00"), ["body", "datetime"], "from 1900-01-01 up to 2200"),
+    (charge(5, datetime="9999-12-31T23:59:59-14:00"), ["body", "datetime"], "from 1900-01-01 up to 2200"),
     (charge(5, category="Casino"), ["body", "category"], "Grocery"),
     (charge(5, latitude=90.5), ["body", "latitude"], "less than or equal to 90"),
     (charge(5, longitude=-180.5), ["body", "longitude"], "greater than or equal to -180"),
@@ -194,3 +212,11 @@ def test_a_champion_change_is_picked_up_without_a_restart(api, home, known_card)
     home.mlflow.set_champion("1")
     _wait_for_version(api, "1")
     assert api.post("/predict", json=charge(known_card)).json()["score"] == before["score"]
+
+
+def test_a_card_number_may_come_as_a_digit_string(api, known_card):
+    as_number = api.post("/predict", json=charge(known_card)).json()
+    as_text = api.post("/predict", json=charge(str(known_card)))
+    assert as_text.status_code == 200 and as_text.json() == as_number
+    big = 9_007_199_254_740_993  # above 2**53: a JavaScript number would round it
+    assert api.post("/predict", json=charge(str(big))).json()["cc_num"] == big

@@ -1,8 +1,8 @@
 """No training/serving skew: for sampled labelled charges, with each card's online state rebuilt
 as of just before the charge from the offline feature group, the vector the running service
 builds equals the training-data row bit for bit (after transformations), and its score and
-decision equal batch scoring's. Then the state the service wrote back equals the rebuilt one.
-Once with the SQLite online store, once with Redis."""
+decision equal batch scoring's. Then the charge is written through POST /charges, and the card's
+state equals the one the batch rebuilds. Once with the SQLite online store, once with Redis."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from feature_logic.card_state import decode_charges
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.scoring.assets import scores_table
-from fraud_pipelines.serving.card_states import recent_charges_as_of, write_online
+from fraud_pipelines.serving.card_states import CardStateStore, recent_charges_as_of, write_online
 from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES
 from fraud_pipelines.training import fraud_view
 
@@ -25,6 +26,7 @@ from .conftest import materialize
 from .processes import redis_server, uvicorn_server
 
 SAMPLE = 40
+WRITE = {"Authorization": "Bearer skew-writer"}
 SERVING = [dg.AssetKey("card_recent_charges_fg"), dg.AssetKey("card_versions_fg")]
 
 
@@ -33,14 +35,14 @@ def served(request, home, tmp_path_factory):
     """(HTTP client of the running service, its storage resource) for each online store."""
     logs = tmp_path_factory.mktemp("logs")
     if request.param == "sqlite":
-        with uvicorn_server(home.env(), logs / "sqlite.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+        with uvicorn_server(home.env(FRAUD_SERVING_WRITE_TOKEN="skew-writer"), logs / "sqlite.log") as url, httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/ready").status_code == 200
             yield client, home.storage
         return
     with redis_server(tmp_path_factory.mktemp("redis")) as redis_url:
         storage = StorageResource(root=str(home.path), online_store="redis", redis_url=redis_url)
         assert materialize(home, selection=SERVING, storage=storage).success  # the card state, into Redis
-        env = home.env(FRAUD_ONLINE_STORE="redis", FRAUD_REDIS_URL=redis_url)
+        env = home.env(FRAUD_ONLINE_STORE="redis", FRAUD_REDIS_URL=redis_url, FRAUD_SERVING_WRITE_TOKEN="skew-writer")
         with uvicorn_server(env, logs / "redis.log") as url, httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/health").json()["online_store"] == "redis"
             yield client, storage
@@ -81,6 +83,7 @@ def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, se
     fs.online_store.teardown(online_table)  # the pipeline left each card's latest state: start from nothing
     fs.online_store.update(online_table)
     feature_names = list(home.mlflow.load_champion().feature_names)
+    states = CardStateStore(fs)
     statuses = []
     for row in _sample(raw, training.index).itertuples():
         at = row.datetime.to_pydatetime()
@@ -96,10 +99,13 @@ def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, se
         assert served["score"] == batch.at[row.tid, "fraud_score"]
         assert (served["decision"] == "alert") == bool(batch.at[row.tid, "decision"])
         assert served["model_version"] == batch.at[row.tid, "model_version"] == champion.version
-        assert served["remembered"] and served["card_status"] in ("known", "new")
+        assert served["card_status"] in ("known", "new")
         statuses.append(served["card_status"])
 
-        written = fs.online_store.read(online_table, [(int(row.cc_num),)], ["datetime", "charges"])[0]
+        stored = service.post("/charges", json=_request(row), headers=WRITE)
+        assert stored.status_code == 201, stored.text
+        written = fs.online_store.read(online_table, [(int(row.cc_num),)], ["datetime"])[0]
         rebuilt = recent_charges_as_of(fs, at + timedelta(microseconds=1), [row.cc_num])
-        assert written == (at, rebuilt["charges"].iloc[0])  # write-back = the state the batch would build
+        assert written == (at,)
+        assert states.get(int(row.cc_num)).charges == decode_charges(rebuilt["charges"].iloc[0])  # = the batch's
     assert "known" in statuses
