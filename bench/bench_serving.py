@@ -219,7 +219,8 @@ def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str,
                          "predict": predict, "predict_rate": predict_rate})
             print(f"  {label:<6} c={concurrency:<3} floor    p50 {floor['p50']:6.2f} ms  p99 {floor['p99']:6.2f} ms  "
                   f"{floor_rate:7,.0f}/s\n  {'':<6} {'':<5} /predict p50 {predict['p50']:6.2f} ms  "
-                  f"p99 {predict['p99']:6.2f} ms  {predict_rate:7,.0f}/s   ratios: p99 x{predict['p99'] / floor['p99']:.2f}, "
+                  f"p99 {predict['p99']:6.2f} ms  {predict_rate:7,.0f}/s   "
+                  f"ratios: p99 x{predict['p99'] / floor['p99']:.2f}, "
                   f"throughput {predict_rate / floor_rate:.0%}  ({predict['n']} requests each)", flush=True)
     finally:
         stop(server)
@@ -238,12 +239,11 @@ def summary(rows: list[dict]) -> None:
 
 def bench_in_process(home: Path, bodies: list[bytes], storage, label: str) -> None:
     """The request path without HTTP: read the card state, build the vector, write back, score."""
+    from feature_logic.request_features import utc_micros
     from fraud_pipelines.serving.card_states import CardStateStore
     from fraud_pipelines.serving.champion import load_serving_model
     from fraud_pipelines.serving.schemas import Transaction
     from fraud_pipelines.serving.scorer import FraudScorer
-
-    from feature_logic.request_features import utc_micros
 
     fs = storage.feature_store()
     mlflow = _mlflow(home)

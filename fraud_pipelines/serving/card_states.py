@@ -20,8 +20,8 @@ from feature_logic.card_state import (
 )
 from feature_logic.request_features import WINDOW_MICROSECONDS, StoredCharge, Version, complete_loc_deltas
 from feature_logic.windows import DEFAULT_WINDOW
-from fraud_pipelines.features import groups as feature_groups
 from fraud_pipelines.feature_store.event_lists import EventMerge, event_item
+from fraud_pipelines.features import groups as feature_groups
 from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES, CARD_VERSIONS
 
 _ONE_MICROSECOND = timedelta(microseconds=1)

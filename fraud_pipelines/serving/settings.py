@@ -46,6 +46,9 @@ class ServingSettings:
         )
 
 
+_WORDS = {int: "a whole number", float: "a number"}
+
+
 def _number(name: str, default: float, kind: type) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -53,4 +56,4 @@ def _number(name: str, default: float, kind: type) -> float:
     try:
         return kind(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+        raise ValueError(f"{name} must be {_WORDS.get(kind, kind.__name__)}, got {raw!r}") from None

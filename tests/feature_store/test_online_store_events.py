@@ -38,7 +38,8 @@ def store(request, tmp_path):
     if request.param == "sqlite":
         yield SQLiteOnlineStore(tmp_path / "online.sqlite")
     else:
-        redis_store = RedisOnlineStore(request.getfixturevalue("redis_url"), namespace=f"e{abs(hash(request.node.nodeid))}")
+        namespace = f"e{abs(hash(request.node.nodeid))}"
+        redis_store = RedisOnlineStore(request.getfixturevalue("redis_url"), namespace=namespace)
         yield redis_store
         redis_store.close()
 
@@ -50,7 +51,8 @@ def _stream(seed: int, n: int = 120) -> list[str]:
     for i in range(n):
         clock += int(rng.integers(0, HOUR // 2))
         when = clock - int(rng.integers(0, 6 * HOUR)) if rng.random() < 0.2 else clock
-        event_id = int(rng.choice(ids)) if ids and rng.random() < 0.1 else int(rng.integers(0, 10 ** int(rng.integers(1, 19))))
+        fresh = int(rng.integers(0, 10 ** int(rng.integers(1, 19))))
+        event_id = int(rng.choice(ids)) if ids and rng.random() < 0.1 else fresh
         ids.append(event_id)
         items.append(event_item(when, event_id, float(rng.normal(45, 10)), 0.1 + 0.2 * i, float(rng.lognormal(3, 1))))
     return items
@@ -90,7 +92,8 @@ def test_concurrent_writers_of_one_key_lose_nothing(store):
     def writer(offset: int) -> None:
         for i in range(40):
             item = event_item(BASE + i * 1_000 + offset, offset * 1_000 + i, 1.0)
-            assert store.merge_event(SPEC, (3,), column="events", item=item, retention_us=RETENTION) is EventMerge.STORED
+            merged = store.merge_event(SPEC, (3,), column="events", item=item, retention_us=RETENTION)
+            assert merged is EventMerge.STORED
 
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
     for thread in threads:

@@ -96,7 +96,8 @@ def test_an_oversized_body_gets_a_413_fast_while_health_answers(server):
         assert b"FRAUD_SERVING_MAX_BODY_BYTES" in response and len(response) < 2_000
 
         chunk = b"10000\r\n" + b"[" * 65_536 + b"\r\n"  # chunked, no Content-Length: cut once past the limit
-        head = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        head = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
         status, response, elapsed = _raw_post(server, head, (chunk for _ in range(800)))
         assert status == 413 and elapsed < 1.0, (status, elapsed)
         time.sleep(0.2)
@@ -126,7 +127,8 @@ def test_a_422_is_bounded_and_never_echoes_large_inputs(api):
     assert len(detail) == 11 and detail[-1]["type"] == "too_many_errors"
     assert {tuple(e["loc"][-1:]) for e in detail[:-1]} >= {("category",), ("amount",), ("datetime",)}
     short = api.post("/predict", json={**GOOD, "amount": "12"}).json()["detail"]
-    assert short == [{"loc": ["body", "amount"], "type": "value_error", "msg": "Value error, must be a JSON number, got str",
+    assert short == [{"loc": ["body", "amount"], "type": "value_error",
+                      "msg": "Value error, must be a JSON number, got str",
                       "input": "12"}]
 
 
@@ -171,7 +173,8 @@ def test_fuzzed_datetimes_amounts_and_card_numbers_never_give_a_500(api):
     bodies += [{**GOOD, "datetime": _random_time(rng)} for _ in range(300)]
     bodies += [{**GOOD, "datetime": _random_valid_time(rng), "cc_num": int(rng.integers(1, 2**63 - 1))}
                for _ in range(200)]
-    bodies += [{**GOOD, "amount": float(rng.choice([-1, 1])) * float(10.0 ** rng.uniform(-330, 310))} for _ in range(150)]
+    bodies += [{**GOOD, "amount": float(rng.choice([-1, 1])) * float(10.0 ** rng.uniform(-330, 310))}
+               for _ in range(150)]
     bodies += [{**GOOD, "datetime": _random_time(rng), "amount": float(rng.uniform(-10, 60_000)),
                 "cc_num": str(int(rng.integers(0, 2**63 - 1)))} for _ in range(150)]
     statuses = []

@@ -43,5 +43,6 @@ def test_the_command_stops_on_a_bad_variable_before_serving(tmp_path):
            "MLFLOW_DISABLE_TELEMETRY": "true"}
     done = subprocess.run([sys.executable, "-m", "fraud_pipelines.serving"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 2 and done.stderr.strip() == "Cannot serve: FRAUD_SERVING_MAX_BATCH must be a int, got 'many'"
+    expected = "Cannot serve: FRAUD_SERVING_MAX_BATCH must be a whole number, got 'many'"
+    assert done.returncode == 2 and done.stderr.strip() == expected
     assert not home.exists()  # nothing was created

@@ -35,7 +35,8 @@ def served(request, home, tmp_path_factory):
     """(HTTP client of the running service, its storage resource) for each online store."""
     logs = tmp_path_factory.mktemp("logs")
     if request.param == "sqlite":
-        with uvicorn_server(home.env(FRAUD_SERVING_WRITE_TOKEN="skew-writer"), logs / "sqlite.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+        env = home.env(FRAUD_SERVING_WRITE_TOKEN="skew-writer")
+        with uvicorn_server(env, logs / "sqlite.log") as url, httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/ready").status_code == 200
             yield client, home.storage
         return

@@ -73,7 +73,8 @@ def test_concurrent_bursts_on_one_card_across_workers_lose_no_charge(served):
     assert [c.tid for c in charges] == [k * 1_000 + i for i in range(PER_CLIENT) for k in range(CLIENTS)]
     assert [c.amount for c in charges] == [1.0 + c.tid for c in charges]
     assert charges[0].loc_delta == 0.0 and all(
-        c.loc_delta == haversine_km(p.latitude, p.longitude, c.latitude, c.longitude) for p, c in zip(charges, charges[1:]))
+        c.loc_delta == haversine_km(p.latitude, p.longitude, c.latitude, c.longitude)
+        for p, c in zip(charges, charges[1:]))
 
     with httpx.Client(base_url=url, timeout=30) as http:
         nxt = {"cc_num": card, "datetime": (T0 + timedelta(hours=1)).isoformat(), "amount": 5.0, "category": "Other",
