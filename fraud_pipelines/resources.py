@@ -6,7 +6,6 @@ object store (with `storage_options`) to run the same code past one machine.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -14,10 +13,9 @@ import dagster as dg
 from pydantic import Field
 
 from fraud_pipelines import contract as contracts
-from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.settings import fraud_home, start_date
-
-_TIME_COLUMNS = {"transactions": "datetime", "fraud_labels": "datetime"}
+from fraud_pipelines.storage import Storage
+from fraud_pipelines.tables import DeltaDayTable
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -31,41 +29,30 @@ class StorageResource(dg.ConfigurableResource):
     redis_url: str = Field(default="", description="Redis URL; empty: $FRAUD_REDIS_URL, else redis://127.0.0.1:6379/0.")
     redis_namespace: str = Field(default="fraud", description="Key prefix separating stores sharing one Redis.")
 
+    def storage(self) -> Storage:
+        """The same settings as a plain object (what the REST service and the CLI use)."""
+        return Storage(self.root, dict(self.storage_options), self.online_store, self.redis_url,
+                       self.redis_namespace)
+
     @property
     def location(self) -> str:
-        return (self.root or fraud_home()).rstrip("/")
+        return self.storage().location
 
     def online_store_kind(self) -> str:
         """The online store in use: "sqlite" or "redis"."""
-        kind = self.online_store or os.environ.get("FRAUD_ONLINE_STORE", "") or "sqlite"
-        if kind not in ("sqlite", "redis"):
-            raise ValueError(f"FRAUD_ONLINE_STORE must be 'sqlite' or 'redis', got {kind!r}")
-        return kind
+        return self.storage().online_store_kind()
 
     def resolved_redis_url(self) -> str:
         """The Redis URL used when the online store is redis."""
-        return self.redis_url or os.environ.get("FRAUD_REDIS_URL", "") or "redis://127.0.0.1:6379/0"
+        return self.storage().resolved_redis_url()
 
     def raw_table(self, name: str) -> DeltaDayTable:
         """The raw Delta table `name` (one of transactions, profiles, credit_cards, fraud_labels)."""
-        return DeltaDayTable(
-            f"{self.location}/raw/{name}",
-            contracts.active().schema(name),
-            time_column=_TIME_COLUMNS.get(name),
-            storage_options=self.storage_options,
-        )
+        return self.storage().raw_table(name)
 
     def feature_store(self):  # -> FeatureStore (imported lazily: keeps definitions loading fast)
         """The feature store rooted under this location."""
-        from fraud_pipelines.feature_store import FeatureStore
-
-        online = None  # SQLite under the feature store's root
-        if self.online_store_kind() == "redis":
-            from fraud_pipelines.feature_store.redis_online_store import RedisOnlineStore
-
-            online = RedisOnlineStore(self.resolved_redis_url(), namespace=self.redis_namespace)
-        return FeatureStore(f"{self.location}/feature_store", storage_options=self.storage_options,
-                            online_store=online)
+        return self.storage().feature_store()
 
 
 class RawSourceResource(dg.ConfigurableResource):

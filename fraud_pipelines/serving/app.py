@@ -32,7 +32,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from feature_logic.request_features import utc_micros
 from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.feature_store.event_lists import EventMerge
-from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.serving.card_states import CardStateStore
 from fraud_pipelines.serving.champion import ChampionHolder, ServingModel
 from fraud_pipelines.serving.limits import BodySizeLimit, bounded_errors
@@ -47,6 +46,7 @@ from fraud_pipelines.serving.schemas import (
 )
 from fraud_pipelines.serving.scorer import FraudScorer, ServiceUnavailable
 from fraud_pipelines.serving.settings import ServingSettings
+from fraud_pipelines.storage import Storage
 from fraud_pipelines.training.registry import MlflowResource
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ _STATE_RETRY_SECONDS = 5.0
 class ServingService:
     """Everything a request needs: the champion holder and the card-state scorer, built lazily."""
 
-    def __init__(self, settings: ServingSettings, storage: StorageResource, mlflow: MlflowResource) -> None:
+    def __init__(self, settings: ServingSettings, storage: Storage, mlflow: MlflowResource) -> None:
         self.settings = settings
         self.storage = storage
         self.fs = storage.feature_store()
@@ -117,11 +117,11 @@ class ServingService:
         )
 
 
-def create_app(settings: ServingSettings | None = None, *, storage: StorageResource | None = None,
+def create_app(settings: ServingSettings | None = None, *, storage: Storage | None = None,
                mlflow: MlflowResource | None = None) -> FastAPI:
     """The app; settings from FRAUD_SERVING_*, storage and MLflow from $FRAUD_HOME unless given."""
     settings = settings or ServingSettings.from_env()
-    service = ServingService(settings, storage or StorageResource(), mlflow or MlflowResource())
+    service = ServingService(settings, storage or Storage(), mlflow or MlflowResource())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
