@@ -38,7 +38,8 @@ def local_home() -> Path:
 
 def start_date() -> date:
     """First day of the daily partitions: `$FRAUD_START_DATE`, else the data contract's `start_date`,
-    else the first day its landed files cover, else DEFAULT_START_DATE."""
+    else the first day its daily files' names cover, else DEFAULT_START_DATE. (`cli run` records the
+    start in the kept contract, so files of any layout get theirs too.)"""
     explicit = os.environ.get("FRAUD_START_DATE")
     if explicit:
         try:
@@ -50,8 +51,8 @@ def start_date() -> date:
     contract = contracts.active()
     if contract.start_date is not None:
         return contract.start_date
-    if contract.source == "files":
-        from fraud_pipelines.raw.sources import FileSource
+    if contract.source == "files" and contract.table("transactions").layout == "daily":
+        from fraud_pipelines.raw.sources import FileSource  # file names only: nothing is read
 
         try:
             days = FileSource(contract, f"{fraud_home()}/landing").landed_days()
