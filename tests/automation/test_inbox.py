@@ -165,3 +165,20 @@ def test_a_value_that_does_not_fit_the_stored_type_is_named():
     with pytest.raises(inbox.InboxRejected, match="column 'is_fraud'.* do not fit int8"):
         inbox.ingest_file(inbox.inbox_dir() / "fraud_labels" / "2025-01-03.parquet", inbox.inbox_dir(),
                           StorageResource().raw_table)
+
+
+def test_a_transactions_file_carrying_labels_writes_both_tables(tmp_path, monkeypatch):
+    contract = tmp_path / "contract.yaml"
+    contract.write_text("tables:\n  fraud_labels:\n    from_transactions: {column: fraud, label_delay: 2d}\n")
+    monkeypatch.setenv("FRAUD_CONTRACT", str(contract))
+    day = GENERATOR.day(DAY)
+    charges = day.transactions.merge(day.fraud_labels[["tid", "is_fraud"]], on="tid").rename(
+        columns={"is_fraud": "fraud"})
+    drop(charges, "transactions/2025-01-03.csv")
+    written = inbox.ingest_file(inbox.inbox_dir() / "transactions" / "2025-01-03.csv", inbox.inbox_dir(),
+                                StorageResource().raw_table)
+    assert [w.table for w in written] == ["transactions", "fraud_labels"]
+    labels = StorageResource().raw_table("fraud_labels").read()
+    assert sorted(labels["tid"]) == sorted(day.transactions["tid"])
+    assert (labels["label_time"] - labels["datetime"] == pd.Timedelta("2d")).all()
+    assert labels["is_fraud"].sum() == day.fraud_labels["is_fraud"].sum()
