@@ -190,19 +190,27 @@ def _frozen(population: Population) -> Population:
     return population
 
 
+def _history(periods: Sequence[Population], until_us: int, initial: np.ndarray, event: str,
+             value: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(card index, event time, value) of each card's first issue with `initial`, then of every event
+    (`event` times, `value` values) of the given periods before `until_us`, by cc_num then time."""
+    first = periods[0]
+    card, event_us, values = [np.arange(len(first.cc_num))], [first.issue_us], [initial]
+    for population in periods:
+        happened = np.flatnonzero(getattr(population, event) < until_us)  # NO_EVENT_US never is
+        card.append(happened)
+        event_us.append(getattr(population, event)[happened])
+        values.append(getattr(population, value)[happened])
+    card, event_us, values = np.concatenate(card), np.concatenate(event_us), np.concatenate(values)
+    order = np.lexsort((event_us, first.cc_num[card]))
+    return card[order], event_us[order], values[order]
+
+
 def credit_cards_frame(periods: Sequence[Population], until_us: int) -> pd.DataFrame:
     """The `credit_cards` table up to `until_us` (exclusive): one row per first issue and one per
     reissue of the given consecutive periods, by cc_num then time."""
     first = periods[0]
-    card, event_us, expires = [np.arange(len(first.cc_num))], [first.issue_us], [first.expires_day]
-    for population in periods:
-        reissued = np.flatnonzero(population.reissue_us < until_us)  # NO_EVENT_US never is
-        card.append(reissued)
-        event_us.append(population.reissue_us[reissued])
-        expires.append(population.reissue_expires_day[reissued])
-    card, event_us, expires = np.concatenate(card), np.concatenate(event_us), np.concatenate(expires)
-    order = np.lexsort((event_us, first.cc_num[card]))
-    card, event_us, expires = card[order], event_us[order], expires[order]
+    card, event_us, expires = _history(periods, until_us, first.expires_day, "reissue_us", "reissue_expires_day")
     return pd.DataFrame(
         {
             "cc_num": first.cc_num[card],
@@ -217,15 +225,7 @@ def profiles_frame(periods: Sequence[Population], until_us: int) -> pd.DataFrame
     """The `profiles` table up to `until_us` (exclusive): each owner as of the card's first issue,
     plus a row per move of the given consecutive periods, by cc_num then time."""
     first = periods[0]
-    card, event_us, city = [np.arange(len(first.cc_num))], [first.issue_us], [first.home_city]
-    for population in periods:
-        moved = np.flatnonzero(population.move_us < until_us)  # NO_EVENT_US never is
-        card.append(moved)
-        event_us.append(population.move_us[moved])
-        city.append(population.new_city[moved])
-    card, event_us, city = np.concatenate(card), np.concatenate(event_us), np.concatenate(city)
-    order = np.lexsort((event_us, first.cc_num[card]))
-    card, event_us, city = card[order], event_us[order], city[order]
+    card, event_us, city = _history(periods, until_us, first.home_city, "move_us", "new_city")
     return pd.DataFrame(
         {
             "cc_num": first.cc_num[card],

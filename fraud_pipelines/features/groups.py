@@ -30,17 +30,14 @@ class GroupSpec:
     #: The group's Great Expectations suite (without a time window): run before every commit.
     suite: Callable[[], list[Any]] | None = None
 
+    def _options(self) -> dict[str, Any]:
+        return dict(version=self.version, primary_key=list(self.primary_key), event_time=self.event_time,
+                    online_enabled=self.online_enabled, description=self.description,
+                    statistics_config=StatisticsConfig(histograms=self.histograms))
+
     def get_or_create(self, fs: Any) -> Any:
         """The feature group in `fs` (created lazily on first insert), for reading."""
-        return fs.get_or_create_feature_group(
-            self.name,
-            version=self.version,
-            primary_key=list(self.primary_key),
-            event_time=self.event_time,
-            online_enabled=self.online_enabled,
-            description=self.description,
-            statistics_config=StatisticsConfig(histograms=self.histograms),
-        )
+        return fs.get_or_create_feature_group(self.name, **self._options())
 
     def for_writing(self, fs: Any) -> Any:
         """The group with its suite stored under the "strict" policy: every insert validates the
@@ -50,12 +47,7 @@ class GroupSpec:
             return self.get_or_create(fs)
         return fs.get_or_create_feature_group(
             self.name,
-            version=self.version,
-            primary_key=list(self.primary_key),
-            event_time=self.event_time,
-            online_enabled=self.online_enabled,
-            description=self.description,
-            statistics_config=StatisticsConfig(histograms=self.histograms),
+            **self._options(),
             expectation_suite=self.suite(),
             validation_policy="strict",
         )
