@@ -6,6 +6,7 @@ Redis and on a 3-node Redis Cluster."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -43,8 +44,19 @@ def served(request, home, tmp_path):
             yield url, storage, tmp_path / f"{request.param}.log"
 
 
+def all_workers_started(log, timeout: float = 90.0) -> bool:
+    """Uvicorn opens the port with its first worker; wait until every worker has started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.read_text().count("Application startup complete") >= WORKERS:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def test_concurrent_bursts_on_one_card_across_workers_lose_no_charge(served):
     url, storage, log = served
+    assert all_workers_started(log), log.read_text()[-2000:]
     card = CARD + len(log.name)  # another card per store
     failures: list[str] = []
     start = threading.Barrier(CLIENTS)
