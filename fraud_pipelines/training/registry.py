@@ -26,6 +26,7 @@ from pydantic import Field
 from fraud_pipelines.settings import fraud_home, is_uri, local_home
 from fraud_pipelines.training.evaluation import Comparison, Evaluation
 from fraud_pipelines.training.model import TrainedModel, select_features
+from fraud_pipelines.training.promotion import PromotionDecision
 
 CHAMPION_ALIAS = "champion"
 TRANSFORMATION_STATE_FILE = "transformation_state.json"
@@ -262,19 +263,34 @@ class MlflowResource(dg.ConfigurableResource):
             tags=dict(model_version.tags),
         )
 
+    def version_tags(self, version: str) -> dict[str, str]:
+        """The tags of registered `version`."""
+        return dict(self.client().get_model_version(self.registered_model_name, str(version)).tags)
+
+    def latest_versions(self, n: int, *, exclude: tuple[str, ...] = ()) -> list[str]:
+        """The `n` highest registered version numbers, newest first, leaving out `exclude`."""
+        if n <= 0:
+            return []
+        found = self.client().search_model_versions(f"name = '{self.registered_model_name}'")
+        versions = sorted((int(v.version) for v in found if str(v.version) not in exclude), reverse=True)
+        return [str(v) for v in versions[:n]]
+
     def set_champion(self, version: str) -> None:
         """Point the champion alias at `version` (no questions asked; see `apply_promotion`)."""
         self.client().set_registered_model_alias(self.registered_model_name, CHAMPION_ALIAS, str(version))
 
-    def apply_promotion(self, version: str, decision: Comparison) -> bool:
-        """Record the promotion decision on the version's tags and move the alias if it says so."""
+    def apply_promotion(self, version: str, decision: Comparison | PromotionDecision) -> bool:
+        """Record the promotion decision on the version's tags (with the intervals and compared
+        versions of a `PromotionDecision`) and move the alias if it says so."""
         client = self.client()
         previous = self.champion_version()
         tags = {
             "promotion": "promoted" if decision.better else "rejected",
-            "promotion_reason": decision.reason,
+            "promotion_reason": decision.reason[:5_000],
             "champion_at_decision": previous or "none",
         }
+        if isinstance(decision, PromotionDecision):
+            tags |= decision.tags()
         for key, value in tags.items():
             client.set_model_version_tag(self.registered_model_name, str(version), key, value)
         if decision.better:
