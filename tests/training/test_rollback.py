@@ -85,4 +85,5 @@ def test_rollback_job_moves_the_alias_and_fails_clearly_on_an_unknown_version(ml
 
     done = run("2")
     assert done.success and done.output_for_node("rollback_champion")["previous"] == "3"
-    assert registry.get_champion().version == "2" and registry.version_tags("2")["rollback.reason"] == "launched from the UI"
+    assert registry.get_champion().version == "2"
+    assert registry.version_tags("2")["rollback.reason"] == "launched from the UI"
