@@ -100,6 +100,10 @@ def model_lines(evaluation: dict | None) -> list[str]:
              f"recall at 1% FPR {model['recall_at_1pct_fpr']:.3f}",
              f"  at threshold {model['threshold']:.3f}: precision {model['precision']:.3f}, recall {model['recall']:.3f}, "
              f"F1 {model['f1']:.3f}",
+             *([f"  calibration {evaluation['calibration']['method']}: test Brier score "
+                f"{evaluation['calibration']['test_brier_uncalibrated']:.5f} uncalibrated, "
+                f"{evaluation['calibration']['test_brier_calibrated']:.5f} calibrated"]
+               if "calibration" in evaluation else []),
              f"  {evaluation['promotion_reason']}",
              f"Champion: {mlflow.registered_model_name} v{mlflow.champion_version()} (alias 'champion')",
              f"Open the MLflow UI: {sys.prefix}/bin/mlflow ui --backend-store-uri {mlflow.resolved_tracking_uri()} "

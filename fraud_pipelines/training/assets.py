@@ -7,7 +7,7 @@ and the model in MLflow.
 """
 
 import tempfile
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import numpy as np
@@ -19,6 +19,7 @@ from fraud_pipelines.features.assets import fraud_labels_fg, transactions_4h_agg
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.baseline import train_baseline
+from fraud_pipelines.training.calibration import calibration_on_test
 from fraud_pipelines.training.evaluation import compare, evaluate
 from fraud_pipelines.training.model import TrainingParams, choose_threshold, train_model
 from fraud_pipelines.training.plots import markdown_image, save_evaluation_plots
@@ -53,6 +54,8 @@ class ModelConfig(dg.Config):
     early_stopping_rounds: int = 50
     seed: int = 42
     drop_features: list[str] = Field(default_factory=list)
+    calibration: Literal["auto", "platt", "isotonic", "none"] = Field(default="auto", description=(
+        "Probability calibration fitted on validation: auto picks the lowest out-of-fold Brier score."))
 
 
 class PromotionConfig(dg.Config):
@@ -126,7 +129,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
         x_train, x_val = x_train.drop(columns=config.drop_features), x_val.drop(columns=config.drop_features)
     params = TrainingParams(n_estimators=config.n_estimators, learning_rate=config.learning_rate,
                             max_depth=config.max_depth, early_stopping_rounds=config.early_stopping_rounds,
-                            seed=config.seed)
+                            seed=config.seed, calibration=config.calibration)
     trained = train_model(x_train, y_train, x_val, y_val, params)
     record = fv.get_training_dataset(version)
     logged = mlflow.log_training_run(
@@ -173,11 +176,13 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
     versus_baseline = compare(evaluations["model"], evaluations["baseline"])
     promotion = decide(evaluations["model"], scores["model"], y_test, [r[:3] for r in references], policy=policy,
                        champion_version=champion.version if champion else None, skipped=skipped)
+    calibration = calibration_on_test(candidate, x_test, y_test)
     with tempfile.TemporaryDirectory(prefix="evaluation_") as folder:
         plots = save_evaluation_plots(folder, y_true=y_test, scores_by_model=scores,
                                       confusion=evaluations["model"].confusion,
                                       importance=candidate_importance(candidate))
-        mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots)
+        plots["reliability"] = calibration.plot(y_test, f"{folder}/reliability.png")
+        mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots, metrics=calibration.metrics())
         images = {f"plot_{name}": dg.MetadataValue.md(markdown_image(path)) for name, path in plots.items()}
     metrics = pd.DataFrame({name: e.metrics() for name, e in evaluations.items()}).round(4)
     context.add_output_metadata({
@@ -187,6 +192,7 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
         "champion_pr_auc": evaluations["champion"].pr_auc if "champion" in evaluations else None,
         "versus_baseline": versus_baseline.reason,
         "versus_champion": promotion.reason,
+        "calibration": calibration.describe(),
         "promotion": dg.MetadataValue.md(promotion.table()),
         "lift": dg.MetadataValue.md(evaluations["model"].lift_table().round(3).to_markdown(index=False)),
         **images,
@@ -199,6 +205,7 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
         "promote": promotion.better,
         "promotion_reason": promotion.reason,
         "promotion": promotion.to_dict(),
+        "calibration": {"method": calibration.method, **calibration.metrics()},
         "champion_version": champion.version if champion else None,
     }
 

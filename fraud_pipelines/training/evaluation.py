@@ -67,6 +67,7 @@ class Evaluation:
     recall_at_1pct_fpr: float
     confusion: ConfusionMatrix
     lift: tuple[LiftRow, ...]
+    brier: float = float("nan")  # mean squared error of the probabilities: calibration and sharpness
 
     def metrics(self) -> dict[str, float]:
         """The scalar metrics, flat, for MLflow `log_metric` and Dagster metadata."""
@@ -77,6 +78,7 @@ class Evaluation:
             "recall": self.recall,
             "f1": self.f1,
             "recall_at_1pct_fpr": self.recall_at_1pct_fpr,
+            "brier": self.brier,
             "threshold": self.threshold,
             "tn": float(self.confusion.tn),
             "fp": float(self.confusion.fp),
@@ -230,6 +232,7 @@ def evaluate(y_true: Any, scores: Any, *, threshold: float, name: str = "model")
         recall_at_1pct_fpr=recall_at_fpr(labels, probabilities),
         confusion=confusion,
         lift=lift_table(labels, probabilities),
+        brier=float(np.mean((probabilities - labels) ** 2)),
     )
 
 
