@@ -2,7 +2,9 @@
 weight) become fraud probabilities an analyst can read.
 
 Two well-known curves are fitted on the validation scores: Platt (a logistic regression on the
-score's log-odds) and isotonic (a monotone step curve, scikit-learn's `IsotonicRegression`). The
+score's log-odds) and isotonic (a monotone step curve, scikit-learn's `IsotonicRegression`, with a
+1e-6 share of the raw score so its steps never tie charges the trees rank apart). Both keep the
+trees' ranking, so calibration changes no PR-AUC, only what the score means. The
 one used is the one with the lowest out-of-fold Brier score on validation (stratified folds, so a
 curve is never judged on the rows it was fitted on); the raw score stays when neither beats it.
 The fitted curve is plain JSON state (two numbers, or the knots of the steps) saved with the model:
@@ -23,6 +25,10 @@ CalibrationMethod = Literal["auto", "platt", "isotonic", "none"]
 METHODS = ("auto", "platt", "isotonic", "none")
 #: Scores are clipped to [EPS, 1 - EPS] before taking log-odds (a score of exactly 0 or 1 is finite).
 EPS = 1e-7
+#: Share of the raw score blended into the isotonic curve: its flat steps would tie charges the trees
+#: rank apart (PR-AUC 0.926 -> 0.903 on the demo's test split); this keeps the trees' order exactly
+#: and moves no probability by more than 1e-6.
+TIE_BREAK = 1e-6
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Calibrator:
     intercept: float = 0.0
     x: tuple[float, ...] = ()
     y: tuple[float, ...] = ()
+    tie_break: float = 0.0
 
     def transform(self, raw: Any) -> np.ndarray:
         """Calibrated probabilities (float64) of raw model scores, same shape."""
@@ -44,7 +51,8 @@ class Calibrator:
             clipped = np.clip(scores, EPS, 1.0 - EPS)
             margin = self.coef * (np.log(clipped) - np.log1p(-clipped)) + self.intercept
             return 1.0 / (1.0 + np.exp(-margin))
-        return np.interp(scores, np.asarray(self.x), np.asarray(self.y))
+        steps = np.interp(scores, np.asarray(self.x), np.asarray(self.y))
+        return (1.0 - self.tie_break) * steps + self.tie_break * scores if self.tie_break else steps
 
     def to_state(self) -> dict[str, Any]:
         """JSON-safe state (no pickles), saved as `calibration.json` in the model's folder."""
@@ -52,7 +60,8 @@ class Calibrator:
         if self.kind == "platt":
             state |= {"coef": float(self.coef), "intercept": float(self.intercept)}
         elif self.kind == "isotonic":
-            state |= {"x": [float(v) for v in self.x], "y": [float(v) for v in self.y]}
+            state |= {"x": [float(v) for v in self.x], "y": [float(v) for v in self.y],
+                      "tie_break": float(self.tie_break)}
         return state
 
     @classmethod
@@ -68,7 +77,7 @@ class Calibrator:
             if not x or len(x) != len(y) or any(b < a for a, b in zip(x, x[1:])):
                 raise ValueError(f"isotonic calibration state needs increasing knots x of the same length as y, "
                                  f"got {len(x)} x and {len(y)} y")
-            return cls("isotonic", x=x, y=y)
+            return cls("isotonic", x=x, y=y, tie_break=float(state.get("tie_break", 0.0)))
         raise ValueError(f"unknown calibration kind {kind!r} in the model's calibration state; "
                          "expected identity, platt or isotonic")
 
@@ -104,7 +113,8 @@ def _fit_isotonic(y: np.ndarray, raw: np.ndarray) -> Calibrator:
     from sklearn.isotonic import IsotonicRegression
 
     model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw.astype(np.float64), y)
-    return Calibrator("isotonic", x=tuple(model.X_thresholds_.tolist()), y=tuple(model.y_thresholds_.tolist()))
+    return Calibrator("isotonic", x=tuple(model.X_thresholds_.tolist()), y=tuple(model.y_thresholds_.tolist()),
+                      tie_break=TIE_BREAK)
 
 
 _FITTERS = {"platt": _fit_platt, "isotonic": _fit_isotonic}

@@ -101,3 +101,19 @@ def test_reliability_bins_hold_every_row(splits, trained):
     bins = reliability_bins(splits.y_test, trained.predict_proba(splits.X_test))
     assert sum(rows for _, _, rows in bins) == len(splits.y_test)
     assert all(0 <= predicted <= 1 and 0 <= observed <= 1 for predicted, observed, _ in bins)
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_calibration_keeps_the_ranking_so_pr_auc_is_unchanged(method):
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(20_000) < 0.01).astype(int)
+    raw = np.clip(rng.normal(0.3 + 0.4 * y, 0.15), 0, 1).astype(np.float32)
+    calibrator, _ = fit_calibrator(y[:10_000], raw[:10_000], method=method)
+    held_out, calibrated = raw[10_000:], calibrator.transform(raw[10_000:])
+    order = np.argsort(held_out, kind="stable")
+    assert np.all(np.diff(calibrated[order]) >= 0)
+    assert len(np.unique(calibrated)) == len(np.unique(held_out))  # no new ties
+    assert average_precision_score(y[10_000:], calibrated) == pytest.approx(
+        average_precision_score(y[10_000:], held_out), abs=1e-12)
