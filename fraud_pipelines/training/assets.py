@@ -64,7 +64,9 @@ class PromotionConfig(dg.Config):
     confidence: float = Field(default=0.95, description="Two-sided confidence of the interval.")
     n_resamples: int = Field(default=1_000, ge=100, description="Paired, class-stratified bootstrap resamples.")
     seed: int = Field(default=0, description="Seed of the resampling (same seed, same interval).")
-    n_previous: int = Field(default=3, ge=0, description="Earlier registered versions the challenger must also beat.")
+    n_previous: int = Field(default=3, ge=0, description="Earlier registered versions compared besides the champion.")
+    beat_previous: bool = Field(default=True, description=(
+        "The challenger must also clear 0 against those versions; False: only the champion decides."))
 
 
 @dg.asset(group_name=GROUP, kinds={"python"}, deps=[fraud_labels_fg, transactions_fg, transactions_4h_aggs],
@@ -166,7 +168,7 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
                    "baseline": evaluate(y_test, scores["baseline"], threshold=baseline_threshold, name="baseline")}
     champion = mlflow.get_champion()
     policy = PromotionPolicy(confidence=config.confidence, n_resamples=config.n_resamples, seed=config.seed,
-                             n_previous=config.n_previous)
+                             n_previous=config.n_previous, beat_previous=config.beat_previous)
     references, skipped = rescore_versions(mlflow, fv, version, champion.version if champion else None, policy)
     for ref_version, role, ref_scores, ref_threshold in references:
         if role == "champion":

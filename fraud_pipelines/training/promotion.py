@@ -33,6 +33,7 @@ class PromotionPolicy:
     n_resamples: int = 1_000
     seed: int = 0
     n_previous: int = 3
+    beat_previous: bool = True  # False: the previous versions are compared and recorded, only the champion decides
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence < 1.0:
@@ -208,7 +209,8 @@ def decide(
     *, policy: PromotionPolicy | None = None, champion_version: str | None = None,
     skipped: Sequence[str] = (),
 ) -> PromotionDecision:
-    """Promote when there is no champion, or when the interval against every reference clears 0.
+    """Promote when there is no champion, or when the interval against every reference clears 0
+    (only the champion's with `policy.beat_previous` False).
 
     `references` are (version, role, scores on the candidate's test rows), role "champion" or
     "previous"; `skipped` names versions that could not be re-scored (recorded, not compared).
@@ -229,7 +231,8 @@ def decide(
         comparisons.append(VersionComparison(str(version), role, float(average_precision_score(labels, scores)),
                                              interval))
     champion = next(c for c in comparisons if c.role == "champion")
-    losing = [c for c in comparisons if not c.interval.clears_zero()]
+    deciding = comparisons if policy.beat_previous else [champion]
+    losing = [c for c in deciding if not c.interval.clears_zero()]
     better = not losing
     verdict = "beats" if better else "does not beat"
     reason = (f"{candidate.name} {verdict} champion v{champion.version}: PR-AUC {candidate.pr_auc:.4f} vs "
@@ -241,7 +244,8 @@ def decide(
             f"v{c.version} {c.interval.difference:+.4f} [{c.interval.low:+.4f}, {c.interval.high:+.4f}]"
             for c in others)
     if losing:
-        reason += "; promotion needs every interval's lower bound above 0 (not: " + ", ".join(
+        which = "every interval's" if policy.beat_previous else "the champion interval's"
+        reason += f"; promotion needs {which} lower bound above 0 (not: " + ", ".join(
             f"v{c.version}" for c in losing) + ")"
     return PromotionDecision(better, reason, candidate.pr_auc, str(champion_version), tuple(comparisons),
                              tuple(skipped))

@@ -120,6 +120,9 @@ def test_the_challenger_must_beat_every_compared_version():
     assert decision.champion_comparison().interval.low > 0  # better than the champion...
     assert "not: v2" in decision.reason  # ...but not beyond the noise against v2
     assert decision.tags()["promotion.compared_versions"] == "3,2,1" and "v2 (previous)" in decision.table()
+    only_champion = decide(_evaluation(y, better_than_champion), better_than_champion, y, references,
+                           champion_version="3", policy=PromotionPolicy(n_resamples=300, beat_previous=False))
+    assert only_champion.better and len(only_champion.comparisons) == 3  # compared and recorded, not deciding
 
 
 def test_the_first_model_is_promoted_and_bad_policies_are_refused():
