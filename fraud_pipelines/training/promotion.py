@@ -234,7 +234,7 @@ def decide(
     deciding = comparisons if policy.beat_previous else [champion]
     losing = [c for c in deciding if not c.interval.clears_zero()]
     better = not losing
-    verdict = "beats" if better else "does not beat"
+    verdict = "beats" if champion.interval.clears_zero() else "does not beat"
     reason = (f"{candidate.name} {verdict} champion v{champion.version}: PR-AUC {candidate.pr_auc:.4f} vs "
               f"{champion.reference_pr_auc:.4f}, difference {champion.interval.describe()} on the same "
               f"{candidate.n_rows}-row split")
@@ -245,7 +245,9 @@ def decide(
             for c in others)
     if losing:
         which = "every interval's" if policy.beat_previous else "the champion interval's"
-        reason += f"; promotion needs {which} lower bound above 0 (not: " + ", ".join(
+        reason += f"; not promoted: {which} lower bound must be above 0 (not: " + ", ".join(
             f"v{c.version}" for c in losing) + ")"
+    else:
+        reason += "; promoted"
     return PromotionDecision(better, reason, candidate.pr_auc, str(champion_version), tuple(comparisons),
                              tuple(skipped))

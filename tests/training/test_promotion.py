@@ -118,6 +118,7 @@ def test_the_challenger_must_beat_every_compared_version():
     assert not decision.better
     assert [c.version for c in decision.comparisons] == ["3", "2", "1"]
     assert decision.champion_comparison().interval.low > 0  # better than the champion...
+    assert "beats champion v3" in decision.reason and "not promoted" in decision.reason
     assert "not: v2" in decision.reason  # ...but not beyond the noise against v2
     assert decision.tags()["promotion.compared_versions"] == "3,2,1" and "v2 (previous)" in decision.table()
     only_champion = decide(_evaluation(y, better_than_champion), better_than_champion, y, references,
