@@ -5,8 +5,9 @@ The challenger takes the champion alias only when the lower bound of every inter
 so a gain inside the split's sampling noise never moves it. Each resample draws the positives and
 the negatives separately, with replacement (every resample keeps the split's fraud count), and
 both scorers see the same resampled rows. The average precision of all resamples is computed at
-once from counts: a resample is a multinomial draw of how many times each positive, and each
-score bucket of negatives, is taken, which is exact and needs no per-resample sort.
+once from counts per score threshold, exact and without a per-resample sort: positives are drawn
+row by row, negatives as counts per pair of score buckets (one multinomial draw) or, when the
+pairs are many, row by row.
 """
 
 from __future__ import annotations
