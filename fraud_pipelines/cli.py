@@ -1,5 +1,6 @@
 """Command line: `demo` runs the main job end to end on the embedded synthetic data; `run --contract`
-runs the same graph on a user's files described by a data contract. Both print where everything is."""
+runs the same graph on a user's files described by a data contract. Both print where everything is.
+`rollback --to VERSION --reason "..."` moves the champion alias back to an earlier version."""
 
 from __future__ import annotations
 
@@ -99,6 +100,10 @@ def model_lines(evaluation: dict | None) -> list[str]:
              f"recall at 1% FPR {model['recall_at_1pct_fpr']:.3f}",
              f"  at threshold {model['threshold']:.3f}: precision {model['precision']:.3f}, recall {model['recall']:.3f}, "
              f"F1 {model['f1']:.3f}",
+             *([f"  calibration {evaluation['calibration']['method']}: test Brier score "
+                f"{evaluation['calibration']['test_brier_uncalibrated']:.5f} uncalibrated, "
+                f"{evaluation['calibration']['test_brier_calibrated']:.5f} calibrated"]
+               if "calibration" in evaluation else []),
              f"  {evaluation['promotion_reason']}",
              f"Champion: {mlflow.registered_model_name} v{mlflow.champion_version()} (alias 'champion')",
              f"Open the MLflow UI: {sys.prefix}/bin/mlflow ui --backend-store-uri {mlflow.resolved_tracking_uri()} "
@@ -210,6 +215,20 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def rollback_champion(args: argparse.Namespace) -> int:
+    """Move the champion alias back to `--to` with `--reason`, recorded in the registry."""
+    from fraud_pipelines.training.registry import MlflowResource
+    from fraud_pipelines.training.rollback import RollbackError, rollback
+
+    try:
+        done = rollback(MlflowResource(), args.to, args.reason)
+    except RollbackError as error:
+        print(f"rollback refused: {error}", file=sys.stderr)
+        return 2
+    print(done.describe())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     parser = argparse.ArgumentParser(prog="fraud_pipelines", description=__doc__)
@@ -223,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     run_command.add_argument("--start", default=None, help="first UTC day, YYYY-MM-DD (default: the first landed)")
     run_command.add_argument("--end", default=None, help="last UTC day, inclusive (default: the last complete one)")
     run_command.set_defaults(func=run)
+    rollback_command = commands.add_parser("rollback", help="move the champion alias back to an earlier version")
+    rollback_command.add_argument("--to", required=True, help="the registered version to serve again, e.g. 3")
+    rollback_command.add_argument("--reason", required=True, help="why (recorded on the versions in the registry)")
+    rollback_command.set_defaults(func=rollback_champion)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -24,12 +24,13 @@ from fraud_pipelines.scoring.assets import SCORING_ASSETS
 from fraud_pipelines.serving.assets import SERVING_ASSETS
 from fraud_pipelines.training.assets import TRAINING_ASSETS
 from fraud_pipelines.training.checks import TRAINING_CHECKS
+from fraud_pipelines.training.jobs import TRAINING_JOBS
 
 defs = dg.Definitions(
     assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS, *SCORING_ASSETS, *SERVING_ASSETS,
             *AUTOMATION_ASSETS],
     asset_checks=[*RAW_CHECKS, *FEATURE_CHECKS, *TRAINING_CHECKS],
-    jobs=[*JOBS, *AUTOMATION_JOBS],
+    jobs=[*JOBS, *AUTOMATION_JOBS, *TRAINING_JOBS],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources={**default_resources(), **AUTOMATION_RESOURCES},

@@ -37,6 +37,12 @@ def test_main_job_exists():
     assert job.partitions_def is not None
 
 
+def test_rollback_job_takes_a_version_and_a_reason():
+    job = defs.resolve_job_def("rollback_job")
+    config = {"ops": {"rollback_champion": {"config": {"version": "1", "reason": "why"}}}}
+    assert dg.validate_run_config(job, config)
+
+
 GROUPS = {
     "raw": {"raw_transactions", "raw_fraud_labels", "raw_profiles", "raw_credit_cards"},
     "features": {"transactions_fg", "transactions_4h_aggs", "fraud_labels_fg"},

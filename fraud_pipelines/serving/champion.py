@@ -42,6 +42,7 @@ class ServingModel:
     booster: Any
     iteration_range: tuple[int, int]
     missing: float
+    calibrator: Any  # the model's fitted calibration (training.calibration; identity for older models)
     loaded_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def __post_init__(self) -> None:
@@ -57,10 +58,12 @@ class ServingModel:
         return [values[p] for p in self._positions]  # type: ignore[attr-defined]
 
     def predict(self, vectors: list[list[Any]]) -> np.ndarray:
-        """Fraud probabilities; the same trees and float path as `XGBClassifier.predict_proba`."""
+        """Calibrated fraud probabilities: the same trees and float path as `XGBClassifier.predict_proba`,
+        then the calibration batch scoring applies (`LoadedModel.predict_proba`)."""
         matrix = np.array(vectors, dtype=np.float64)
-        return self.booster.inplace_predict(matrix, iteration_range=self.iteration_range, predict_type="value",
-                                            missing=self.missing, validate_features=False)
+        raw = self.booster.inplace_predict(matrix, iteration_range=self.iteration_range, predict_type="value",
+                                           missing=self.missing, validate_features=False)
+        return self.calibrator.transform(raw)
 
 
 def load_serving_model(mlflow: MlflowResource, fs: Any, version: str) -> ServingModel:
@@ -89,6 +92,7 @@ def load_serving_model(mlflow: MlflowResource, fs: Any, version: str) -> Serving
         name=mlflow.registered_model_name, version=str(version), threshold=loaded.threshold,
         feature_names=tuple(loaded.feature_names), training_dataset_version=int(td_version), feature_view=fv,
         booster=classifier.get_booster(), iteration_range=iteration_range, missing=float(classifier.missing),
+        calibrator=loaded.calibrator,
     )
 
 

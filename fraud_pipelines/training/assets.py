@@ -7,7 +7,7 @@ and the model in MLflow.
 """
 
 import tempfile
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import numpy as np
@@ -19,10 +19,13 @@ from fraud_pipelines.features.assets import fraud_labels_fg, transactions_4h_agg
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.baseline import train_baseline
-from fraud_pipelines.training.evaluation import compare, decide_promotion, evaluate
+from fraud_pipelines.training.calibration import calibration_on_test
+from fraud_pipelines.training.evaluation import compare, evaluate
 from fraud_pipelines.training.model import TrainingParams, choose_threshold, train_model
 from fraud_pipelines.training.plots import markdown_image, save_evaluation_plots
+from fraud_pipelines.training.promotion import PromotionDecision, PromotionPolicy, decide
 from fraud_pipelines.training.registry import Lineage, MlflowResource
+from fraud_pipelines.training.rescoring import rescore_versions
 from fraud_pipelines.training.splits import MIN_POSITIVES, check_positives, configured_ranges, ranges_with_positives
 
 GROUP = "training"
@@ -51,6 +54,19 @@ class ModelConfig(dg.Config):
     early_stopping_rounds: int = 50
     seed: int = 42
     drop_features: list[str] = Field(default_factory=list)
+    calibration: Literal["auto", "platt", "isotonic", "none"] = Field(default="auto", description=(
+        "Probability calibration fitted on validation: auto picks the lowest out-of-fold Brier score."))
+
+
+class PromotionConfig(dg.Config):
+    """The promotion rule: a paired bootstrap of the PR-AUC difference on the test rows must clear 0."""
+
+    confidence: float = Field(default=0.95, description="Two-sided confidence of the interval.")
+    n_resamples: int = Field(default=1_000, ge=100, description="Paired, class-stratified bootstrap resamples.")
+    seed: int = Field(default=0, description="Seed of the resampling (same seed, same interval).")
+    n_previous: int = Field(default=3, ge=0, description="Earlier registered versions compared besides the champion.")
+    beat_previous: bool = Field(default=True, description=(
+        "The challenger must also clear 0 against those versions; False: only the champion decides."))
 
 
 @dg.asset(group_name=GROUP, kinds={"python"}, deps=[fraud_labels_fg, transactions_fg, transactions_4h_aggs],
@@ -115,7 +131,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
         x_train, x_val = x_train.drop(columns=config.drop_features), x_val.drop(columns=config.drop_features)
     params = TrainingParams(n_estimators=config.n_estimators, learning_rate=config.learning_rate,
                             max_depth=config.max_depth, early_stopping_rounds=config.early_stopping_rounds,
-                            seed=config.seed)
+                            seed=config.seed, calibration=config.calibration)
     trained = train_model(x_train, y_train, x_val, y_val, params)
     record = fv.get_training_dataset(version)
     logged = mlflow.log_training_run(
@@ -138,8 +154,8 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
 
 @dg.asset(group_name=GROUP, kinds={"mlflow"},
           description="The model, a logistic-regression baseline and the current champion, scored on the same test split.")
-def model_evaluation(context: dg.AssetExecutionContext, fraud_model: dict[str, Any], storage: StorageResource,
-                     mlflow: MlflowResource) -> dict[str, Any]:
+def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig, fraud_model: dict[str, Any],
+                     storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
     fv = fraud_view.get_or_create(storage.feature_store())
     version = fraud_model["training_dataset_version"]
     x_train, x_val, x_test, y_train, y_val, y_test = fv.get_train_validation_test_split(version)
@@ -151,19 +167,24 @@ def model_evaluation(context: dg.AssetExecutionContext, fraud_model: dict[str, A
     evaluations = {"model": evaluate(y_test, scores["model"], threshold=candidate.threshold, name="model"),
                    "baseline": evaluate(y_test, scores["baseline"], threshold=baseline_threshold, name="baseline")}
     champion = mlflow.get_champion()
-    if champion is not None:
-        loaded = mlflow.load_version(champion.version)
-        x_champion = _test_split_for(fv, version, int(champion.training_dataset_version))
-        scores["champion"] = loaded.predict_proba(x_champion)
-        evaluations["champion"] = evaluate(y_test, scores["champion"], threshold=loaded.threshold,
-                                           name=f"champion v{champion.version}")
+    policy = PromotionPolicy(confidence=config.confidence, n_resamples=config.n_resamples, seed=config.seed,
+                             n_previous=config.n_previous, beat_previous=config.beat_previous)
+    references, skipped = rescore_versions(mlflow, fv, version, champion.version if champion else None, policy)
+    for ref_version, role, ref_scores, ref_threshold in references:
+        if role == "champion":
+            scores["champion"] = ref_scores
+            evaluations["champion"] = evaluate(y_test, ref_scores, threshold=ref_threshold,
+                                               name=f"champion v{ref_version}")
     versus_baseline = compare(evaluations["model"], evaluations["baseline"])
-    promotion = decide_promotion(evaluations["model"], evaluations.get("champion"))
+    promotion = decide(evaluations["model"], scores["model"], y_test, [r[:3] for r in references], policy=policy,
+                       champion_version=champion.version if champion else None, skipped=skipped)
+    calibration = calibration_on_test(candidate, x_test, y_test)
     with tempfile.TemporaryDirectory(prefix="evaluation_") as folder:
         plots = save_evaluation_plots(folder, y_true=y_test, scores_by_model=scores,
                                       confusion=evaluations["model"].confusion,
                                       importance=candidate_importance(candidate))
-        mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots)
+        plots["reliability"] = calibration.plot(y_test, f"{folder}/reliability.png")
+        mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots, metrics=calibration.metrics())
         images = {f"plot_{name}": dg.MetadataValue.md(markdown_image(path)) for name, path in plots.items()}
     metrics = pd.DataFrame({name: e.metrics() for name, e in evaluations.items()}).round(4)
     context.add_output_metadata({
@@ -173,6 +194,8 @@ def model_evaluation(context: dg.AssetExecutionContext, fraud_model: dict[str, A
         "champion_pr_auc": evaluations["champion"].pr_auc if "champion" in evaluations else None,
         "versus_baseline": versus_baseline.reason,
         "versus_champion": promotion.reason,
+        "calibration": calibration.describe(),
+        "promotion": dg.MetadataValue.md(promotion.table()),
         "lift": dg.MetadataValue.md(evaluations["model"].lift_table().round(3).to_markdown(index=False)),
         **images,
     })
@@ -183,6 +206,8 @@ def model_evaluation(context: dg.AssetExecutionContext, fraud_model: dict[str, A
         "baseline_reason": versus_baseline.reason,
         "promote": promotion.better,
         "promotion_reason": promotion.reason,
+        "promotion": promotion.to_dict(),
+        "calibration": {"method": calibration.method, **calibration.metrics()},
         "champion_version": champion.version if champion else None,
     }
 
@@ -194,34 +219,20 @@ def candidate_importance(candidate) -> pd.Series:
     return feature_importance(candidate.classifier, candidate.feature_names)
 
 
-def _test_split_for(fv, version: int, champion_version: int) -> pd.DataFrame:
-    """The candidate's test rows, transformed with the champion's own fitted state."""
-    x_test_keys, = fv.get_train_validation_test_split(version, primary_key=True, event_time=True)[2:3]
-    spine = x_test_keys[["tid", "datetime"]]
-    fv.init_batch_scoring(champion_version)
-    batch = fv.get_batch_data(spine=spine, primary_key=True)
-    if not batch["tid"].equals(spine["tid"].reset_index(drop=True)):
-        raise RuntimeError("batch data for the champion did not keep the test split's row order")
-    return batch.drop(columns=["tid"])
-
-
 @dg.asset(group_name=GROUP, kinds={"mlflow"},
           description="The model registered in MLflow; the champion alias moves only when it beats the champion.")
 def registered_model(context: dg.AssetExecutionContext, model_evaluation: dict[str, Any],
                      mlflow: MlflowResource) -> dict[str, Any]:
-    from fraud_pipelines.training.evaluation import Comparison
-
     logged = mlflow.find_logged_run(model_evaluation["run_id"])
     version = mlflow.register_version(logged, description=model_evaluation["promotion_reason"])
-    decision = Comparison(model_evaluation["promote"], model_evaluation["promotion_reason"],
-                          model_evaluation["evaluations"]["model"]["pr_auc"],
-                          (model_evaluation["evaluations"].get("champion") or {}).get("pr_auc"))
+    decision = PromotionDecision.from_dict(model_evaluation["promotion"])
     promoted = mlflow.apply_promotion(version, decision)
     champion = mlflow.champion_version()
     context.add_output_metadata({
         "registered_version": version,
         "promoted": promoted,
         "reason": decision.reason,
+        "compared_versions": dg.MetadataValue.md(decision.table()),
         "champion_version": champion,
         "training_dataset_version": model_evaluation["training_dataset_version"],
         "tracking_uri": mlflow.resolved_tracking_uri(),

@@ -16,7 +16,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 #: The false-positive rate at which `recall_at_1pct_fpr` is read (1 % of genuine charges flagged).
 MAX_FPR = 0.01
-#: PR-AUC gap below which two scorers count as equal (split noise, not a real improvement).
+#: PR-AUC gap below which the model counts as no better than the baseline (the `beats_baseline` gate);
+#: promotion over the champion is a bootstrap decision (`promotion.py`), not this margin.
 DEFAULT_TOLERANCE = 0.001
 #: Number of score-ordered groups in the lift/gain table.
 N_LIFT_BINS = 10
@@ -66,6 +67,7 @@ class Evaluation:
     recall_at_1pct_fpr: float
     confusion: ConfusionMatrix
     lift: tuple[LiftRow, ...]
+    brier: float = float("nan")  # mean squared error of the probabilities: calibration and sharpness
 
     def metrics(self) -> dict[str, float]:
         """The scalar metrics, flat, for MLflow `log_metric` and Dagster metadata."""
@@ -76,6 +78,7 @@ class Evaluation:
             "recall": self.recall,
             "f1": self.f1,
             "recall_at_1pct_fpr": self.recall_at_1pct_fpr,
+            "brier": self.brier,
             "threshold": self.threshold,
             "tn": float(self.confusion.tn),
             "fp": float(self.confusion.fp),
@@ -229,6 +232,7 @@ def evaluate(y_true: Any, scores: Any, *, threshold: float, name: str = "model")
         recall_at_1pct_fpr=recall_at_fpr(labels, probabilities),
         confusion=confusion,
         lift=lift_table(labels, probabilities),
+        brier=float(np.mean((probabilities - labels) ** 2)),
     )
 
 
@@ -266,20 +270,3 @@ def is_better(
 ) -> bool:
     """True when `candidate` beats `reference` by the rule of `compare`."""
     return compare(candidate, reference, tolerance=tolerance).better
-
-
-def decide_promotion(
-    candidate: Evaluation, champion: Evaluation | None, *, tolerance: float = DEFAULT_TOLERANCE
-) -> Comparison:
-    """Whether a new model should take the champion alias; the first model always does.
-
-    `champion` must be the current champion re-scored on the candidate's test split.
-    """
-    if champion is None:
-        return Comparison(
-            True,
-            f"{candidate.name} becomes the first champion (PR-AUC {candidate.pr_auc:.4f})",
-            candidate.pr_auc,
-            None,
-        )
-    return compare(candidate, champion, tolerance=tolerance)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
+from fraud_pipelines.training.calibration import CalibrationReport, Calibrator, fit_calibrator
 from fraud_pipelines.training.evaluation import check_labels_and_scores
 
 
@@ -42,12 +43,15 @@ class TrainingParams:
     n_jobs: int | None = None  # None: all cores; hist training is deterministic either way
     threshold_rule: Literal["max_f1", "target_precision"] = "max_f1"
     target_precision: float = 0.5  # used by threshold_rule="target_precision"
+    calibration: Literal["auto", "platt", "isotonic", "none"] = "auto"  # fitted on validation scores
 
     def __post_init__(self) -> None:
         if self.threshold_rule not in ("max_f1", "target_precision"):
             raise ValueError(f"threshold_rule must be 'max_f1' or 'target_precision', got {self.threshold_rule!r}")
         if not 0.0 < self.target_precision <= 1.0:
             raise ValueError(f"target_precision must be within (0, 1], got {self.target_precision!r}")
+        if self.calibration not in ("auto", "platt", "isotonic", "none"):
+            raise ValueError(f"calibration must be auto, platt, isotonic or none, got {self.calibration!r}")
         if self.n_estimators < 1 or self.early_stopping_rounds < 1:
             raise ValueError("n_estimators and early_stopping_rounds must be at least 1")
 
@@ -58,7 +62,8 @@ class TrainingParams:
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A fitted classifier with what scoring needs: feature order, threshold, training facts."""
+    """A fitted classifier with what scoring needs: feature order, calibration, threshold (on the
+    calibrated probability), training facts."""
 
     classifier: Any  # xgboost.XGBClassifier, typed loosely to keep xgboost's import lazy
     feature_names: tuple[str, ...]
@@ -69,9 +74,15 @@ class TrainedModel:
     validation_pr_auc: float
     n_train_rows: int
     n_train_positives: int
+    calibrator: Calibrator = Calibrator()
+    calibration: CalibrationReport | None = None
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Fraud probability per row (shape (n_rows,)), using the early-stopped trees."""
+        """Calibrated fraud probability per row (shape (n_rows,)), using the early-stopped trees."""
+        return self.calibrator.transform(self.raw_proba(X))
+
+    def raw_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The trees' score per row before calibration (weighted by the class imbalance)."""
         return self.classifier.predict_proba(select_features(X, self.feature_names))[:, 1]
 
     def feature_importance(self) -> pd.Series:
@@ -88,6 +99,7 @@ class TrainedModel:
             "validation_pr_auc": self.validation_pr_auc,
             "n_train_rows": self.n_train_rows,
             "n_train_positives": self.n_train_positives,
+            **(self.calibration.metrics() if self.calibration else {}),
         }
 
 
@@ -186,7 +198,8 @@ def train_model(
     y_val: Any,
     params: TrainingParams | None = None,
 ) -> TrainedModel:
-    """Fit XGBoost on the train split, early-stopping on validation PR-AUC, and pick the threshold.
+    """Fit XGBoost on the train split, early-stopping on validation PR-AUC, calibrate its scores on
+    validation and pick the threshold on the calibrated validation probabilities.
 
     Both splits need both classes; the validation columns must match the train columns.
     """
@@ -218,9 +231,11 @@ def train_model(
     )
     classifier.fit(X_train, train_labels, eval_set=[(X_val, val_labels)], verbose=False)
     feature_names = tuple(str(name) for name in X_train.columns)
-    val_scores = classifier.predict_proba(X_val)[:, 1]
+    raw_val_scores = classifier.predict_proba(X_val)[:, 1]
+    calibrator, calibration = fit_calibrator(val_labels, raw_val_scores, method=params.calibration, seed=params.seed)
     threshold = choose_threshold(
-        val_labels, val_scores, rule=params.threshold_rule, target_precision=params.target_precision
+        val_labels, calibrator.transform(raw_val_scores), rule=params.threshold_rule,
+        target_precision=params.target_precision,
     )
     return TrainedModel(
         classifier=classifier,
@@ -229,7 +244,9 @@ def train_model(
         params=params,
         scale_pos_weight=float(weight),
         best_iteration=int(classifier.best_iteration),
-        validation_pr_auc=float(average_precision_score(val_labels, val_scores)),
+        validation_pr_auc=float(average_precision_score(val_labels, raw_val_scores)),
         n_train_rows=len(train_labels),
         n_train_positives=int(train_labels.sum()),
+        calibrator=calibrator,
+        calibration=calibration,
     )

@@ -24,11 +24,14 @@ import pandas as pd
 from pydantic import Field
 
 from fraud_pipelines.settings import fraud_home, is_uri, local_home
+from fraud_pipelines.training.calibration import Calibrator
 from fraud_pipelines.training.evaluation import Comparison, Evaluation
 from fraud_pipelines.training.model import TrainedModel, select_features
+from fraud_pipelines.training.promotion import PromotionDecision
 
 CHAMPION_ALIAS = "champion"
 TRANSFORMATION_STATE_FILE = "transformation_state.json"
+CALIBRATION_FILE = "calibration.json"
 #: Metric-name prefix of the candidate's own test metrics; other roles get "<role>_test_".
 TEST_PREFIX = "test_"
 
@@ -74,7 +77,12 @@ class ChampionInfo:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A registered model ready to score: probabilities, threshold and the transformation state."""
+    """A registered model ready to score: calibrated probabilities, threshold (on the calibrated
+    probability) and the transformation state.
+
+    Every scorer goes through here: batch scoring calls `predict_proba`; a scorer that runs the
+    trees itself (the REST service's booster) must pass their output through `calibrator.transform`.
+    """
 
     version: str
     run_id: str
@@ -82,9 +90,14 @@ class LoadedModel:
     threshold: float
     feature_names: tuple[str, ...]
     transformation_state: dict[str, Any]
+    calibrator: Calibrator = Calibrator()
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Fraud probability per row, shape (n_rows,); X must hold `feature_names` (extras ignored)."""
+        """Calibrated fraud probability per row, shape (n_rows,); X must hold `feature_names` (extras ignored)."""
+        return self.calibrator.transform(self.raw_proba(X))
+
+    def raw_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The trees' score per row before calibration."""
         return self.classifier.predict_proba(select_features(X, self.feature_names))[:, 1]
 
 
@@ -160,7 +173,8 @@ class MlflowResource(dg.ConfigurableResource):
         run = client.create_run(experiment_id, run_name=run_name, tags=lineage.to_tags())
         run_id, model_id = run.info.run_id, None
         try:
-            _log_values(client, run_id, params=trained.params.to_dict(), metrics=trained.summary())
+            params = trained.params.to_dict() | {"calibration_method": trained.calibrator.kind}
+            _log_values(client, run_id, params=params, metrics=trained.summary())
             _log_dataset_input(client, run_id, lineage)
             logged_model = client.create_logged_model(
                 experiment_id, name="model", source_run_id=run_id, model_type="xgboost",
@@ -197,13 +211,15 @@ class MlflowResource(dg.ConfigurableResource):
         evaluations: Mapping[str, Evaluation],
         *,
         plots: Mapping[str, Path | str] | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """Test metrics per role ("model" → `test_pr_auc`, "baseline" → `baseline_test_pr_auc`),
-        each evaluation as JSON under `evaluation/` and the plots under `plots/` of the run."""
+        """Test metrics per role ("model" → `test_pr_auc`, "baseline" → `baseline_test_pr_auc`) and
+        any extra `metrics` as given, each evaluation as JSON under `evaluation/` and the plots
+        under `plots/` of the run."""
         client = self.client()
         outputs = client.get_run(run_id).outputs
         model_id = outputs.model_outputs[-1].model_id if outputs and outputs.model_outputs else None
-        metrics: dict[str, float] = {}
+        metrics = dict(metrics or {})
         for role, evaluation in evaluations.items():
             prefix = TEST_PREFIX if role == "model" else f"{role}_{TEST_PREFIX}"
             metrics |= {f"{prefix}{key}": value for key, value in evaluation.metrics().items()}
@@ -262,19 +278,34 @@ class MlflowResource(dg.ConfigurableResource):
             tags=dict(model_version.tags),
         )
 
+    def version_tags(self, version: str) -> dict[str, str]:
+        """The tags of registered `version`."""
+        return dict(self.client().get_model_version(self.registered_model_name, str(version)).tags)
+
+    def latest_versions(self, n: int, *, exclude: tuple[str, ...] = ()) -> list[str]:
+        """The `n` highest registered version numbers, newest first, leaving out `exclude`."""
+        if n <= 0:
+            return []
+        found = self.client().search_model_versions(f"name = '{self.registered_model_name}'")
+        versions = sorted((int(v.version) for v in found if str(v.version) not in exclude), reverse=True)
+        return [str(v) for v in versions[:n]]
+
     def set_champion(self, version: str) -> None:
         """Point the champion alias at `version` (no questions asked; see `apply_promotion`)."""
         self.client().set_registered_model_alias(self.registered_model_name, CHAMPION_ALIAS, str(version))
 
-    def apply_promotion(self, version: str, decision: Comparison) -> bool:
-        """Record the promotion decision on the version's tags and move the alias if it says so."""
+    def apply_promotion(self, version: str, decision: Comparison | PromotionDecision) -> bool:
+        """Record the promotion decision on the version's tags (with the intervals and compared
+        versions of a `PromotionDecision`) and move the alias if it says so."""
         client = self.client()
         previous = self.champion_version()
         tags = {
             "promotion": "promoted" if decision.better else "rejected",
-            "promotion_reason": decision.reason,
+            "promotion_reason": decision.reason[:5_000],
             "champion_at_decision": previous or "none",
         }
+        if isinstance(decision, PromotionDecision):
+            tags |= decision.tags()
         for key, value in tags.items():
             client.set_model_version_tag(self.registered_model_name, str(version), key, value)
         if decision.better:
@@ -304,6 +335,8 @@ class MlflowResource(dg.ConfigurableResource):
             classifier = mlflow.xgboost.load_model(local)
             metadata = Model.load(str(Path(local) / "MLmodel")).metadata or {}
             state = json.loads((Path(local) / TRANSFORMATION_STATE_FILE).read_text())
+            calibration = Path(local) / CALIBRATION_FILE
+            calibrator = Calibrator.from_state(json.loads(calibration.read_text()) if calibration.exists() else None)
         return LoadedModel(
             version=version,
             run_id=run_id,
@@ -311,6 +344,7 @@ class MlflowResource(dg.ConfigurableResource):
             threshold=float(metadata["threshold"]),
             feature_names=tuple(metadata["feature_names"]),
             transformation_state=state,
+            calibrator=calibrator,
         )
 
     def load_champion(self) -> LoadedModel:
@@ -360,6 +394,7 @@ def _save_model(
             "threshold": trained.threshold,
             "feature_names": list(trained.feature_names),
             "training_dataset_version": str(lineage.training_dataset_version),
+            "calibration": trained.calibrator.kind,
         },
     )
     mlflow.xgboost.save_model(
@@ -367,6 +402,7 @@ def _save_model(
         input_example=example, pip_requirements=_pip_requirements(),
     )
     (folder / TRANSFORMATION_STATE_FILE).write_text(json.dumps(state, indent=1, sort_keys=True))
+    (folder / CALIBRATION_FILE).write_text(json.dumps(trained.calibrator.to_state(), indent=1, sort_keys=True))
 
 
 def _pip_requirements() -> list[str]:

@@ -12,7 +12,6 @@ from fraud_pipelines.training.evaluation import (
     Evaluation,
     compare,
     confusion_at,
-    decide_promotion,
     evaluate,
     is_better,
     lift_table,
@@ -121,11 +120,3 @@ def test_evaluations_of_different_splits_cannot_be_compared():
     other = evaluate(np.array([0, 1, 1, 0, 0, 0, 0, 0, 0, 0]), S, threshold=0.5, name="champion")
     with pytest.raises(ValueError, match="different splits"):
         compare(_scored(S, "candidate"), other)
-
-
-def test_first_model_is_promoted_and_a_worse_one_is_not():
-    candidate = _scored(S, "candidate")
-    assert decide_promotion(candidate, None).better
-    champion = _scored([0.99] + list(S[1:]), "champion")
-    decision = decide_promotion(_scored([0.9, 0.8, 0.3, 0.6, 0.5, 0.4, 0.7, 0.2, 0.1, 0.05], "candidate"), champion)
-    assert not decision.better and "does not beat" in decision.reason

@@ -44,7 +44,8 @@ def test_early_stopping_keeps_the_best_validation_iteration_for_scoring(splits, 
     assert trained.best_iteration < FAST_PARAMS.n_estimators - 1
     assert rounds == trained.best_iteration + FAST_PARAMS.early_stopping_rounds + 1
     best_only = trained.classifier.predict_proba(splits.X_test, iteration_range=(0, trained.best_iteration + 1))[:, 1]
-    np.testing.assert_array_equal(trained.predict_proba(splits.X_test), best_only)
+    np.testing.assert_array_equal(trained.raw_proba(splits.X_test), best_only)
+    np.testing.assert_array_equal(trained.predict_proba(splits.X_test), trained.calibrator.transform(best_only))
 
 
 def test_training_is_deterministic_for_a_seed_and_thread_count_independent(splits, trained):

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from fraud_pipelines.training.evaluation import Evaluation, decide_promotion, evaluate
+from fraud_pipelines.training.evaluation import Evaluation, evaluate
 from fraud_pipelines.training.model import train_model
+from fraud_pipelines.training.promotion import decide
 from fraud_pipelines.training.registry import Lineage, MlflowResource
 
 from .conftest import FAST_PARAMS
@@ -41,6 +42,10 @@ def _test_eval(model, splits, name="model") -> Evaluation:
     return evaluate(splits.y_test, model.predict_proba(splits.X_test), threshold=model.threshold, name=name)
 
 
+def _first(evaluation, model, splits):
+    return decide(evaluation, model.predict_proba(splits.X_test), splits.y_test, [], champion_version=None)
+
+
 def test_champion_loaded_from_the_registry_scores_exactly_like_the_trained_model(mlflow_resource, splits, trained):
     logged = _log(mlflow_resource, trained, splits)
     before_registration = mlflow_resource.load_logged(logged)  # what model_evaluation scores
@@ -50,7 +55,7 @@ def test_champion_loaded_from_the_registry_scores_exactly_like_the_trained_model
     evaluation = _test_eval(trained, splits)
     mlflow_resource.log_evaluation(logged.run_id, {"model": evaluation})
     version = mlflow_resource.register_version(logged)
-    assert mlflow_resource.apply_promotion(version, decide_promotion(evaluation, None))
+    assert mlflow_resource.apply_promotion(version, _first(evaluation, trained, splits))
 
     champion = mlflow_resource.load_champion()
     np.testing.assert_array_equal(champion.predict_proba(splits.X_test), trained.predict_proba(splits.X_test))
@@ -97,13 +102,15 @@ def test_only_a_better_candidate_takes_the_champion_alias(mlflow_resource, split
         replace(FAST_PARAMS, n_estimators=1, max_depth=1, early_stopping_rounds=1),
     )
     first = mlflow_resource.register_version(_log(mlflow_resource, weak, splits))
-    mlflow_resource.apply_promotion(first, decide_promotion(_test_eval(weak, splits), None))
+    mlflow_resource.apply_promotion(first, _first(_test_eval(weak, splits), weak, splits))
 
     def promote(candidate) -> tuple[str, bool]:
         version = mlflow_resource.register_version(_log(mlflow_resource, candidate, splits))
         champion = mlflow_resource.load_champion()  # re-scored on the candidate's own test split
-        champion_eval = _test_eval(champion, splits, name=f"champion v{champion.version}")
-        decision = decide_promotion(_test_eval(candidate, splits, name=f"candidate v{version}"), champion_eval)
+        references = [(champion.version, "champion", champion.predict_proba(splits.X_test))]
+        decision = decide(_test_eval(candidate, splits, name=f"candidate v{version}"),
+                          candidate.predict_proba(splits.X_test), splits.y_test, references,
+                          champion_version=champion.version)
         return version, mlflow_resource.apply_promotion(version, decision)
 
     strong_version, moved = promote(trained)
@@ -114,6 +121,10 @@ def test_only_a_better_candidate_takes_the_champion_alias(mlflow_resource, split
     tags = mlflow_resource.client().get_model_version(mlflow_resource.registered_model_name, weak_version).tags
     assert tags["promotion"] == "rejected" and tags["champion_at_decision"] == "2"
     assert "does not beat champion v2" in tags["promotion_reason"]
+    assert tags["promotion.compared_versions"] == "2" and float(tags["promotion.ci_low"]) <= 0
+    assert tags["promotion.confidence"] == "0.95" and tags["promotion.vs_v2"].startswith("champion: PR-AUC")
+    strong_tags = mlflow_resource.version_tags(strong_version)
+    assert strong_tags["promotion"] == "promoted" and float(strong_tags["promotion.ci_low"]) > 0
     assert mlflow_resource.load_champion().version == "2"
 
 
