@@ -76,7 +76,7 @@ def build_home(home: Path, cards: int, per_day: int, days: int) -> None:
 
 def _mlflow(home: Path):
     """The embedded MLflow store of `home`."""
-    from fraud_pipelines.training.registry import MlflowResource
+    from fraud_pipelines.resources import MlflowResource
 
     return MlflowResource(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
                           artifact_location=str(home / "mlflow" / "artifacts"))

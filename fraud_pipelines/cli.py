@@ -86,11 +86,11 @@ def feature_group_lines(storage) -> list[str]:
 
 def model_lines(evaluation: dict | None) -> list[str]:
     """Headline metrics of the model trained by this run, the champion and the MLflow UI command."""
-    from fraud_pipelines.training.registry import MlflowResource
+    from fraud_pipelines.training.registry import ModelRegistry
 
     if evaluation is None:
         return []
-    mlflow = MlflowResource()
+    mlflow = ModelRegistry()
     metrics = evaluation["evaluations"]
     model, baseline = metrics["model"], metrics["baseline"]
     rate = model["n_positives"] / model["n_rows"]
@@ -217,11 +217,11 @@ def _days(first: date, last: date) -> list[date]:
 
 def rollback_champion(args: argparse.Namespace) -> int:
     """Move the champion alias back to `--to` with `--reason`, recorded in the registry."""
-    from fraud_pipelines.training.registry import MlflowResource
+    from fraud_pipelines.training.registry import ModelRegistry
     from fraud_pipelines.training.rollback import RollbackError, rollback
 
     try:
-        done = rollback(MlflowResource(), args.to, args.reason)
+        done = rollback(ModelRegistry(), args.to, args.reason)
     except RollbackError as error:
         print(f"rollback refused: {error}", file=sys.stderr)
         return 2

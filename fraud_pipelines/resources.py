@@ -16,6 +16,7 @@ from fraud_pipelines import contract as contracts
 from fraud_pipelines.settings import fraud_home, start_date
 from fraud_pipelines.storage import Storage
 from fraud_pipelines.tables import DeltaDayTable
+from fraud_pipelines.training.registry import ModelRegistry, RegistryOperations
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -106,11 +107,27 @@ class RawSourceResource(dg.ConfigurableResource):
         )
 
 
+class MlflowResource(dg.ConfigurableResource, RegistryOperations):
+    """The MLflow tracking store and model registry (`training.registry.RegistryOperations`); empty
+    settings mean the embedded store under `$FRAUD_HOME/mlflow` (SQLite + artifact folder, no server)."""
+
+    tracking_uri: str = Field(default="", description="Tracking store URI; empty: sqlite under $FRAUD_HOME.")
+    registry_uri: str = Field(default="", description="Model registry URI; empty: the tracking URI.")
+    artifact_location: str = Field(
+        default="", description="Artifact root for a new experiment; empty: $FRAUD_HOME/mlflow/artifacts."
+    )
+    experiment_name: str = "fraud_model"
+    registered_model_name: str = "fraud_model"
+
+    def registry(self) -> ModelRegistry:
+        """The same settings as a plain object (what the REST service and the CLI use)."""
+        return ModelRegistry(self.tracking_uri, self.registry_uri, self.artifact_location, self.experiment_name,
+                             self.registered_model_name)
+
+
 def default_resources() -> dict[str, object]:
     """The embedded defaults used by `definitions.py`, the CLI and the tests."""
-    from fraud_pipelines.training.registry import MlflowResource
-
     return {"storage": StorageResource(), "raw_source": RawSourceResource(), "mlflow": MlflowResource()}
 
 
-__all__ = ["RawSourceResource", "StorageResource", "default_resources"]
+__all__ = ["MlflowResource", "RawSourceResource", "StorageResource", "default_resources"]

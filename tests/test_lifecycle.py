@@ -10,11 +10,10 @@ from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.features.checks import FEATURE_CHECKS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.raw.checks import RAW_CHECKS
-from fraud_pipelines.resources import RawSourceResource, StorageResource
+from fraud_pipelines.resources import MlflowResource, RawSourceResource, StorageResource
 from fraud_pipelines.scoring.assets import SCORING_ASSETS, scores_table
 from fraud_pipelines.training.assets import TRAINING_ASSETS
 from fraud_pipelines.training.checks import TRAINING_CHECKS
-from fraud_pipelines.training.registry import MlflowResource
 
 EVERYTHING = [*RAW_ASSETS, *RAW_CHECKS, *FEATURE_ASSETS, *FEATURE_CHECKS, *TRAINING_ASSETS, *TRAINING_CHECKS,
               *SCORING_ASSETS]

@@ -12,11 +12,10 @@ from pydantic import Field
 from fraud_pipelines.automation import drift_data
 from fraud_pipelines.automation.drift import psi_table
 from fraud_pipelines.partitions import DAILY, days_in
-from fraud_pipelines.resources import StorageResource
+from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.scoring.assets import batch_scores
 from fraud_pipelines.tables import day_window
 from fraud_pipelines.training import fraud_view
-from fraud_pipelines.training.registry import MlflowResource
 
 GROUP = "monitoring"
 #: Days measured per read of scored features during a backfill.

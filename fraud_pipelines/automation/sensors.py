@@ -23,8 +23,7 @@ from fraud_pipelines.automation.jobs import (
     retrain_job,
 )
 from fraud_pipelines.automation.policy import RetrainPolicy, SensorCursor
-from fraud_pipelines.resources import StorageResource
-from fraud_pipelines.training.registry import MlflowResource
+from fraud_pipelines.resources import MlflowResource, StorageResource
 
 #: Seconds between evaluations of the retraining sensors (their reads touch MLflow and Delta).
 RETRAIN_INTERVAL_SECONDS = 300

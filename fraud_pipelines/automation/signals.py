@@ -13,11 +13,10 @@ import dagster as dg
 import numpy as np
 
 from fraud_pipelines.features import groups
-from fraud_pipelines.resources import StorageResource
+from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.scoring.assets import scores_table
 from fraud_pipelines.tables import day_window
 from fraud_pipelines.training import fraud_view
-from fraud_pipelines.training.registry import MlflowResource
 
 LABELS_ASSET = dg.AssetKey("fraud_labels_fg")
 DRIFT_ASSET = dg.AssetKey("feature_drift")

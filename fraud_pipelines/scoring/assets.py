@@ -12,11 +12,10 @@ from fraud_pipelines.features.assets import transactions_4h_aggs, transactions_f
 from fraud_pipelines.features.writes import chunks
 from fraud_pipelines.metadata import table_metadata
 from fraud_pipelines.partitions import DAILY, days_in
-from fraud_pipelines.resources import StorageResource
+from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.assets import registered_model
-from fraud_pipelines.training.registry import MlflowResource
 
 GROUP = "scoring"
 

@@ -33,11 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot serve: {error}", file=sys.stderr)
         return 2
 
-    from fraud_pipelines.training.registry import MlflowResource
+    from fraud_pipelines.training.registry import ModelRegistry
 
     from fraud_pipelines.settings import local_home
 
-    mlflow = MlflowResource()
+    mlflow = ModelRegistry()
     embedded_store_missing = not mlflow.tracking_uri and not (local_home() / "mlflow" / "mlflow.db").exists()
     if embedded_store_missing or mlflow.champion_version() is None:
         print(f"No champion model in {mlflow.resolved_tracking_uri()} (registered model "

@@ -47,7 +47,7 @@ from fraud_pipelines.serving.schemas import (
 from fraud_pipelines.serving.scorer import FraudScorer, ServiceUnavailable
 from fraud_pipelines.serving.settings import ServingSettings
 from fraud_pipelines.storage import Storage
-from fraud_pipelines.training.registry import MlflowResource
+from fraud_pipelines.training.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 _STATE_RETRY_SECONDS = 5.0
@@ -56,7 +56,7 @@ _STATE_RETRY_SECONDS = 5.0
 class ServingService:
     """Everything a request needs: the champion holder and the card-state scorer, built lazily."""
 
-    def __init__(self, settings: ServingSettings, storage: Storage, mlflow: MlflowResource) -> None:
+    def __init__(self, settings: ServingSettings, storage: Storage, mlflow: ModelRegistry) -> None:
         self.settings = settings
         self.storage = storage
         self.fs = storage.feature_store()
@@ -118,10 +118,10 @@ class ServingService:
 
 
 def create_app(settings: ServingSettings | None = None, *, storage: Storage | None = None,
-               mlflow: MlflowResource | None = None) -> FastAPI:
+               mlflow: ModelRegistry | None = None) -> FastAPI:
     """The app; settings from FRAUD_SERVING_*, storage and MLflow from $FRAUD_HOME unless given."""
     settings = settings or ServingSettings.from_env()
-    service = ServingService(settings, storage or Storage(), mlflow or MlflowResource())
+    service = ServingService(settings, storage or Storage(), mlflow or ModelRegistry())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

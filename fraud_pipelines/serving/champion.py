@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from fraud_pipelines.training import fraud_view
-from fraud_pipelines.training.registry import MlflowResource
+from fraud_pipelines.training.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 _RETRY_SECONDS = 60.0
@@ -66,7 +66,7 @@ class ServingModel:
         return self.calibrator.transform(raw)
 
 
-def load_serving_model(mlflow: MlflowResource, fs: Any, version: str) -> ServingModel:
+def load_serving_model(mlflow: ModelRegistry, fs: Any, version: str) -> ServingModel:
     """Registered `version` with the feature view's transformation state of its training data,
     refusing a model whose logged state differs from the catalog's."""
     loaded = mlflow.load_version(version)
@@ -99,7 +99,7 @@ def load_serving_model(mlflow: MlflowResource, fs: Any, version: str) -> Serving
 class ChampionHolder:
     """The current champion, kept in step with the registry's alias by a polling thread."""
 
-    def __init__(self, mlflow: MlflowResource, fs: Any, *, poll_seconds: float = 10.0) -> None:
+    def __init__(self, mlflow: ModelRegistry, fs: Any, *, poll_seconds: float = 10.0) -> None:
         self.mlflow = mlflow
         self.fs = fs
         self.poll_seconds = poll_seconds

@@ -1,5 +1,5 @@
 """The REST service's own settings, from environment variables (storage and MLflow locations
-come from `StorageResource` / `MlflowResource`, the project's one place for those)."""
+come from `Storage` / `ModelRegistry`, the plain objects behind the Dagster resources)."""
 
 from __future__ import annotations
 

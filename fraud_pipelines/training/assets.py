@@ -16,7 +16,7 @@ from pydantic import Field
 
 from fraud_pipelines.features import groups
 from fraud_pipelines.features.assets import fraud_labels_fg, transactions_4h_aggs, transactions_fg
-from fraud_pipelines.resources import StorageResource
+from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.baseline import train_baseline
 from fraud_pipelines.training.calibration import calibration_on_test
@@ -24,7 +24,7 @@ from fraud_pipelines.training.evaluation import compare, evaluate
 from fraud_pipelines.training.model import TrainingParams, choose_threshold, train_model
 from fraud_pipelines.training.plots import markdown_image, save_evaluation_plots
 from fraud_pipelines.training.promotion import PromotionDecision, PromotionPolicy, decide
-from fraud_pipelines.training.registry import Lineage, MlflowResource
+from fraud_pipelines.training.registry import Lineage
 from fraud_pipelines.training.rescoring import rescore_versions
 from fraud_pipelines.training.splits import MIN_POSITIVES, check_positives, configured_ranges, ranges_with_positives
 

@@ -4,7 +4,7 @@
 import dagster as dg
 from pydantic import Field
 
-from fraud_pipelines.training.registry import MlflowResource
+from fraud_pipelines.resources import MlflowResource
 
 
 class RollbackConfig(dg.Config):

@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from fraud_pipelines.settings import fraud_home, is_uri, local_home
 from fraud_pipelines.training.calibration import Calibrator
@@ -101,17 +99,19 @@ class LoadedModel:
         return self.classifier.predict_proba(select_features(X, self.feature_names))[:, 1]
 
 
-class MlflowResource(dg.ConfigurableResource):
-    """The MLflow tracking store and model registry; empty settings mean the embedded store under
-    `$FRAUD_HOME/mlflow` (SQLite + artifact folder, no server)."""
+class RegistryOperations:
+    """The MLflow tracking store and model registry as the project uses them: training runs,
+    evaluations, versions, the `champion` alias, loading. Plain code, shared by the Dagster
+    resource (`fraud_pipelines.resources.MlflowResource`) and `ModelRegistry`, which the REST
+    service and the CLI use without Dagster. Needs the attributes `tracking_uri`, `registry_uri`,
+    `artifact_location`, `experiment_name` and `registered_model_name`; empty settings mean the
+    embedded store under `$FRAUD_HOME/mlflow` (SQLite + artifact folder, no server)."""
 
-    tracking_uri: str = Field(default="", description="Tracking store URI; empty: sqlite under $FRAUD_HOME.")
-    registry_uri: str = Field(default="", description="Model registry URI; empty: the tracking URI.")
-    artifact_location: str = Field(
-        default="", description="Artifact root for a new experiment; empty: $FRAUD_HOME/mlflow/artifacts."
-    )
-    experiment_name: str = "fraud_model"
-    registered_model_name: str = "fraud_model"
+    tracking_uri: str
+    registry_uri: str
+    artifact_location: str
+    experiment_name: str
+    registered_model_name: str
 
     def resolved_tracking_uri(self) -> str:
         """The tracking URI in use (the embedded SQLite store unless configured)."""
@@ -127,7 +127,7 @@ class MlflowResource(dg.ConfigurableResource):
         return location if is_uri(location) or location.startswith("file:") else Path(location).resolve().as_uri()
 
     def client(self) -> Any:
-        """An `mlflow.MlflowClient` bound to this resource's tracking and registry URIs."""
+        """An `mlflow.MlflowClient` bound to these tracking and registry URIs."""
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         from mlflow import MlflowClient
 
@@ -356,6 +356,17 @@ class MlflowResource(dg.ConfigurableResource):
                 f"in {self.registry_uri or self.resolved_tracking_uri()}; train and register a model first"
             )
         return self.load_version(version)
+
+
+@dataclass(frozen=True)
+class ModelRegistry(RegistryOperations):
+    """The registry without Dagster (the REST service, the CLI); the same defaults as the resource."""
+
+    tracking_uri: str = ""
+    registry_uri: str = ""
+    artifact_location: str = ""
+    experiment_name: str = "fraud_model"
+    registered_model_name: str = "fraud_model"
 
 
 def check_json_state(value: Any, where: str = "transformation_state") -> None:

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 
 from fraud_pipelines.training.promotion import PromotionPolicy
-from fraud_pipelines.training.registry import MlflowResource
+from fraud_pipelines.training.registry import RegistryOperations
 
 
-def rescore_versions(mlflow: MlflowResource, fv, td_version: int, champion: str | None, policy: PromotionPolicy,
+def rescore_versions(mlflow: RegistryOperations, fv, td_version: int, champion: str | None, policy: PromotionPolicy,
                      ) -> tuple[list[tuple[str, str, np.ndarray, float]], list[str]]:
     """The champion and the `policy.n_previous` latest other registered versions, each scored on the
     candidate's test rows with its own transformations: (version, role, scores, threshold) and the

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from fraud_pipelines.training.registry import CHAMPION_ALIAS, MlflowResource
+from fraud_pipelines.training.registry import CHAMPION_ALIAS, RegistryOperations
 
 #: Longest reason kept in a tag (MLflow tag values are bounded).
 MAX_REASON = 1_000
@@ -34,7 +34,7 @@ class Rollback:
                 f"{self.reason}")
 
 
-def rollback(mlflow: MlflowResource, version: str | int, reason: str) -> Rollback:
+def rollback(mlflow: RegistryOperations, version: str | int, reason: str) -> Rollback:
     """Move the champion alias to registered `version` and record why; refuse unknown versions,
     an empty reason, the current champion, and versions that could not be served."""
     from mlflow.exceptions import MlflowException
@@ -74,7 +74,7 @@ def rollback(mlflow: MlflowResource, version: str | int, reason: str) -> Rollbac
     return done
 
 
-def known_versions(mlflow: MlflowResource) -> list[str]:
+def known_versions(mlflow: RegistryOperations) -> list[str]:
     """The registered versions, oldest first (empty when nothing is registered)."""
     found = mlflow.client().search_model_versions(f"name = '{mlflow.registered_model_name}'")
     return [str(v) for v in sorted(int(v.version) for v in found)]

@@ -16,8 +16,7 @@ from fraud_pipelines.automation.jobs import CHAMPION_TAG, REASON_TAG, TRIGGER_TA
 from fraud_pipelines.automation.policy import RetrainPolicy
 from fraud_pipelines.automation.run_sensors import inbox_refresh_sensor
 from fraud_pipelines.automation.simulation import ShiftedRawSource
-from fraud_pipelines.resources import StorageResource
-from fraud_pipelines.training.registry import MlflowResource
+from fraud_pipelines.resources import MlflowResource, StorageResource
 
 from .world import CUTOFF, SMALL
 

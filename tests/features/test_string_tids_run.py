@@ -13,12 +13,11 @@ from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.features.checks import FEATURE_CHECKS
 from fraud_pipelines.features.writes import typed_table
 from fraud_pipelines.raw.assets import RAW_ASSETS
-from fraud_pipelines.resources import RawSourceResource, StorageResource
+from fraud_pipelines.resources import MlflowResource, RawSourceResource, StorageResource
 from fraud_pipelines.scoring.assets import SCORING_ASSETS, scores_table
 from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.assets import TRAINING_ASSETS, fraud_feature_view, training_dataset
-from fraud_pipelines.training.registry import MlflowResource
 
 SMALL = dict(n_cards=400, transactions_per_day=400, horizon_days=10, seed=3, fraud_rate=0.03)
 DAYS = ("2025-01-01", "2025-01-06")

@@ -14,8 +14,8 @@ import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+from fraud_pipelines.resources import MlflowResource  # noqa: E402
 from fraud_pipelines.training.model import TrainedModel, TrainingParams, train_model  # noqa: E402
-from fraud_pipelines.training.registry import MlflowResource  # noqa: E402
 
 FAST_PARAMS = TrainingParams(n_jobs=1, seed=7)
 

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
+from fraud_pipelines.resources import MlflowResource
 from fraud_pipelines.training.evaluation import Evaluation, evaluate
 from fraud_pipelines.training.model import train_model
 from fraud_pipelines.training.promotion import decide
-from fraud_pipelines.training.registry import Lineage, MlflowResource
+from fraud_pipelines.training.registry import Lineage
 
 from .conftest import FAST_PARAMS
 

@@ -9,8 +9,9 @@ import shutil
 import pytest
 
 from fraud_pipelines.cli import main
+from fraud_pipelines.resources import MlflowResource
 from fraud_pipelines.training.jobs import rollback_job
-from fraud_pipelines.training.registry import Lineage, MlflowResource
+from fraud_pipelines.training.registry import Lineage
 from fraud_pipelines.training.rollback import RollbackError, rollback
 
 LINEAGE = Lineage(training_dataset_version=1, feature_view_name="fraud_fv", feature_view_version=1)

@@ -13,10 +13,9 @@ import pytest
 
 from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.raw.assets import RAW_ASSETS
-from fraud_pipelines.resources import RawSourceResource, StorageResource
+from fraud_pipelines.resources import MlflowResource, RawSourceResource, StorageResource
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.assets import fraud_feature_view, fraud_model, training_dataset
-from fraud_pipelines.training.registry import MlflowResource
 from fraud_pipelines.training.splits import (
     SplitError,
     check_positives,
