@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 
+from fraud_pipelines.per_day import window_text
+
 #: Frauds validation and test must each hold, unless configured otherwise.
 MIN_POSITIVES = 20
 _KEYS_HINT = ("choose the ranges in the training_dataset config (`train_start`, `train_end`, `validation_end`, "
@@ -46,10 +48,11 @@ class SplitRanges:
         }
 
     def describe(self) -> dict[str, str]:
+        """Each split's days, inclusive ("2025-01-01..2025-01-07"): the bounds above are end-exclusive."""
         return {
-            "train": f"{self.train_start:%Y-%m-%d} .. {self.train_end:%Y-%m-%d}",
-            "validation": f"{self.train_end:%Y-%m-%d} .. {self.validation_end:%Y-%m-%d}",
-            "test": f"{self.validation_end:%Y-%m-%d} .. {self.test_end:%Y-%m-%d}",
+            "train": window_text(self.train_start, self.train_end),
+            "validation": window_text(self.train_end, self.validation_end),
+            "test": window_text(self.validation_end, self.test_end),
         }
 
 
