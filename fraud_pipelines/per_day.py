@@ -21,7 +21,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from fraud_pipelines.metadata import preview, time_range
+from fraud_pipelines.metadata import frame_table, preview, time_range
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -105,22 +105,23 @@ def committed_materializations(context: dg.AssetExecutionContext, per_day: Mappi
                                       metadata={**(common or {}), **meta})
 
 
-def statistics_markdown(statistics: Mapping[str, Any]) -> dg.MarkdownMetadataValue:
-    """Feature statistics as a table a person reads: type, null %, min/max/mean/std, distinct, top values."""
+def statistics_markdown(statistics: Mapping[str, Any]) -> dg.TableMetadataValue | dg.MarkdownMetadataValue:
+    """Feature statistics as a table shown inline: type, rows, null %, min/max/mean/std, distinct
+    count and the top values of categorical columns."""
     columns = statistics.get("columns", {})
     if not columns:
         return dg.MetadataValue.md("_no statistics_")
-    lines = ["| column | type | rows | null % | min | max | mean | std | distinct | top values |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    rows = []
     for name, s in columns.items():
         completeness = s.get("completeness")
-        null_pct = "" if completeness is None else f"{100 * (1 - completeness):.1f}"
-        lines.append("| " + " | ".join([
-            f"`{name}`", str(s.get("type", "")), f"{s.get('count', 0):,}", null_pct,
-            _cell(s.get("min")), _cell(s.get("max")), _cell(s.get("mean")), _cell(s.get("std")),
-            _cell(s.get("approx_distinct_count")), _top_values(s.get("histogram")),
-        ]) + " |")
-    return dg.MetadataValue.md("\n".join(lines))
+        rows.append({
+            "column": name, "type": str(s.get("type", "")), "rows": s.get("count", 0),
+            "null %": None if completeness is None else round(100 * (1 - completeness), 2),
+            "min": _cell(s.get("min")), "max": _cell(s.get("max")), "mean": _cell(s.get("mean")),
+            "std": _cell(s.get("std")), "distinct": s.get("approx_distinct_count"),
+            "top values": _top_values(s.get("histogram")),
+        })
+    return frame_table(pd.DataFrame(rows))
 
 
 def _top_values(histogram: Mapping[str, Any] | None, shown: int = 3) -> str:
@@ -134,9 +135,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:,.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
+        return f"{value:.6g}"
     return str(value)[:19]
 
 

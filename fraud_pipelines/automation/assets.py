@@ -11,6 +11,7 @@ from pydantic import Field
 
 from fraud_pipelines.automation import drift_data
 from fraud_pipelines.automation.drift import psi_table
+from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.partitions import DAILY, days_in
 from fraud_pipelines.per_day import days_text
 from fraud_pipelines.resources import StorageResource
@@ -87,7 +88,7 @@ def _day_drift(table: pd.DataFrame, first: date, last: date, charges: int) -> di
         "psi": dg.MetadataValue.json({f: round(float(v), 6) for f, v in zip(table["feature"], table["psi"])}),
         "max_psi": float(table["psi"].iloc[0]),
         "max_psi_feature": str(table["feature"].iloc[0]),
-        "psi_table": dg.MetadataValue.md(table.round(4).to_markdown(index=False)),
+        "psi_table": frame_table(table.round(4)),
         "dagster/row_count": len(table),
     }
 

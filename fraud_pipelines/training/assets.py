@@ -7,6 +7,7 @@ and the model in MLflow.
 """
 
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -16,6 +17,7 @@ from pydantic import Field
 
 from fraud_pipelines.features import groups
 from fraud_pipelines.features.assets import fraud_labels_fg, transactions_4h_aggs, transactions_fg
+from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.baseline import train_baseline
@@ -129,6 +131,8 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
     summary = trained.summary()
     context.add_output_metadata({
         "mlflow_run_id": logged.run_id,
+        "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(logged.run_id)),
+        "mlflow_runs": dg.MetadataValue.url(mlflow.ui_url()),
         "training_dataset_version": version,
         "features": dg.MetadataValue.json(list(trained.feature_names)),
         **{k: dg.MetadataValue.float(float(v)) for k, v in summary.items()},
@@ -165,15 +169,21 @@ def model_evaluation(context: dg.AssetExecutionContext, fraud_model: dict[str, A
                                       importance=candidate_importance(candidate))
         mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots)
         images = {f"plot_{name}": dg.MetadataValue.md(markdown_image(path)) for name, path in plots.items()}
+    run_id = fraud_model["run_id"]
     metrics = pd.DataFrame({name: e.metrics() for name, e in evaluations.items()}).round(4)
     context.add_output_metadata({
-        "metrics": dg.MetadataValue.md(metrics.to_markdown()),
+        # Short Markdown is rendered inline: the plots as images served by the MLflow UI (`mlflow ui`);
+        # the plot_* entries carry the same images inside the metadata, for when it is not running.
+        "plots": dg.MetadataValue.md("\n".join(
+            f"![{name}]({mlflow.artifact_url(run_id, f'plots/{Path(path).name}')})" for name, path in plots.items())),
+        "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(run_id)),
+        "metrics": frame_table(metrics.reset_index(names="metric")),
         "pr_auc": evaluations["model"].pr_auc,
         "baseline_pr_auc": evaluations["baseline"].pr_auc,
         "champion_pr_auc": evaluations["champion"].pr_auc if "champion" in evaluations else None,
         "versus_baseline": versus_baseline.reason,
         "versus_champion": promotion.reason,
-        "lift": dg.MetadataValue.md(evaluations["model"].lift_table().round(3).to_markdown(index=False)),
+        "lift": frame_table(evaluations["model"].lift_table().round(3)),
         **images,
     })
     return {

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import dagster as dg
 import numpy as np
@@ -88,6 +89,15 @@ class LoadedModel:
         return self.classifier.predict_proba(select_features(X, self.feature_names))[:, 1]
 
 
+#: MLflow's UI opens an experiment in the view its kind names; without it 3.x guesses and opens
+#: GenAI tracing. "custom_model_development" is the classic training-runs view (MLflow 3.17 UI).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+#: Base URL of the MLflow UI that links and inline plots point to.
+MLFLOW_UI_ENV = "FRAUD_MLFLOW_UI"
+DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"
+
+
 class MlflowResource(dg.ConfigurableResource):
     """The MLflow tracking store and model registry; empty settings mean the embedded store under
     `$FRAUD_HOME/mlflow` (SQLite + artifact folder, no server)."""
@@ -128,14 +138,31 @@ class MlflowResource(dg.ConfigurableResource):
         client = self.client()
         experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment is not None:
+            if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+                client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
             return experiment.experiment_id
         try:
-            return client.create_experiment(self.experiment_name, artifact_location=self.resolved_artifact_location())
+            return client.create_experiment(self.experiment_name, artifact_location=self.resolved_artifact_location(),
+                                            tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
         except MlflowException as error:  # created meanwhile by another process
             experiment = client.get_experiment_by_name(self.experiment_name)
             if experiment is None:
                 raise error
             return experiment.experiment_id
+
+    def ui_url(self, run_id: str | None = None) -> str:
+        """Where the MLflow UI (`mlflow ui`, `$FRAUD_MLFLOW_UI`) shows the training runs, best test
+        PR-AUC first, or one run."""
+        base = os.environ.get(MLFLOW_UI_ENV, DEFAULT_MLFLOW_UI).rstrip("/")
+        experiment = self.experiment_id()
+        if run_id:
+            return f"{base}/#/experiments/{experiment}/runs/{run_id}"
+        return f"{base}/#/experiments/{experiment}/runs?orderByKey=metrics.%60{TEST_PREFIX}pr_auc%60&orderByAsc=false"
+
+    def artifact_url(self, run_id: str, path: str) -> str:
+        """An artifact of a run as the MLflow UI serves it (e.g. a plot, shown inline by Dagster)."""
+        base = os.environ.get(MLFLOW_UI_ENV, DEFAULT_MLFLOW_UI).rstrip("/")
+        return f"{base}/get-artifact?path={quote(path, safe='')}&run_uuid={run_id}"
 
     # ---- training runs -------------------------------------------------------------------------
 

@@ -117,12 +117,13 @@ def check_positives(ranges: SplitRanges, times: pd.Series, is_fraud: pd.Series, 
     if counts["train"] < 1:
         short.insert(0, f"train ({ranges.describe()['train']}) holds none")
     if short:
-        keys = {"train": "`train_start`..`train_end`", "validation": "`train_end`..`validation_end`",
-                "test": "`validation_end`..`test_end`"}
+        keys = {"train": "from `train_start` to before `train_end`",
+                "validation": "from `train_end` to before `validation_end`",
+                "test": "from `validation_end` to before `test_end`"}
         raise SplitError(
             f"the configured split leaves too few frauds (`min_positives`={min_positives} for validation and "
-            f"test, at least one for train): {'; '.join(short)}. Ranges: train {keys['train']}, validation "
-            f"{keys['validation']}, test {keys['test']}; {_KEYS_HINT}"
+            f"test, at least one for train): {'; '.join(short)} (days inclusive). Ranges: train {keys['train']}, "
+            f"validation {keys['validation']}, test {keys['test']}; {_KEYS_HINT}"
         )
     return counts
 
