@@ -25,15 +25,21 @@ def frame_table(df: pd.DataFrame) -> dg.TableMetadataValue:
     return dg.MetadataValue.table(records=records, schema=schema)
 
 
+#: Largest integer a JavaScript number holds exactly (2**53 - 1).
+_EXACT_IN_JS = 2**53 - 1
+
+
 def _cell(value: Any) -> str | int | float | bool | None:
     if value is None or (not isinstance(value, (str, bytes)) and pd.api.types.is_scalar(value) and pd.isna(value)):
         return None
     if isinstance(value, bool):
         return value
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, int) and abs(value) > _EXACT_IN_JS:
+        return str(value)  # the browser reads JSON numbers as doubles: ids and card numbers would change
     if isinstance(value, (int, float)):
         return value
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
     return str(value)
 
 

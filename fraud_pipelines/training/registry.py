@@ -93,6 +93,18 @@ class LoadedModel:
 #: GenAI tracing. "custom_model_development" is the classic training-runs view (MLflow 3.17 UI).
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
+#: A saved view of the runs table (MLflow's "share view" state, kept as an experiment tag): the
+#: headline test metrics as columns, best test PR-AUC first. `ui_url()` links to it.
+RUNS_VIEW = "fraud_training_runs"
+_HEADLINE = ("pr_auc", "roc_auc", "recall_at_1pct_fpr", "precision", "recall", "f1", "threshold")
+UI_TAGS = {
+    EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+    f"mlflow.sharedViewState.{RUNS_VIEW}": json.dumps({
+        "orderByKey": f"metrics.`{TEST_PREFIX}pr_auc`", "orderByAsc": False,
+        "selectedColumns": [*(f"metrics.`{TEST_PREFIX}{m}`" for m in _HEADLINE), "metrics.`baseline_test_pr_auc`",
+                            "attributes.`Dataset`", "attributes.`Models`"],
+    }),
+}
 #: Base URL of the MLflow UI that links and inline plots point to.
 MLFLOW_UI_ENV = "FRAUD_MLFLOW_UI"
 DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"
@@ -138,12 +150,13 @@ class MlflowResource(dg.ConfigurableResource):
         client = self.client()
         experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment is not None:
-            if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
-                client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+            for key, value in UI_TAGS.items():
+                if experiment.tags.get(key) != value:
+                    client.set_experiment_tag(experiment.experiment_id, key, value)
             return experiment.experiment_id
         try:
             return client.create_experiment(self.experiment_name, artifact_location=self.resolved_artifact_location(),
-                                            tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+                                            tags=UI_TAGS)
         except MlflowException as error:  # created meanwhile by another process
             experiment = client.get_experiment_by_name(self.experiment_name)
             if experiment is None:
@@ -157,7 +170,7 @@ class MlflowResource(dg.ConfigurableResource):
         experiment = self.experiment_id()
         if run_id:
             return f"{base}/#/experiments/{experiment}/runs/{run_id}"
-        return f"{base}/#/experiments/{experiment}/runs?orderByKey=metrics.%60{TEST_PREFIX}pr_auc%60&orderByAsc=false"
+        return f"{base}/#/experiments/{experiment}/runs?viewStateShareKey={RUNS_VIEW}"
 
     def artifact_url(self, run_id: str, path: str) -> str:
         """An artifact of a run as the MLflow UI serves it (e.g. a plot, shown inline by Dagster)."""
