@@ -102,7 +102,8 @@ def test_training_dataset_split_is_temporal_and_leakage_free(instance):
     metadata = materialization.materialization.metadata
     assert metadata["leakage_free"].value is True
     splits = metadata["splits"].value
-    assert splits["test"].endswith("2025-01-13") and splits["train"].startswith("2025-01-01")
+    # inclusive days: the test split ends on the last day of data, not the day after
+    assert splits["test"].endswith("2025-01-12") and splits["train"].startswith("2025-01-01")
     counts = metadata["row_counts"].value
     assert counts["train"] > counts["test"] > 0 and counts["validation"] > 0
     assert sum(counts.values()) == len(StorageResource().raw_table("fraud_labels").read())
