@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+
 # Not re-exported at the top level in 1.13: ties an evaluation to the materialization it checked.
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,

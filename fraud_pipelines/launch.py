@@ -40,7 +40,9 @@ def execute_job_here(job_name: str, *, instance: dg.DagsterInstance, tags: Mappi
     returns the execution result (`success`, `run_id`, `all_events`). Outputs pass through the job's
     IO manager, as in runs launched from the UI (`Definitions.load_asset_value` reads them back)."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
-    from dagster._core.execution.api import execute_run  # the public `execute_job` takes no origin
+    from dagster._core.execution.api import (
+        execute_run,  # the public `execute_job` takes no origin
+    )
 
     job = ReconstructableRepository.for_module(MODULE, "defs", os.getcwd()).get_reconstructable_job(job_name)
     config = {**(run_config or {}), "execution": {"config": {"in_process": {}}}}

@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import dagster as dg
-import pandas as pd
 import pytest
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus as Status,
+)
 
 from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.features.checks import FEATURE_CHECKS
@@ -21,8 +23,6 @@ from fraud_pipelines.raw.checks import RAW_CHECKS, raw_transactions_suite
 from fraud_pipelines.resources import RawSourceResource, StorageResource
 from fraud_pipelines.tables import day_window
 from tests.raw.hostile import DAYS, GENERATOR, labels, transactions, write
-
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 
 FIRST, LAST = "2025-01-01", "2025-01-03"
 KEYS = [FIRST, "2025-01-02", LAST]
