@@ -101,7 +101,8 @@ def model_lines(evaluation: dict | None) -> list[str]:
              f"  {evaluation['promotion_reason']}",
              f"Champion: {mlflow.registered_model_name} v{mlflow.champion_version()} (alias 'champion')",
              f"Open the MLflow UI: {sys.prefix}/bin/mlflow ui --backend-store-uri {mlflow.resolved_tracking_uri()} "
-             "--host 127.0.0.1 --port 5000"]
+             "--host 127.0.0.1 --port 5000",
+             f"  then the training runs with their metrics: {mlflow.ui_url()}"]
     return lines
 
 
