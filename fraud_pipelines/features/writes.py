@@ -18,17 +18,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from fraud_pipelines.feature_store.validation import ValidationError, ValidationReport
 from fraud_pipelines.feature_store.statistics import compute_statistics
+from fraud_pipelines.feature_store.validation import ValidationError, ValidationReport
 from fraud_pipelines.metadata import preview, time_range
-from fraud_pipelines.per_day import add_day_metadata, committed_materializations, describe_table, statistics_markdown, table_days, window_text
+from fraud_pipelines.per_day import (
+    add_day_metadata,
+    committed_materializations,
+    describe_table,
+    statistics_markdown,
+    table_days,
+    window_text,
+)
 from fraud_pipelines.tables import day_window
 
 #: Days handled per feature-group commit inside one run; bounds memory on long backfills.
@@ -37,7 +44,6 @@ CHUNK_DAYS = 10
 MAX_MESSAGE = 2_000
 _MAX_VALUE = 60
 _MAX_FAILURES = 5
-_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 class FeatureGroupRefused(RuntimeError):

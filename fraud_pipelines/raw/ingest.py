@@ -72,7 +72,7 @@ def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date]
             return
         chunk, result, rows, described = job.result()
         written.rows_per_day.update(rows)
-        written.per_day.update(described)
+        written.per_day.update({day: {**meta, "delta_version": result["delta_version"]} for day, meta in described.items()})
         written.delta_version = result["delta_version"]
         log(f"{table_name}: audited and committed {days_text(chunk[0], chunk[-1])} ({sum(rows.values()):,} rows; "
             f"{written.rows:,} so far, {time.perf_counter() - started:.1f}s)")
