@@ -18,16 +18,15 @@ def _partition_range(start: date, days: int) -> tuple[str, str]:
 
 
 def run_pipeline(first: str, last: str):
-    """Run `fraud_pipeline_job` over [first, last] as one run on the persistent instance."""
+    """Run `fraud_pipeline_job` over [first, last] as one run on the persistent instance, shown on the
+    UI's timeline under its code location (`fraud_pipelines.launch`)."""
     import dagster as dg
 
-    from fraud_pipelines.definitions import defs
+    from fraud_pipelines.launch import execute_job_here
 
-    instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("fraud_pipeline_job")
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
+    result = execute_job_here(
+        "fraud_pipeline_job",
+        instance=dg.DagsterInstance.get(),
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
     )
@@ -40,6 +39,9 @@ def run_pipeline(first: str, last: str):
                 continue
             print(f"  - {event.step_key}: {event.message}", file=sys.stderr)
             description = getattr(data, "description", None)
+            if event.event_type_value == "STEP_FAILURE":
+                user = getattr(data, "user_failure_data", None)
+                description = user.description if user is not None else getattr(data.error, "message", None)
             if description:
                 print("    " + description.replace("\n", "\n    "), file=sys.stderr)
         print(f"Open the run in the UI for details: make ui, then the run {result.run_id}.", file=sys.stderr)
@@ -107,7 +109,8 @@ def model_lines(evaluation: dict | None) -> list[str]:
              f"  {evaluation['promotion_reason']}",
              f"Champion: {mlflow.registered_model_name} v{mlflow.champion_version()} (alias 'champion')",
              f"Open the MLflow UI: {sys.prefix}/bin/mlflow ui --backend-store-uri {mlflow.resolved_tracking_uri()} "
-             "--host 127.0.0.1 --port 5000"]
+             "--host 127.0.0.1 --port 5000",
+             f"  then the training runs with their metrics: {mlflow.ui_url()}"]
     return lines
 
 
@@ -200,9 +203,18 @@ def _run_and_report(first: str, last: str) -> int:
     began = time.perf_counter()
     result = run_pipeline(first, last)
     print(f"\nFinished in {time.perf_counter() - began:.0f}s\n")
-    evaluation = result.output_for_node("model_evaluation") if result.success else None
+    evaluation = _evaluation() if result.success else None
     print(summary(evaluation))
     return 0 if result.success else 1
+
+
+def _evaluation() -> dict:
+    """The evaluation the run stored, read back through the asset's IO manager (as a UI run would)."""
+    import dagster as dg
+
+    from fraud_pipelines.definitions import defs
+
+    return defs.load_asset_value("model_evaluation", instance=dg.DagsterInstance.get())
 
 
 def _yesterday() -> date:

@@ -8,11 +8,49 @@ import dagster as dg
 import pandas as pd
 
 
-def preview(df: pd.DataFrame, rows: int = 5) -> dg.MarkdownMetadataValue:
-    """The first rows as a Markdown table."""
+def preview(df: pd.DataFrame, rows: int = 5) -> dg.TableMetadataValue | dg.MarkdownMetadataValue:
+    """The first rows as a table the UI shows inline."""
     if df.empty:
         return dg.MetadataValue.md("_no rows_")
-    return dg.MetadataValue.md(df.head(rows).to_markdown(index=False))
+    return frame_table(df.head(rows))
+
+
+def frame_table(df: pd.DataFrame) -> dg.TableMetadataValue:
+    """A small DataFrame as table metadata: Dagster's UI renders tables inline, while Markdown longer
+    than 1,000 characters hides behind a "[Show Markdown]" link."""
+    columns = [str(c) for c in df.columns]
+    records = [dg.TableRecord(dict(zip(columns, (_cell(v) for v in row)))) for row in df.itertuples(index=False)]
+    schema = dg.TableSchema(columns=[dg.TableColumn(c, _kind(df[original]))
+                                     for c, original in zip(columns, df.columns)])
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+#: Largest integer a JavaScript number holds exactly (2**53 - 1).
+_EXACT_IN_JS = 2**53 - 1
+
+
+def _cell(value: Any) -> str | int | float | bool | None:
+    if value is None or (not isinstance(value, (str, bytes)) and pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    if isinstance(value, bool):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, int) and abs(value) > _EXACT_IN_JS:
+        return str(value)  # the browser reads JSON numbers as doubles: ids and card numbers would change
+    if isinstance(value, (int, float)):
+        return value
+    return str(value)
+
+
+def _kind(column: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(column):
+        return "bool"
+    if pd.api.types.is_integer_dtype(column):
+        return "int"
+    if pd.api.types.is_float_dtype(column):
+        return "float"
+    return "string"
 
 
 def time_range(df: pd.DataFrame, column: str) -> dict[str, Any]:

@@ -68,6 +68,14 @@ def test_whole_graph_then_a_weaker_model_does_not_take_the_alias(instance):
     assert len(scores) > 0 and set(scores["model_version"]) == {"1"}
     assert scores["fraud_score"].between(0, 1).all()
     assert len(scores_table(StorageResource()).days()) == 12
+    by_day = scores.assign(day=scores["datetime"].dt.strftime("%Y-%m-%d")).groupby("day")
+    for day, rows in by_day:  # each day's materialization tells that day's scores, not the run's
+        [record] = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("batch_scores"), asset_partitions=[day]), limit=1).records
+        metadata = record.asset_materialization.metadata
+        assert metadata["dagster/row_count"].value == len(rows)
+        assert metadata["alerts"].value == int(rows["decision"].sum())
+        assert metadata["first_event_time"].value.startswith(day)
 
     weaker = run_job(instance, selection=TRAINING, run_config={"ops": {"fraud_model": {"config": WEAKER}}})
     assert weaker.success
@@ -101,7 +109,8 @@ def test_training_dataset_split_is_temporal_and_leakage_free(instance):
     metadata = materialization.materialization.metadata
     assert metadata["leakage_free"].value is True
     splits = metadata["splits"].value
-    assert splits["test"].endswith("2025-01-13") and splits["train"].startswith("2025-01-01")
+    # inclusive days: the test split ends on the last day of data, not the day after
+    assert splits["test"].endswith("2025-01-12") and splits["train"].startswith("2025-01-01")
     counts = metadata["row_counts"].value
     assert counts["train"] > counts["test"] > 0 and counts["validation"] > 0
     assert sum(counts.values()) == len(StorageResource().raw_table("fraud_labels").read())

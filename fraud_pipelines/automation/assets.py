@@ -11,7 +11,9 @@ from pydantic import Field
 
 from fraud_pipelines.automation import drift_data
 from fraud_pipelines.automation.drift import psi_table
+from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.partitions import DAILY, days_in
+from fraud_pipelines.per_day import days_text
 from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.scoring.assets import batch_scores
 from fraud_pipelines.tables import day_window
@@ -63,25 +65,31 @@ def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, storag
             table = psi_table(profiles, current)
             tables.append(table.assign(datetime=day_window(day)[0], window_start=start,
                                        training_dataset_version=str(version), model_version=str(champion.version)))
+            context.add_asset_metadata(_day_drift(table, first, last, len(current)), partition_key=day.isoformat())
             context.log.info(f"feature_drift {day}: max PSI {table['psi'].iloc[0]:.3f} ({table['feature'].iloc[0]}) "
                              f"over {len(current):,} charges")
     stored = pd.concat(tables, ignore_index=True)
     written = drift_data.drift_table(storage.location, storage.storage_options).replace_days(stored, days)
-    latest = tables[-1]
     return dg.MaterializeResult(metadata={
-        "day": days[-1].isoformat(),
-        "window": f"{drift_data.window_for(days[-1], config.window_days)[0]} .. {days[-1]}",
-        "psi": dg.MetadataValue.json({f: round(float(v), 6) for f, v in zip(latest["feature"], latest["psi"])}),
-        "max_psi": float(latest["psi"].iloc[0]),
-        "max_psi_feature": str(latest["feature"].iloc[0]),
-        "psi_table": dg.MetadataValue.md(latest.drop(columns=["datetime", "window_start"]).round(4)
-                                         .to_markdown(index=False)),
+        "run_days": days_text(days[0], days[-1]),
         "model_version": str(champion.version),
         "training_dataset_version": str(version),
-        "dagster/row_count": written["rows"],
         "dagster/uri": drift_data.drift_table(storage.location).uri,
         "delta_version": written["delta_version"],
     })
+
+
+def _day_drift(table: pd.DataFrame, first: date, last: date, charges: int) -> dict:
+    """One day's drift: its window, its PSI per feature (largest first) and its own row count."""
+    return {
+        "day": last.isoformat(),
+        "window": f"{days_text(first, last)} (inclusive, {charges:,} charges)",
+        "psi": dg.MetadataValue.json({f: round(float(v), 6) for f, v in zip(table["feature"], table["psi"])}),
+        "max_psi": float(table["psi"].iloc[0]),
+        "max_psi_feature": str(table["feature"].iloc[0]),
+        "psi_table": frame_table(table.round(4)),
+        "dagster/row_count": len(table),
+    }
 
 
 def _chunks(days: list[date], size: int = CHUNK_DAYS) -> list[list[date]]:

@@ -92,9 +92,10 @@ def _shorten(text: str) -> str:
     return flat if len(flat) <= MAX_REASON_CHARS else flat[: MAX_REASON_CHARS - 1] + "…"
 
 
-@dg.run_failure_sensor(name="failure_reason_sensor",
+@dg.run_failure_sensor(name="failure_reason_sensor", default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Tags each failed run with its reason (failed check or step error) so the runs "
-                                   "list says why, and logs it in the sensor's ticks.")
+                                   "list says why, and logs it in the sensor's ticks. On by default: it costs a "
+                                   "query per failed run.")
 def failure_reason_sensor(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     reason = failure_reason(context.instance, run.run_id) or _shorten(context.failure_event.message or "unknown")

@@ -14,7 +14,9 @@ History a day needs is declared, not read behind Dagster's back:
 """
 
 import warnings
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -29,7 +31,8 @@ from feature_logic.transactions import (
 from feature_logic.windows import DEFAULT_WINDOW, window_aggregates
 from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.features import groups
-from fraud_pipelines.features.writes import chunks, group_metadata, typed_table, write_by_chunks  # noqa: F401 (chunks: re-export)
+from fraud_pipelines.features.writes import chunks, group_metadata, typed_table, write_days  # noqa: F401 (chunks: re-export)
+from fraud_pipelines.per_day import days_text, split_by_day
 from fraud_pipelines.partitions import DAILY, PREVIOUS_DAY, WITH_PREVIOUS_DAY, days_in
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_fraud_labels, raw_profiles, raw_transactions
 from fraud_pipelines.tables import day_window
@@ -52,7 +55,7 @@ ONE_MICROSECOND = timedelta(microseconds=1)
     ],
     description=groups.TRANSACTIONS.description,
 )
-def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> Iterator[Any]:
     fs = storage.feature_store()
     fg = groups.TRANSACTIONS.for_writing(fs)
     days = days_in(context.partition_time_window)
@@ -75,8 +78,8 @@ def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource)
         previous = last_transaction_per_card(pd.concat(carried, ignore_index=True))
         return typed_table(features, strings=("tid", "category", "sex", "lives_city"))
 
-    rows, last = write_by_chunks(context, fg, days, "transactions", build)
-    return dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS, days=len(days)))
+    rows, last = yield from write_days(context, fg, days, "transactions", build)
+    yield dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS, **_run(days)))
 
 
 def _previous_charges(fg, before: datetime) -> pd.DataFrame | None:
@@ -95,18 +98,18 @@ def _previous_charges(fg, before: datetime) -> pd.DataFrame | None:
     deps=[dg.AssetDep(transactions_fg, partition_mapping=WITH_PREVIOUS_DAY)],
     description=groups.TRANSACTIONS_4H_AGGS.description,
 )
-def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageResource) -> Iterator[Any]:
     fs = storage.feature_store()
     source = groups.TRANSACTIONS.get_or_create(fs)
     fg = groups.TRANSACTIONS_4H_AGGS.for_writing(fs)
     days = days_in(context.partition_time_window)
-    rows, last = write_by_chunks(
+    rows, last = yield from write_days(
         context, fg, days, "transactions_4h_aggs",
         lambda start, end: typed_table(
             window_aggregates(source.read(start_time=start - DEFAULT_WINDOW, end_time=end), start=start, end=end),
             strings=("tid",)),
     )
-    return dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS_4H_AGGS, days=len(days)))
+    yield dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS_4H_AGGS, **_run(days)))
 
 
 @dg.asset(
@@ -117,7 +120,7 @@ def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageReso
     deps=[raw_fraud_labels],
     description=groups.FRAUD_LABELS.description,
 )
-def fraud_labels_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+def fraud_labels_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> Iterator[Any]:
     fg = groups.FRAUD_LABELS.for_writing(storage.feature_store())
     days = days_in(context.partition_time_window)
     raw = storage.raw_table("fraud_labels")
@@ -127,13 +130,22 @@ def fraud_labels_fg(context: dg.AssetExecutionContext, storage: StorageResource)
         nonlocal frauds
         labels = raw.read(start, end)
         frauds += int(labels["is_fraud"].sum())
+        for day, rows in split_by_day(labels, "datetime", [d for d in days if start.date() <= d < end.date()]).items():
+            day_frauds = int(rows["is_fraud"].sum()) if len(rows) else 0
+            context.add_asset_metadata({"frauds": day_frauds, "fraud_rate": round(day_frauds / len(rows), 5) if len(rows) else 0.0},
+                                       partition_key=day.isoformat())
         return typed_table(labels, strings=("tid",))
 
-    rows, last = write_by_chunks(context, fg, days, "fraud_labels", build)
-    return dg.MaterializeResult(
-        metadata=group_metadata(fg, last, rows, groups.FRAUD_LABELS, days=len(days), frauds=frauds,
-                                fraud_rate=round(frauds / rows, 5) if rows else 0.0)
+    rows, last = yield from write_days(context, fg, days, "fraud_labels", build)
+    yield dg.MaterializeResult(
+        metadata=group_metadata(fg, last, rows, groups.FRAUD_LABELS, **_run(days), run_frauds=frauds,
+                                run_fraud_rate=round(frauds / rows, 5) if rows else 0.0)
     )
+
+
+def _run(days: list) -> dict:
+    """What the whole run covered; each day's own figures are on its partition."""
+    return {"run_days": days_text(days[0], days[-1])}
 
 
 FEATURE_ASSETS = [transactions_fg, transactions_4h_aggs, fraud_labels_fg]

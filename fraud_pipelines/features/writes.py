@@ -17,16 +17,25 @@ Re-running the range after the fix replaces those days, so nothing is duplicated
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Generator, Iterator
+from datetime import date, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from fraud_pipelines.feature_store.statistics import compute_statistics
 from fraud_pipelines.feature_store.validation import ValidationError, ValidationReport
 from fraud_pipelines.metadata import preview, time_range
+from fraud_pipelines.per_day import (
+    add_day_metadata,
+    committed_materializations,
+    describe_table,
+    statistics_markdown,
+    table_days,
+    window_text,
+)
 from fraud_pipelines.tables import day_window
 
 #: Days handled per feature-group commit inside one run; bounds memory on long backfills.
@@ -35,11 +44,15 @@ CHUNK_DAYS = 10
 MAX_MESSAGE = 2_000
 _MAX_VALUE = 60
 _MAX_FAILURES = 5
-_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 class FeatureGroupRefused(RuntimeError):
-    """A chunk failed its group's suite before its commit; says what this run committed before it."""
+    """A chunk failed its group's suite before its commit; says what this run committed before it
+    (`committed`: each committed day's metadata, so those days can still be reported materialized)."""
+
+    def __init__(self, message: str, committed: dict[date, dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.committed = committed or {}
 
 
 def chunks(days: list[date], size: int | None = None) -> Iterator[tuple[datetime, datetime]]:
@@ -53,21 +66,48 @@ def chunks(days: list[date], size: int | None = None) -> Iterator[tuple[datetime
 def write_by_chunks(context: dg.AssetExecutionContext, fg: Any, days: list[date], label: str,
                     build: Callable[[datetime, datetime], Any]) -> tuple[int, Any]:
     """Build each chunk's rows with `build(start, end)` and replace that chunk in `fg` (validated
-    before its commit), logging progress. Returns the rows written and the last chunk (for the
-    preview). A refused chunk raises `FeatureGroupRefused` (see the module docstring)."""
+    before its commit), logging progress. Each committed day's own rows, time range, preview and
+    statistics go to that day's materialization (`fraud_pipelines.per_day`). Returns the rows
+    written and the last chunk. A refused chunk raises `FeatureGroupRefused` (see the module docstring)."""
     rows, last, started = 0, None, time.perf_counter()
     committed: list[tuple[datetime, datetime, int]] = []
+    per_day: dict[date, dict[str, Any]] = {}
     for start, end in chunks(days):
         frame = build(start, end)
         try:
             metrics = fg.insert(frame, replace_time_range=(start, end))
         except ValidationError as error:
-            raise FeatureGroupRefused(refusal_message(fg, error.report, start, end, committed)) from None
+            raise FeatureGroupRefused(refusal_message(fg, error.report, start, end, committed), per_day) from None
         committed.append((start, end, metrics["delta_version"]))
+        described = describe_days(fg, frame, [d for d in days if start.date() <= d < end.date()],
+                                  delta_version=metrics["delta_version"])
+        add_day_metadata(context, described)
+        per_day.update(described)
         rows, last = rows + len(frame), frame
-        context.log.info(f"{label}: {start:%Y-%m-%d}..{end - _ONE_MICROSECOND:%Y-%m-%d} {len(frame):,} rows "
+        context.log.info(f"{label}: {window_text(start, end)} {len(frame):,} rows "
                          f"({rows:,} so far, {time.perf_counter() - started:.1f}s)")
     return rows, last
+
+
+def write_days(context: dg.AssetExecutionContext, fg: Any, days: list[date], label: str,
+               build: Callable[[datetime, datetime], Any]) -> Generator[dg.AssetMaterialization, None, tuple[int, Any]]:
+    """`write_by_chunks` for a generator asset (`rows, last = yield from write_days(...)`): when a chunk
+    is refused, the days committed before it are reported materialized, then the refusal is raised."""
+    try:
+        return write_by_chunks(context, fg, days, label, build)
+    except FeatureGroupRefused as refused:
+        yield from committed_materializations(context, refused.committed)
+        raise
+
+
+def describe_days(fg: Any, frame: Any, days: list[date], *, delta_version: int) -> dict[date, dict[str, Any]]:
+    """Each day's metadata from a committed chunk, with statistics as the group computes them."""
+    config = fg.spec.statistics_config
+    described = {}
+    for day, table in table_days(frame, fg.spec.event_time, days).items():
+        stats = compute_statistics(table, config) if config.enabled else None
+        described[day] = {**describe_table(table, fg.spec.event_time, stats), "delta_version": delta_version}
+    return described
 
 
 def refusal_message(fg: Any, report: ValidationReport, start: datetime, end: datetime,
@@ -127,14 +167,13 @@ def group_metadata(fg: Any, written: pd.DataFrame | None, rows: int, spec: Any, 
         meta["preview"] = preview(written)
         meta.update(time_range(written, spec.event_time))
     statistics = fg.statistics()
-    if statistics:
-        meta["statistics_last_commit"] = dg.MetadataValue.json(statistics)
+    if statistics:  # partitioned groups: each day's own table overrides this (see `describe_days`)
+        meta["statistics"] = statistics_markdown(statistics)
     return meta
 
 
 def _days(start: datetime, end: datetime) -> str:
-    last = end - _ONE_MICROSECOND
-    return f"{start:%Y-%m-%d}" if start.date() == last.date() else f"{start:%Y-%m-%d}..{last:%Y-%m-%d}"
+    return window_text(start, end)
 
 
 def _short(value: Any) -> Any:

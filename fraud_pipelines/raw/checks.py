@@ -1,15 +1,17 @@
 """Blocking Great Expectations checks on the raw tables: bad data stops here, before features,
-models or scores read it. A failure names the column, the expectation and sample bad values."""
+models or scores read it. A failure names the column, the expectation and sample bad values.
+The daily tables' checks give each day its own result (`fraud_pipelines.day_checks`)."""
 
 
 import dagster as dg
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
+from fraud_pipelines.day_checks import day_check_evaluations, report_metadata
 from fraud_pipelines.feature_store.validation import ValidationReport, merge_reports, validate
 from fraud_pipelines.partitions import DAILY
 from fraud_pipelines.raw import suites
@@ -28,12 +30,7 @@ def check_result(report: ValidationReport) -> dg.AssetCheckResult:
         passed=report.success,
         severity=dg.AssetCheckSeverity.ERROR,
         description=report.summary(),
-        metadata={
-            "rows": report.rows,
-            "expectations": report.evaluated,
-            "failed": len(report.failures),
-            "failures": dg.MetadataValue.json([f.to_dict() for f in report.failures]),
-        },
+        metadata=report_metadata(report),
     )
 
 
@@ -57,19 +54,15 @@ def validate_window(read: Callable[[datetime, datetime], pd.DataFrame], suite: C
 @dg.asset_check(asset=raw_transactions, name=TRANSACTIONS_SUITE, blocking=True, partitions_def=DAILY,
                 description="Schema, non-null keys, unique tid, 0 < amount <= ceiling, coordinates in range, "
                             "known categories, timestamps inside the partition.")
-def raw_transactions_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
-    start, end = context.partition_time_window
-    return check_result(validate_window(storage.raw_table("transactions").read, suites.transactions_suite,
-                                        start, end, TRANSACTIONS_SUITE))
+def raw_transactions_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> Iterator[Any]:
+    yield from day_check_evaluations(context, storage.raw_table("transactions").read, suites.transactions_suite)
 
 
 @dg.asset_check(asset=raw_fraud_labels, name=FRAUD_LABELS_SUITE, blocking=True, partitions_def=DAILY,
                 description="Schema, non-null columns, one label per tid, is_fraud in {0,1}, label_time >= "
                             "datetime, timestamps inside the partition.")
-def raw_fraud_labels_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
-    start, end = context.partition_time_window
-    return check_result(validate_window(storage.raw_table("fraud_labels").read, suites.fraud_labels_suite,
-                                        start, end, FRAUD_LABELS_SUITE))
+def raw_fraud_labels_suite(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> Iterator[Any]:
+    yield from day_check_evaluations(context, storage.raw_table("fraud_labels").read, suites.fraud_labels_suite)
 
 
 @dg.asset_check(asset=raw_profiles, name=PROFILES_SUITE, blocking=True,

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fraud_pipelines.contract import DataContract
+from fraud_pipelines.per_day import days_text
 from fraud_pipelines.raw.audit import audit, check_against_stored, check_batch
 from fraud_pipelines.raw.files import RawInputError
 from fraud_pipelines.raw.messages import clip, paths
@@ -35,9 +36,11 @@ CHUNK_ROWS = 500_000
 
 @dataclass
 class Written:
-    """What a run committed: rows per day, the Delta version, the audit's word, the origins read."""
+    """What a run committed: rows per day, the Delta version, the audit's word, the origins read,
+    and each committed day's description (from `ingest_days(describe=...)`)."""
 
     rows_per_day: dict[date, int] = field(default_factory=dict)
+    per_day: dict[date, dict[str, Any]] = field(default_factory=dict)
     delta_version: int | None = None
     audit: str = ""
     origins: list[str] = field(default_factory=list)
@@ -50,13 +53,16 @@ class Written:
 
 def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date], list[Part]],
                 table: DeltaDayTable, *, contract: DataContract, charges: DeltaDayTable | None = None,
-                log: Callable[[str], None] = lambda _: None, chunk_rows: int = CHUNK_ROWS,
-                audited: bool = True) -> Written:
+                log: Callable[[str], None] = lambda _: None, chunk_rows: int | None = None,
+                audited: bool = True,
+                describe: Callable[[pd.DataFrame], dict[str, Any]] | None = None) -> Written:
     """Read, audit and commit `days` of a daily raw table, chunk by chunk; see the module docstring.
 
     A chunk's commit runs in the background while the next chunk is read and checked against the
     suite; the next chunk's rules against stored data wait for that commit, and commits stay in
-    order. (`audited=False` exists only so that bench/ can measure what the audit costs.)"""
+    order. `describe(rows_of_one_day)` is recorded per committed day in `Written.per_day`.
+    (`audited=False` exists only so that bench/ can measure what the audit costs.)"""
+    chunk_rows = chunk_rows or CHUNK_ROWS  # read at call time: settable per deployment
     written = Written()
     pending: list[tuple[date, list[Part]]] = []
     started = time.perf_counter()
@@ -65,14 +71,16 @@ def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date]
     def finish(job: Future | None) -> None:
         if job is None:
             return
-        chunk, result, rows = job.result()
+        chunk, result, rows, described = job.result()
         written.rows_per_day.update(rows)
+        written.per_day.update({day: {**meta, "delta_version": result["delta_version"]}
+                                for day, meta in described.items()})
         written.delta_version = result["delta_version"]
-        log(f"{table_name}: audited and committed {chunk[0]}..{chunk[-1]} ({sum(rows.values()):,} rows; "
+        log(f"{table_name}: audited and committed {days_text(chunk[0], chunk[-1])} ({sum(rows.values()):,} rows; "
             f"{written.rows:,} so far, {time.perf_counter() - started:.1f}s)")
 
-    def commit(frame: pd.DataFrame, chunk: list[date], rows: dict[date, int]):
-        return chunk, table.replace_days(frame, chunk), rows
+    def commit(frame: pd.DataFrame, chunk: list[date], rows: dict[date, int], described: dict[date, dict[str, Any]]):
+        return chunk, table.replace_days(frame, chunk), rows, described
 
     def flush(writer: ThreadPoolExecutor) -> None:
         nonlocal committing
@@ -92,7 +100,11 @@ def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date]
             check_against_stored(table_name, frame, origins, contract=contract, days=chunk_days, stored=table,
                                  charges=charges)
         rows = {day: sum(len(p.frame) for p in day_parts) for day, day_parts in pending}
-        committing = writer.submit(commit, frame, chunk_days, rows)
+        described: dict[date, dict[str, Any]] = {}
+        if describe is not None:  # rows are in day order: each day is a slice of the chunk
+            offsets = np.cumsum([0, *rows.values()])
+            described = {day: describe(frame.iloc[offsets[i]:offsets[i + 1]]) for i, day in enumerate(rows)}
+        committing = writer.submit(commit, frame, chunk_days, rows, described)
         written.last = frame
         pending.clear()
 
@@ -109,7 +121,9 @@ def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date]
             finish(committing)
         except RawInputError as error:
             finish(committing)  # a valid chunk already being committed is completed, and named
-            raise RawInputError(f"{error}{_committed_note(written)}") from None
+            refused = RawInputError(f"{error}{_committed_note(written)}")
+            refused.written = written  # what was committed before the refusal, for the caller to report
+            raise refused from None
     return written
 
 
@@ -143,7 +157,7 @@ def _committed_note(written: Written) -> str:
     if not written.rows_per_day:
         return ""
     days = sorted(written.rows_per_day)
-    return (f"\n(Earlier chunks of this run were audited and committed: {days[0]}..{days[-1]}, "
+    return (f"\n(Earlier chunks of this run were audited and committed: {days_text(days[0], days[-1])}, "
             f"{written.rows:,} rows; the refused days and every later day were not written.)")
 
 

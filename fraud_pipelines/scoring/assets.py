@@ -12,6 +12,7 @@ from fraud_pipelines.features.assets import transactions_4h_aggs, transactions_f
 from fraud_pipelines.features.writes import chunks
 from fraud_pipelines.metadata import table_metadata
 from fraud_pipelines.partitions import DAILY, days_in
+from fraud_pipelines.per_day import add_day_metadata, day_metadata, days_text, split_by_day, window_text
 from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.training import fraud_view
@@ -91,15 +92,26 @@ def batch_scores(
             model_version=str(model.version),
         )
         chunk_days = [d for d in days if start.date() <= d < end.date()]
-        table.replace_days(scored, chunk_days)
+        written = table.replace_days(scored, chunk_days)
+        add_day_metadata(context, {day: _day_scores(frame, written["delta_version"])
+                                   for day, frame in split_by_day(scored, "datetime", chunk_days).items()})
         rows, alerts, last = rows + len(scored), alerts + int(scored["decision"].sum()), scored
-        context.log.info(f"batch_scores: {start:%Y-%m-%d}..{end:%Y-%m-%d} {len(scored):,} charges, "
+        context.log.info(f"batch_scores: {window_text(start, end)} {len(scored):,} charges, "
                          f"{int(scored['decision'].sum())} alerts (model v{model.version})")
     return dg.MaterializeResult(metadata=table_metadata(
         last, uri=table.uri, time_column="datetime",
-        **{"dagster/row_count": rows, "alerts": alerts, "alert_rate": round(alerts / rows, 5) if rows else 0.0,
-           "model_version": str(model.version), "threshold": model.threshold, "days": len(days)},
+        **{"dagster/row_count": rows, "run_alerts": alerts, "run_alert_rate": round(alerts / rows, 5) if rows else 0.0,
+           "model_version": str(model.version), "threshold": model.threshold, "run_days": days_text(days[0], days[-1])},
     ))
+
+
+def _day_scores(frame: pd.DataFrame, delta_version: int) -> dict:
+    """One day's scores: rows, time range, preview, alerts and the score distribution."""
+    alerts = int(frame["decision"].sum()) if len(frame) else 0
+    rate = round(alerts / len(frame), 5) if len(frame) else 0.0
+    return day_metadata(frame, "datetime", alerts=alerts, alert_rate=rate,
+                        mean_score=round(float(frame["fraud_score"].mean()), 6) if len(frame) else 0.0,
+                        delta_version=delta_version)
 
 
 SCORING_ASSETS = [batch_scores]

@@ -7,6 +7,7 @@ and the model in MLflow.
 """
 
 import tempfile
+from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
@@ -16,6 +17,7 @@ from pydantic import Field
 
 from fraud_pipelines.features import groups
 from fraud_pipelines.features.assets import fraud_labels_fg, transactions_4h_aggs, transactions_fg
+from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.baseline import train_baseline
@@ -145,6 +147,8 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
     summary = trained.summary()
     context.add_output_metadata({
         "mlflow_run_id": logged.run_id,
+        "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(logged.run_id)),
+        "mlflow_runs": dg.MetadataValue.url(mlflow.ui_url()),
         "training_dataset_version": version,
         "features": dg.MetadataValue.json(list(trained.feature_names)),
         **{k: dg.MetadataValue.float(float(v)) for k, v in summary.items()},
@@ -186,9 +190,15 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
         plots["reliability"] = calibration.plot(y_test, f"{folder}/reliability.png")
         mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots, metrics=calibration.metrics())
         images = {f"plot_{name}": dg.MetadataValue.md(markdown_image(path)) for name, path in plots.items()}
+    run_id = fraud_model["run_id"]
     metrics = pd.DataFrame({name: e.metrics() for name, e in evaluations.items()}).round(4)
     context.add_output_metadata({
-        "metrics": dg.MetadataValue.md(metrics.to_markdown()),
+        # Short Markdown is rendered inline: the plots as images served by the MLflow UI (`mlflow ui`);
+        # the plot_* entries carry the same images inside the metadata, for when it is not running.
+        "plots": dg.MetadataValue.md("\n".join(
+            f"![{name}]({mlflow.artifact_url(run_id, f'plots/{Path(path).name}')})" for name, path in plots.items())),
+        "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(run_id)),
+        "metrics": frame_table(metrics.reset_index(names="metric")),
         "pr_auc": evaluations["model"].pr_auc,
         "baseline_pr_auc": evaluations["baseline"].pr_auc,
         "champion_pr_auc": evaluations["champion"].pr_auc if "champion" in evaluations else None,
@@ -196,7 +206,7 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
         "versus_champion": promotion.reason,
         "calibration": calibration.describe(),
         "promotion": dg.MetadataValue.md(promotion.table()),
-        "lift": dg.MetadataValue.md(evaluations["model"].lift_table().round(3).to_markdown(index=False)),
+        "lift": frame_table(evaluations["model"].lift_table().round(3)),
         **images,
     })
     return {

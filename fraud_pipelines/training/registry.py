@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -99,6 +100,27 @@ class LoadedModel:
         return self.classifier.predict_proba(select_features(X, self.feature_names))[:, 1]
 
 
+#: MLflow's UI opens an experiment in the view its kind names; without it 3.x guesses and opens
+#: GenAI tracing. "custom_model_development" is the classic training-runs view (MLflow 3.17 UI).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+#: A saved view of the runs table (MLflow's "share view" state, kept as an experiment tag): the
+#: headline test metrics as columns, best test PR-AUC first. `ui_url()` links to it.
+RUNS_VIEW = "fraud_training_runs"
+_HEADLINE = ("pr_auc", "roc_auc", "recall_at_1pct_fpr", "precision", "recall", "f1", "threshold")
+UI_TAGS = {
+    EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+    f"mlflow.sharedViewState.{RUNS_VIEW}": json.dumps({
+        "orderByKey": f"metrics.`{TEST_PREFIX}pr_auc`", "orderByAsc": False,
+        "selectedColumns": [*(f"metrics.`{TEST_PREFIX}{m}`" for m in _HEADLINE), "metrics.`baseline_test_pr_auc`",
+                            "attributes.`Dataset`", "attributes.`Models`"],
+    }),
+}
+#: Base URL of the MLflow UI that links and inline plots point to.
+MLFLOW_UI_ENV = "FRAUD_MLFLOW_UI"
+DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"
+
+
 class RegistryOperations:
     """The MLflow tracking store and model registry as the project uses them: training runs,
     evaluations, versions, the `champion` alias, loading. Plain code, shared by the Dagster
@@ -141,14 +163,32 @@ class RegistryOperations:
         client = self.client()
         experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment is not None:
+            for key, value in UI_TAGS.items():
+                if experiment.tags.get(key) != value:
+                    client.set_experiment_tag(experiment.experiment_id, key, value)
             return experiment.experiment_id
         try:
-            return client.create_experiment(self.experiment_name, artifact_location=self.resolved_artifact_location())
+            return client.create_experiment(self.experiment_name, artifact_location=self.resolved_artifact_location(),
+                                            tags=UI_TAGS)
         except MlflowException as error:  # created meanwhile by another process
             experiment = client.get_experiment_by_name(self.experiment_name)
             if experiment is None:
                 raise error
             return experiment.experiment_id
+
+    def ui_url(self, run_id: str | None = None) -> str:
+        """Where the MLflow UI (`mlflow ui`, `$FRAUD_MLFLOW_UI`) shows the training runs, best test
+        PR-AUC first, or one run."""
+        base = os.environ.get(MLFLOW_UI_ENV, DEFAULT_MLFLOW_UI).rstrip("/")
+        experiment = self.experiment_id()
+        if run_id:
+            return f"{base}/#/experiments/{experiment}/runs/{run_id}"
+        return f"{base}/#/experiments/{experiment}/runs?viewStateShareKey={RUNS_VIEW}"
+
+    def artifact_url(self, run_id: str, path: str) -> str:
+        """An artifact of a run as the MLflow UI serves it (e.g. a plot, shown inline by Dagster)."""
+        base = os.environ.get(MLFLOW_UI_ENV, DEFAULT_MLFLOW_UI).rstrip("/")
+        return f"{base}/get-artifact?path={quote(path, safe='')}&run_uuid={run_id}"
 
     # ---- training runs -------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 
+from fraud_pipelines.per_day import window_text
+
 #: Frauds validation and test must each hold, unless configured otherwise.
 MIN_POSITIVES = 20
 _KEYS_HINT = ("choose the ranges in the training_dataset config (`train_start`, `train_end`, `validation_end`, "
@@ -46,10 +48,11 @@ class SplitRanges:
         }
 
     def describe(self) -> dict[str, str]:
+        """Each split's days, inclusive ("2025-01-01..2025-01-07"): the bounds above are end-exclusive."""
         return {
-            "train": f"{self.train_start:%Y-%m-%d} .. {self.train_end:%Y-%m-%d}",
-            "validation": f"{self.train_end:%Y-%m-%d} .. {self.validation_end:%Y-%m-%d}",
-            "test": f"{self.validation_end:%Y-%m-%d} .. {self.test_end:%Y-%m-%d}",
+            "train": window_text(self.train_start, self.train_end),
+            "validation": window_text(self.train_end, self.validation_end),
+            "test": window_text(self.validation_end, self.test_end),
         }
 
 
@@ -114,12 +117,13 @@ def check_positives(ranges: SplitRanges, times: pd.Series, is_fraud: pd.Series, 
     if counts["train"] < 1:
         short.insert(0, f"train ({ranges.describe()['train']}) holds none")
     if short:
-        keys = {"train": "`train_start`..`train_end`", "validation": "`train_end`..`validation_end`",
-                "test": "`validation_end`..`test_end`"}
+        keys = {"train": "from `train_start` to before `train_end`",
+                "validation": "from `train_end` to before `validation_end`",
+                "test": "from `validation_end` to before `test_end`"}
         raise SplitError(
             f"the configured split leaves too few frauds (`min_positives`={min_positives} for validation and "
-            f"test, at least one for train): {'; '.join(short)}. Ranges: train {keys['train']}, validation "
-            f"{keys['validation']}, test {keys['test']}; {_KEYS_HINT}"
+            f"test, at least one for train): {'; '.join(short)} (days inclusive). Ranges: train {keys['train']}, "
+            f"validation {keys['validation']}, test {keys['test']}; {_KEYS_HINT}"
         )
     return counts
 

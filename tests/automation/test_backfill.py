@@ -57,3 +57,22 @@ def test_a_backfill_over_n_days_equals_n_daily_runs(make_world, tmp_path):
     for day in DAYS:  # the new days are really there, not only the champion's history
         assert (by_range["batch_scores"]["datetime"].dt.date == day).sum() > 500
     assert_same_bits(by_day, by_range)
+    # What the UI shows for each day of the backfill is what the daily runs showed for it.
+    for asset in ("raw_transactions", "raw_fraud_labels", "transactions_fg", "transactions_4h_aggs",
+                  "fraud_labels_fg", "batch_scores", "feature_drift"):
+        for day in DAYS:
+            daily_meta, ranged_meta = (day_metadata(world.instance, asset, day.isoformat())
+                                       for world in (daily, ranged))
+            assert daily_meta == ranged_meta and daily_meta, (asset, day)
+
+
+SHOWN = ("dagster/row_count", "first_event_time", "last_event_time", "frauds", "alerts", "max_psi",
+         "max_psi_feature", "psi", "day", "window")
+
+
+def day_metadata(instance: dg.DagsterInstance, asset: str, day: str) -> dict:
+    """The per-day entries of a partition's latest materialization."""
+    [record] = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[day]), limit=1).records
+    metadata = record.asset_materialization.metadata
+    return {k: metadata[k].value for k in SHOWN if k in metadata}

@@ -113,6 +113,7 @@ def test_jobs_schedule_and_sensors_are_wired():
     sensors = {s.name: s for s in defs.sensors}
     assert set(sensors) == {"new_labels_sensor", "drift_sensor", "decay_sensor", "inbox_sensor",
                             "inbox_refresh_sensor", "failure_reason_sensor"}
+    assert sensors["failure_reason_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
     assert all(sensors[n].job_name == "retrain_job" for n in ("new_labels_sensor", "drift_sensor", "decay_sensor"))
     assert graph.get(dg.AssetKey("feature_drift")).group_name == "monitoring"
 

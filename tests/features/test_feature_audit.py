@@ -11,6 +11,7 @@ import pytest
 from fraud_pipelines.features import groups, writes
 from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.features.checks import FEATURE_CHECKS
+from fraud_pipelines.partitions import DAILY
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.resources import RawSourceResource, StorageResource
 from fraud_pipelines.tables import day_window
@@ -148,6 +149,15 @@ def test_a_backfill_refused_in_its_last_chunk_names_what_it_committed(monkeypatc
     stored_days = set(fg.read()["datetime"].dt.strftime("%Y-%m-%d"))
     assert stored_days == {DAYS[0], DAYS[1]}
     assert online_rows(groups.TRANSACTIONS, [bad_tid]) == [None]
+    # The UI tells the same: the committed days materialized (with their own rows), the refused one failed.
+    status = instance.get_status_by_partition(dg.AssetKey("transactions_fg"), list(DAYS), DAILY)
+    assert status == {DAYS[0]: dg.AssetPartitionStatus.MATERIALIZED, DAYS[1]: dg.AssetPartitionStatus.MATERIALIZED,
+                      DAYS[2]: dg.AssetPartitionStatus.FAILED}
+    for day in DAYS[:2]:
+        [record] = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("transactions_fg"), asset_partitions=[day]), limit=1).records
+        rows = int((fg.read()["datetime"].dt.strftime("%Y-%m-%d") == day).sum())
+        assert record.asset_materialization.metadata["dagster/row_count"].value == rows
 
     # Fixed input, same range again: every day replaced once, nothing duplicated.
     spoil("transactions", DAYS[2], "amount", 12.0)

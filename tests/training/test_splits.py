@@ -69,7 +69,7 @@ def test_too_few_frauds_fails_naming_the_keys():
 def test_configured_ranges_with_too_few_frauds_name_the_split_and_the_keys():
     times, flags = labels([10, 10, 10, 10, 0, 10])
     ranges = configured_ranges("2025-01-01", "2025-01-05", "2025-01-06", "2025-01-07")
-    expected = r"validation \(2025-01-05 \.\. 2025-01-06\) holds 0.*`train_end`..`validation_end`"
+    expected = r"validation \(2025-01-05\) holds 0.*from `train_end` to before `validation_end`"
     with pytest.raises(SplitError, match=expected):
         check_positives(ranges, times, flags, min_positives=1)
     assert check_positives(configured_ranges("2025-01-01", "2025-01-04", "2025-01-06", "2025-01-07"),
