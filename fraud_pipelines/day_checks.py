@@ -80,11 +80,23 @@ def day_check_evaluations(context: dg.AssetCheckExecutionContext, read: Reader, 
             partition=day.isoformat(),
             severity=dg.AssetCheckSeverity.ERROR,
             blocking=spec.blocking,
-            description=f"{day}: {report.summary()}",
+            description=f"{day}: {report.summary()}{_sources(context.instance, spec.asset_key, day, report)}",
             metadata={"day": day.isoformat(), **report_metadata(report)},
             target_materialization_data=_latest_materialization(context.instance, spec.asset_key, day.isoformat()),
         )
     yield dg.Output(None, output_name=context.op_def.output_defs[0].name)
+
+
+def _sources(instance: dg.DagsterInstance, asset_key: dg.AssetKey, day: date, report: ValidationReport) -> str:
+    """For a failed day: the files its stored rows came from, as its materialization recorded them."""
+    if report.success:
+        return ""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[day.isoformat()]), limit=1).records
+    if not records or records[0].asset_materialization is None:
+        return ""
+    files = records[0].asset_materialization.metadata.get("source_files")
+    return f"\n  rows from: {files.value}" if files is not None else ""
 
 
 def _latest_materialization(instance: dg.DagsterInstance, asset_key: dg.AssetKey,

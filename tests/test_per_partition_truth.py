@@ -113,6 +113,7 @@ def test_a_day_with_a_failing_row_shows_failed_and_the_others_passed(instance):
     failed = [e for e in rerun.get_asset_check_evaluations() if not e.passed]
     assert [e.partition for e in failed] == ["2025-01-02"]
     assert "amount" in failed[0].description
+    assert "rows from: synthetic transactions 2025-01-02" in failed[0].description  # where the rows came from
 
 
 def test_a_refused_day_is_failed_and_days_committed_before_it_stay_materialized(instance, tmp_path, monkeypatch):

@@ -30,6 +30,8 @@ from fraud_pipelines.raw.messages import clip, paths
 from fraud_pipelines.raw.sources import Part
 from fraud_pipelines.tables import DeltaDayTable
 
+#: Metadata key of the files (or generated days) a committed day's rows came from.
+SOURCE_FILES = "source_files"
 #: Rows written per Delta commit during a backfill: bounds memory whatever the range.
 CHUNK_ROWS = 500_000
 
@@ -104,6 +106,8 @@ def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date]
         if describe is not None:  # rows are in day order: each day is a slice of the chunk
             offsets = np.cumsum([0, *rows.values()])
             described = {day: describe(frame.iloc[offsets[i]:offsets[i + 1]]) for i, day in enumerate(rows)}
+            for day, day_parts in pending:  # where each day's rows came from: a failed check names them
+                described[day][SOURCE_FILES] = ", ".join(sorted({p.origin for p in day_parts}))[:1_000]
         committing = writer.submit(commit, frame, chunk_days, rows, described)
         written.last = frame
         pending.clear()
