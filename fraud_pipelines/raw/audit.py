@@ -61,11 +61,14 @@ def check_batch(table: str, frame: pd.DataFrame, origins: Sequence[str], *, cont
 
 def check_against_stored(table: str, frame: pd.DataFrame, origins: Sequence[str], *, contract: DataContract,
                          days: Sequence[date] = (), stored: DeltaDayTable | None = None,
-                         charges: DeltaDayTable | None = None) -> None:
-    """The rules against what is stored: the id type kept, tids unique across days, labels matching charges."""
+                         charges: DeltaDayTable | None = None, run_tids: RunTids | None = None) -> None:
+    """The rules against what is stored: the id type kept, tids unique across days, labels matching charges.
+    `run_tids` (one per run) carries the tids of the run's earlier chunks and of the other stored days."""
     origins = np.asarray(origins, dtype=object)
     _check_stored_type(table, stored, contract)
-    if table == "transactions" and stored is not None:
+    if table == "transactions" and run_tids is not None:
+        run_tids.check_and_add(frame, origins, days)
+    elif table == "transactions" and stored is not None:
         _tids_unique_across_days(frame, origins, stored, days)
     if table == "fraud_labels":
         _labels_reference_charges(frame, origins, charges, days)
@@ -97,6 +100,46 @@ def _files_of(report: ValidationReport, frame: pd.DataFrame, origins: np.ndarray
     return paths(origins)
 
 
+class RunTids:
+    """The tids a run must not repeat: those stored on days outside the run (read once, on the first
+    chunk), plus those of the run's chunks already audited. Each chunk's check then costs its own size
+    instead of a scan of the whole history."""
+
+    def __init__(self, stored: DeltaDayTable, run_days: Sequence[date]) -> None:
+        self._stored, self._run_days = stored, list(run_days)
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def check_and_add(self, frame: pd.DataFrame, origins: np.ndarray, days: Sequence[date]) -> None:
+        """Refuse tids already seen (naming their day); otherwise remember this chunk's."""
+        if frame.empty:
+            return
+        batch = pa.table({"tid": pa.array(frame["tid"])})
+        if self._con is None:
+            self._con = duckdb.connect()
+            self._con.register("batch", batch)
+            if self._stored.exists():
+                self._con.register("stream", self._stored.scan(["tid", "day"], exclude_days=self._run_days))
+                self._con.execute("CREATE TABLE seen AS SELECT tid, day FROM stream")
+            else:
+                self._con.execute("CREATE TABLE seen AS SELECT tid, CAST(NULL AS VARCHAR) AS day FROM batch LIMIT 0")
+        self._con.register("batch", batch)
+        clashes = self._con.execute("SELECT s.tid, s.day, count(*) OVER () FROM seen s JOIN batch b ON s.tid = b.tid "
+                                    "ORDER BY s.day, s.tid LIMIT 3").fetchall()
+        if clashes:
+            _refuse_clashes(frame, origins, clashes)
+        label = f"{min(days)}..{max(days)} in this run" if days else "this run"
+        self._con.execute("INSERT INTO seen SELECT tid, ? FROM batch", [label])
+        self._con.unregister("batch")
+
+
+def _refuse_clashes(frame: pd.DataFrame, origins: np.ndarray, clashes: list[tuple]) -> None:
+    tids = [row[0] for row in clashes]
+    where = paths(origins[frame["tid"].isin(tids).to_numpy()])
+    raise RawInputError(f"{where}: column 'tid': {clashes[0][2]:,} tid(s) are already stored on other days, "
+                        f"e.g. {samples(f'{t} (stored on {d})' for t, d, _ in clashes)}; a tid names one "
+                        "charge for ever. Nothing was written")
+
+
 def _tids_unique_across_days(frame: pd.DataFrame, origins: np.ndarray, stored: DeltaDayTable,
                              days: Sequence[date]) -> None:
     if not stored.exists() or frame.empty:
@@ -110,11 +153,7 @@ def _tids_unique_across_days(frame: pd.DataFrame, origins: np.ndarray, stored: D
                           "ORDER BY s.day, s.tid LIMIT 3").fetchall()
     con.close()
     if clashes:
-        tids = [row[0] for row in clashes]
-        where = paths(origins[frame["tid"].isin(tids).to_numpy()])
-        raise RawInputError(f"{where}: column 'tid': {clashes[0][2]:,} tid(s) are already stored on other days, "
-                            f"e.g. {samples(f'{t} (stored on {d})' for t, d, _ in clashes)}; a tid names one "
-                            "charge for ever. Nothing was written")
+        _refuse_clashes(frame, origins, clashes)
 
 
 def _labels_reference_charges(frame: pd.DataFrame, origins: np.ndarray, charges: DeltaDayTable | None,

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from fraud_pipelines.contract import DataContract
 from fraud_pipelines.per_day import days_text
-from fraud_pipelines.raw.audit import audit, check_against_stored, check_batch
+from fraud_pipelines.raw.audit import RunTids, audit, check_against_stored, check_batch
 from fraud_pipelines.raw.files import RawInputError
 from fraud_pipelines.raw.messages import clip, paths
 from fraud_pipelines.raw.sources import Part
@@ -69,6 +69,7 @@ def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date]
     pending: list[tuple[date, list[Part]]] = []
     started = time.perf_counter()
     committing: Future | None = None
+    run_tids = RunTids(table, days) if table_name == "transactions" else None
 
     def finish(job: Future | None) -> None:
         if job is None:
@@ -100,7 +101,7 @@ def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date]
         committing = None
         if audited:
             check_against_stored(table_name, frame, origins, contract=contract, days=chunk_days, stored=table,
-                                 charges=charges)
+                                 charges=charges, run_tids=run_tids)
         rows = {day: sum(len(p.frame) for p in day_parts) for day, day_parts in pending}
         described: dict[date, dict[str, Any]] = {}
         if describe is not None:  # rows are in day order: each day is a slice of the chunk

@@ -239,3 +239,19 @@ def test_messages_never_echo_a_file(landed):
     text = failure_text(run(landed, DAILY_ASSETS, partition_key=DAYS[1].isoformat()))
     assert secret not in text and "SECRET_TOKEN_" in text
     assert os.path.getsize(path) > 0
+
+
+def test_a_tid_repeated_across_chunks_of_one_run_is_refused_and_the_chunk_not_written():
+    from fraud_pipelines import contract as contracts
+    from fraud_pipelines.raw.files import RawInputError
+    from fraud_pipelines.raw.ingest import ingest_days
+    from fraud_pipelines.raw.sources import Part
+
+    table = StorageResource().raw_table("transactions")
+    second = transactions(DAYS[1])
+    second.loc[3, "tid"] = int(transactions(DAYS[0])["tid"].iloc[7])
+    frames = {DAYS[0]: transactions(DAYS[0]), DAYS[1]: second}
+    with pytest.raises(RawInputError, match=r"file of 2025-01-02: column .tid.: 1 tid\(s\) are already stored"):
+        ingest_days("transactions", DAYS[:2], lambda d: [Part(f"file of {d}", frames[d])], table,
+                    contract=contracts.SYNTHETIC, chunk_rows=1)  # one day per chunk
+    assert table.days() == [DAYS[0].isoformat()]  # the first chunk was valid and committed; the second not
