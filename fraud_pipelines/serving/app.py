@@ -34,6 +34,7 @@ from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.feature_store.event_lists import EventMerge
 from fraud_pipelines.serving.card_states import CardStateStore
 from fraud_pipelines.serving.champion import ChampionHolder, ServingModel
+from fraud_pipelines.serving.docs import add_offline_docs
 from fraud_pipelines.serving.limits import BodySizeLimit, bounded_errors
 from fraud_pipelines.serving.schemas import (
     BatchPrediction,
@@ -129,10 +130,11 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
         yield
         service.holder.stop()
 
-    app = FastAPI(title="Fraud scoring", version="1", lifespan=lifespan,
+    app = FastAPI(title="Fraud scoring", version="1", lifespan=lifespan, docs_url=None,
                   description="Scores card charges with the registered champion model, using the same "
                   "features (bit for bit) and transformations as training.")
     app.state.service = service
+    add_offline_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     guarded = [Depends(_bearer_guard(settings.token, "FRAUD_SERVING_TOKEN"))] if settings.token else []
     write_guarded = [Depends(_bearer_guard(settings.write_token, "FRAUD_SERVING_WRITE_TOKEN")

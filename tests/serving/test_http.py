@@ -220,3 +220,15 @@ def test_a_card_number_may_come_as_a_digit_string(api, known_card):
     assert as_text.status_code == 200 and as_text.json() == as_number
     big = 9_007_199_254_740_993  # above 2**53: a JavaScript number would round it
     assert api.post("/predict", json=charge(str(big))).json()["cc_num"] == big
+
+
+def test_docs_work_offline_and_their_example_never_writes(api):
+    page = api.get("/docs")
+    assert page.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower() and "https://" not in page.text.split("<body>")[-1]
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        served = api.get(f"/docs-assets/{asset}")
+        assert served.status_code == 200 and len(served.content) > 10_000
+    example = api.get("/openapi.json").json()["components"]["schemas"]["Transaction"]["examples"][0]
+    first, again = (api.post("/predict", json=example).json() for _ in range(2))
+    assert first["score"] == again["score"]  # "Try it out" scores; it never writes the card's state
