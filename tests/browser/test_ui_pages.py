@@ -72,30 +72,31 @@ def servers(tmp_path_factory) -> Iterator[dict]:
     dagster_port, mlflow_port = free_port(), free_port()
     dagster_url, mlflow_url = f"http://127.0.0.1:{dagster_port}", f"http://127.0.0.1:{mlflow_port}"
     env = _env(home, mlflow_url)
-    bin_dir = Path(sys.executable).parent
     logs = home / "logs"
     logs.mkdir()
     (home / "dagster").mkdir()
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster" / "dagster.yaml")  # as `make ui` does
-    webserver = subprocess.Popen(  # starts while the demo runs: it only reads the instance
-        [str(bin_dir / "dagster-webserver"), "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1",
-         "-p", str(dagster_port)], env=env, cwd=REPO, preexec_fn=_default_signals,
-        stdout=(logs / "dagster.log").open("w"), stderr=subprocess.STDOUT)
-    processes = [webserver]
+    processes: list[subprocess.Popen] = []
     try:
-        yield from _serve(home, env, dagster_url, mlflow_url, mlflow_port, processes)
+        yield from _serve(home, env, dagster_url, mlflow_url, dagster_port, mlflow_port, processes)
     finally:
         for process in processes:
             stop(process)
 
 
-def _serve(home: Path, env: dict, dagster_url: str, mlflow_url: str, mlflow_port: int,
+def _serve(home: Path, env: dict, dagster_url: str, mlflow_url: str, dagster_port: int, mlflow_port: int,
            processes: list[subprocess.Popen]) -> Iterator[dict]:
+    # The demo first: a webserver starting meanwhile would create the instance's SQLite schema at the
+    # same time as the demo's run, and one of the two migrations fails on the shared database.
     demo = subprocess.run([sys.executable, "-m", "fraud_pipelines.cli", "demo", "--days", str(DAYS),
                            "--start", FIRST.isoformat()], env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=600)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     bin_dir = Path(sys.executable).parent
+    processes.append(subprocess.Popen(
+        [str(bin_dir / "dagster-webserver"), "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1",
+         "-p", str(dagster_port)], env=env, cwd=REPO, preexec_fn=_default_signals,
+        stdout=(home / "logs" / "dagster.log").open("w"), stderr=subprocess.STDOUT))
     processes.append(subprocess.Popen(
         [str(bin_dir / "mlflow"), "ui", "--backend-store-uri", f"sqlite:///{home}/mlflow/mlflow.db",
          "--host", "127.0.0.1", "--port", str(mlflow_port)], env=env, cwd=home, preexec_fn=_default_signals,
