@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from feature_logic.request_features import utc_micros
-from feature_logic.schema import CATEGORIES, MAX_AMOUNT
+from feature_logic.schema import MAX_AMOUNT
+from fraud_pipelines.contract import active as active_contract
 
 _INT64_MAX = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -59,7 +60,17 @@ def _bounded(value: dt.datetime) -> dt.datetime:
 Number = Annotated[float, BeforeValidator(_json_number)]
 CardNumber = Annotated[int, BeforeValidator(_card_number)]
 ChargeTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_bounded)]
-Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+def _known_category(value: str) -> str:
+    """A category the data contract in force allows (any, when its vocabulary is `open`: unseen ones
+    are encoded as unknown by the model's transformations)."""
+    allowed = active_contract().categories
+    if allowed != "open" and value not in allowed:
+        shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
+        raise ValueError(f"must be one of the data contract's categories ({shown})")
+    return value
+
+
+Category = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_known_category)]
 
 _EXAMPLE = {
     "cc_num": 4_444_037_300_542_691, "datetime": "2025-03-01T12:34:56.123456Z", "amount": 42.5,

@@ -232,3 +232,20 @@ def test_docs_work_offline_and_their_example_never_writes(api):
     example = api.get("/openapi.json").json()["components"]["schemas"]["Transaction"]["examples"][0]
     first, again = (api.post("/predict", json=example).json() for _ in range(2))
     assert first["score"] == again["score"]  # "Try it out" scores; it never writes the card's state
+
+
+def test_categories_follow_the_data_contract(home, logs, known_card, tmp_path):
+    """A contract with an open vocabulary serves unseen categories (encoded as unknown, as in training);
+    the built-in contract refuses them by name."""
+    contract = tmp_path / "open.yaml"
+    contract.write_text("name: synthetic\nsource: synthetic\ncategories: open\n")
+    with uvicorn_server(home.env(FRAUD_CONTRACT=str(contract)), logs / "open-categories.log") as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            scored = client.post("/predict", params={"include_features": "true"},
+                                 json=charge(known_card, category="grocery_pos"))
+    assert scored.status_code == 200, scored.text
+    assert scored.json()["features"]["category"] == -1
+    with uvicorn_server(home.env(), logs / "closed-categories.log") as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            refused = client.post("/predict", json=charge(known_card, category="grocery_pos"))
+    assert refused.status_code == 422 and "data contract's categories" in refused.text
