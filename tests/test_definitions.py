@@ -72,3 +72,14 @@ def test_history_a_day_needs_is_declared():
     for name in GROUPS["features"] | {"raw_transactions", "batch_scores"}:
         policy = graph.get(dg.AssetKey(name)).backfill_policy
         assert policy is not None and policy.max_partitions_per_run is None, name  # one run per backfill
+
+
+def test_every_dependency_is_an_asset_we_materialize():
+    """Areas name their upstream assets by key, not by importing each other's asset modules; a
+    misspelt key would silently become an external asset with no lineage, so none may exist."""
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.is_materializable, f"{key.to_user_string()} is not produced by any asset"
+        for parent in node.parent_keys:
+            assert graph.get(parent).is_materializable, f"{key.to_user_string()} depends on unknown {parent}"

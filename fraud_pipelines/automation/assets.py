@@ -15,7 +15,6 @@ from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.partitions import DAILY, days_in
 from fraud_pipelines.per_day import days_text
 from fraud_pipelines.resources import MlflowResource, StorageResource
-from fraud_pipelines.scoring.assets import batch_scores
 from fraud_pipelines.tables import day_window
 from fraud_pipelines.training import fraud_view
 
@@ -36,7 +35,7 @@ class DriftConfig(dg.Config):
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"delta", "pandas"},
-    deps=[batch_scores],
+    deps=["batch_scores"],
     description="Population stability index (PSI) per model feature: the champion's training data against "
                 "the scored charges of the trailing window ending with each day.",
 )

@@ -34,7 +34,6 @@ from fraud_pipelines.features import groups
 from fraud_pipelines.features.writes import chunks, group_metadata, typed_table, write_days  # noqa: F401 (chunks: re-export)
 from fraud_pipelines.per_day import days_text, split_by_day
 from fraud_pipelines.partitions import DAILY, PREVIOUS_DAY, WITH_PREVIOUS_DAY, days_in
-from fraud_pipelines.raw.assets import raw_credit_cards, raw_fraud_labels, raw_profiles, raw_transactions
 from fraud_pipelines.tables import day_window
 from fraud_pipelines.resources import StorageResource
 
@@ -48,9 +47,9 @@ ONE_MICROSECOND = timedelta(microseconds=1)
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"delta", "duckdb"},
     deps=[
-        raw_transactions,
-        raw_profiles,
-        raw_credit_cards,
+        "raw_transactions",
+        "raw_profiles",
+        "raw_credit_cards",
         dg.AssetDep("transactions_fg", partition_mapping=PREVIOUS_DAY),
     ],
     description=groups.TRANSACTIONS.description,
@@ -117,7 +116,7 @@ def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageReso
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"delta"},
-    deps=[raw_fraud_labels],
+    deps=["raw_fraud_labels"],
     description=groups.FRAUD_LABELS.description,
 )
 def fraud_labels_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> Iterator[Any]:

@@ -8,7 +8,6 @@ import pyarrow as pa
 
 from feature_logic.schema import UTC_TIMESTAMP
 from fraud_pipelines.features import groups
-from fraud_pipelines.features.assets import transactions_4h_aggs, transactions_fg
 from fraud_pipelines.features.writes import chunks
 from fraud_pipelines.metadata import table_metadata
 from fraud_pipelines.partitions import DAILY, days_in
@@ -16,7 +15,6 @@ from fraud_pipelines.per_day import add_day_metadata, day_metadata, days_text, s
 from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.training import fraud_view
-from fraud_pipelines.training.assets import registered_model
 
 GROUP = "scoring"
 
@@ -60,7 +58,7 @@ def _stored_tid_type(uri: str, storage_options: dict[str, str]) -> pa.DataType |
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"delta", "xgboost"},
-    deps=[transactions_fg, transactions_4h_aggs, registered_model],
+    deps=["transactions_fg", "transactions_4h_aggs", "registered_model"],
     description="Each charge of the day scored by the champion: score, decision, threshold, model version.",
 )
 def batch_scores(

@@ -27,11 +27,9 @@ from feature_logic.card_state import (
 )
 from feature_logic.windows import DEFAULT_WINDOW
 from fraud_pipelines.features import groups as feature_groups
-from fraud_pipelines.features.assets import transactions_fg
 from fraud_pipelines.features.writes import group_metadata, write_by_chunks
 from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.partitions import DAILY, WITH_PREVIOUS_DAY, days_in
-from fraud_pipelines.raw.assets import raw_credit_cards, raw_profiles
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.serving import groups
 from fraud_pipelines.tables import day_window
@@ -45,7 +43,7 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"delta", "numpy"},
-    deps=[dg.AssetDep(transactions_fg, partition_mapping=WITH_PREVIOUS_DAY)],
+    deps=[dg.AssetDep("transactions_fg", partition_mapping=WITH_PREVIOUS_DAY)],
     description=groups.CARD_RECENT_CHARGES.description,
 )
 def card_recent_charges_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
@@ -86,7 +84,7 @@ def _charges_for_states(source, start, end) -> pd.DataFrame:
 @dg.asset(
     group_name=GROUP,
     kinds={"delta"},
-    deps=[raw_profiles, raw_credit_cards],
+    deps=["raw_profiles", "raw_credit_cards"],
     description=groups.CARD_VERSIONS.description,
 )
 def card_versions_fg(storage: StorageResource) -> dg.MaterializeResult:

@@ -16,7 +16,6 @@ import pandas as pd
 from pydantic import Field
 
 from fraud_pipelines.features import groups
-from fraud_pipelines.features.assets import fraud_labels_fg, transactions_4h_aggs, transactions_fg
 from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.training import fraud_view
@@ -71,7 +70,7 @@ class PromotionConfig(dg.Config):
         "The challenger must also clear 0 against those versions; False: only the champion decides."))
 
 
-@dg.asset(group_name=GROUP, kinds={"python"}, deps=[fraud_labels_fg, transactions_fg, transactions_4h_aggs],
+@dg.asset(group_name=GROUP, kinds={"python"}, deps=["fraud_labels_fg", "transactions_fg", "transactions_4h_aggs"],
           description="The feature view cc_trans_fraud v1: labels joined point-in-time with the charge's features.")
 def fraud_feature_view(storage: StorageResource) -> dg.MaterializeResult:
     fv = fraud_view.get_or_create(storage.feature_store())
