@@ -48,9 +48,9 @@ def main() -> int:
     os.environ.setdefault("TQDM_DISABLE", "1")
     warnings.filterwarnings("ignore")
     import dagster as dg
+    from simulation import MonthSimulation, ShiftedRawSource, definitions, format_day
 
     from fraud_pipelines.automation.policy import RetrainPolicy
-    from fraud_pipelines.automation.simulation import MonthSimulation, ShiftedRawSource, definitions, format_day
     from fraud_pipelines.settings import ensure_dagster_home, start_date
 
     ensure_dagster_home()

@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from bench.simulation import ShiftedRawSource, backfill, definitions
 from fraud_pipelines.automation.policy import RetrainPolicy
-from fraud_pipelines.automation.simulation import ShiftedRawSource, backfill, definitions
 
 from .world import HISTORY, SMALL, WINDOW_DAYS, World
 

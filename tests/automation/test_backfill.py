@@ -9,8 +9,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from bench.simulation import backfill
 from fraud_pipelines.automation.drift_data import drift_table
-from fraud_pipelines.automation.simulation import backfill
 from fraud_pipelines.features import groups
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.scoring.assets import scores_table

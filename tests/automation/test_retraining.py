@@ -10,12 +10,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from bench.simulation import ShiftedRawSource
 from fraud_pipelines.automation import inbox
 from fraud_pipelines.automation.drift_data import drift_table
 from fraud_pipelines.automation.jobs import CHAMPION_TAG, REASON_TAG, TRIGGER_TAG
 from fraud_pipelines.automation.policy import RetrainPolicy
 from fraud_pipelines.automation.run_sensors import inbox_refresh_sensor
-from fraud_pipelines.automation.simulation import ShiftedRawSource
 from fraud_pipelines.resources import MlflowResource, StorageResource
 
 from .world import CUTOFF, SMALL

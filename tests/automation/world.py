@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from fraud_pipelines.automation.simulation import evaluate, launch, tick
+from bench.simulation import evaluate, launch, tick
 
 SMALL = dict(n_cards=400, transactions_per_day=1_200, horizon_days=20, seed=5, fraud_rate=0.02)
 HISTORY = (date(2025, 1, 1), date(2025, 1, 12))

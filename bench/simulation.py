@@ -2,8 +2,9 @@
 evaluated after each day, and every run they ask for, executed in-process as the daemon would
 launch them, on small synthetic data with a distribution shift injected mid-month.
 
-Used by `bench/simulate_month.py` and the tests: the schedule, sensors and jobs are those of
-`definitions.py`; only the raw source (smaller, optionally shifted) and the instance differ.
+A test and bench harness, kept out of the package: used by `simulate_month.py` and the
+automation tests. The schedule, sensors and jobs are those of `definitions.py`; only the raw
+source (smaller, optionally shifted) and the instance differ.
 """
 
 from collections.abc import Callable, Sequence
