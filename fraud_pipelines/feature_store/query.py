@@ -63,11 +63,17 @@ class FeatureRef:
 
     def isin(self, values: Sequence[Any]) -> Condition:
         """True where the feature is one of `values`."""
+        if isinstance(values, (str, bytes)):
+            raise InvalidInputError(f"isin needs a list of values, got {values!r}")
         return self._compare("in", list(values))
 
     def isnull(self) -> Condition:
         """True where the feature is missing."""
         return self._compare("is_null", None)
+
+
+_COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "is_null"})
+_COMBINATIONS = frozenset({"and", "or", "not"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +84,22 @@ class Condition:
     feature: FeatureRef | None = None
     value: Any = None
     parts: tuple[Condition, ...] = ()
+
+    def __post_init__(self) -> None:
+        # `op` reaches the SQL text as is, and conditions are read back from the catalog's JSON:
+        # only the operators the builder makes are accepted, with the shape each one needs.
+        if self.op in _COMBINATIONS:
+            arity_ok = len(self.parts) == 1 if self.op == "not" else len(self.parts) >= 2
+            if not arity_ok or self.feature is not None:
+                raise InvalidInputError(f"filter condition {self.op!r} has {len(self.parts)} parts")
+        elif self.op in _COMPARISONS:
+            if self.feature is None or self.parts:
+                raise InvalidInputError(f"filter condition {self.op!r} needs one feature and no parts")
+            if self.op == "in" and (isinstance(self.value, (str, bytes)) or not isinstance(self.value, Sequence)):
+                raise InvalidInputError(f"isin needs a list of values, got {self.value!r}")
+        else:
+            raise InvalidInputError(f"unknown filter operator {self.op!r}; known: "
+                                    f"{', '.join(sorted(_COMPARISONS | _COMBINATIONS))}")
 
     def __and__(self, other: Condition) -> Condition:
         return Condition(op="and", parts=(self, other))
@@ -102,6 +124,8 @@ class Condition:
         if self.op == "is_null":
             return f"({column} IS NULL)"
         if self.op == "in":
+            if not self.value:  # `IN ()` is no SQL; an empty list matches nothing, NULL stays unknown
+                return f"(CASE WHEN {column} IS NULL THEN NULL ELSE FALSE END)"
             return f"({column} IN {literal(self.value)})"
         return f"({column} {self.op} {literal(self.value)})"
 

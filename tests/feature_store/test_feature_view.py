@@ -184,3 +184,30 @@ def test_filter_conditions_render_to_sql_and_survive_the_catalog() -> None:
     assert Condition.from_dict(condition.to_dict()).sql(lambda f: names[f.column]) == sql
     with pytest.raises(TypeError, match="combine filter conditions"):
         bool(amount > 1)
+
+
+def test_filter_operators_are_whitelisted_also_when_read_back_from_the_catalog() -> None:
+    from fraud_pipelines.feature_store.query import Condition, FeatureRef
+
+    amount = FeatureRef("tx", 1, "amount")
+    tampered = (amount > 1).to_dict() | {"op": "> 0) OR (1 = 1"}
+    with pytest.raises(InvalidInputError, match="unknown filter operator"):
+        Condition.from_dict(tampered)
+    with pytest.raises(InvalidInputError, match="needs one feature"):
+        Condition(op="=", value=1)
+    with pytest.raises(InvalidInputError, match="parts"):
+        Condition(op="and", parts=(amount > 1,))
+    with pytest.raises(InvalidInputError, match="list of values"):
+        amount.isin("Cash")  # a string is a sequence of letters, not of categories
+
+
+def test_isin_an_empty_list_selects_nothing_and_its_negation_keeps_known_values(store: FeatureStore,
+                                                                              fraud: dict) -> None:
+    category = fraud["groups"]["tx"]["category"]
+    nothing = store.get_or_create_feature_view("none", query=fraud["query"].filter(category.isin([])),
+                                               labels=["is_fraud"])
+    assert len(nothing.training_data()[0]) == 0
+    everything = store.get_or_create_feature_view("all", query=fraud["query"].filter(~category.isin([])),
+                                                  labels=["is_fraud"])
+    assert fraud["tx"]["category"].notna().all()  # so keeping every known value keeps every row
+    assert len(everything.training_data()[0]) == len(fraud["view"].training_data()[0]) > 0
