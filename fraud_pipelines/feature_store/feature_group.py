@@ -199,6 +199,11 @@ class FeatureGroup:
         return OnlineTableSpec(name=self.spec.table_name, key_columns=self.primary_key,
                                event_time=self.event_time, schema=self.schema())
 
+    def drop_online(self) -> None:
+        """Remove this group's rows from the online store (nothing offline changes)."""
+        if self.commit_details():
+            self._context.online_store().teardown(self.online_table())
+
     def _write_online(self, table: pa.Table) -> int:
         store = self._context.online_store()
         spec = self.online_table()

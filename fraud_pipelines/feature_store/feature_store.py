@@ -71,7 +71,8 @@ class FeatureStore:
         """The group `name` v`version`; created lazily by its first insert.
 
         If it exists, the primary key and event time (and partition key / online flag, when
-        given) must match, else `SchemaMismatchError` (create version + 1). Description,
+        given) must match, else `SchemaMismatchError` (create version + 1); an online group may
+        be turned offline-only (its online rows are dropped). Description,
         statistics config, expectation suite and validation policy, when given, replace the
         stored ones; left out (None), the stored ones stay.
         """
@@ -90,7 +91,14 @@ class FeatureStore:
         given: dict[str, Any] = {"primary_key": as_columns(primary_key, "primary_key"), "event_time": event_time}
         if partition_key is not None:
             given["partition_key"] = as_columns(partition_key, "partition_key")
-        if online_enabled is not None:
+        updates: dict[str, Any] = {}
+        if online_enabled is not None and existing.online_enabled and not online_enabled:
+            # Turning the online copy off loses nothing (offline keeps every row): its rows are
+            # dropped so nothing serves values that stop being updated. The reverse would need
+            # an online backfill and stays a new version.
+            FeatureGroup(spec=existing, context=self._context).drop_online()
+            updates["online_enabled"] = False
+        elif online_enabled is not None:
             given["online_enabled"] = bool(online_enabled)
         differ = {k: (getattr(existing, k), v) for k, v in given.items() if getattr(existing, k) != v}
         if differ:
@@ -98,7 +106,6 @@ class FeatureStore:
                 f"feature group {name} v{version} exists with other settings (stored, given): {differ}; "
                 f"use get_feature_group('{name}', {version}) or create version {version + 1}"
             )
-        updates: dict[str, Any] = {}
         if description is not None:
             updates["description"] = description
         if statistics_config is not None:

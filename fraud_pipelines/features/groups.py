@@ -53,8 +53,11 @@ class GroupSpec:
         )
 
 
+# Served features come from the card state (serving/groups.py), computed per request from the
+# same logic, so the tid-keyed groups below are offline only: nothing would read an online copy.
 TRANSACTIONS = GroupSpec(
     name="transactions",
+    online_enabled=False,
     description="Each card charge with its owner's and card's attributes as of the charge, and the "
     "distance and time since the card's previous charge.",
     histograms=("amount", "age_at_transaction", "loc_delta_t_minus_1", "time_delta_t_minus_1"),
@@ -64,6 +67,7 @@ TRANSACTIONS = GroupSpec(
 
 TRANSACTIONS_4H_AGGS = GroupSpec(
     name="transactions_4h_aggs",
+    online_enabled=False,
     description="Per charge, aggregates over its card's charges in the 4 hours up to it: "
     "mean and std of amounts, count, mean distance between consecutive charges.",
     histograms=("trans_volume_mavg", "trans_freq", "loc_delta_mavg"),

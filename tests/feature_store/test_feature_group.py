@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from datetime import timedelta
 
 import pandas as pd
@@ -278,5 +279,18 @@ def test_get_or_create_keeps_settings_that_are_not_given(store: FeatureStore) ->
     assert again.description == "charges" and again.online_enabled
     assert _group(store, description="card charges").description == "card charges"
     assert store.get_feature_group("transactions").description == "card charges"
+
+
+
+def test_an_online_group_can_be_turned_offline_only_and_its_online_rows_go(store: FeatureStore) -> None:
+    fg = _group(store, online_enabled=True)
+    fg.insert(transactions(0))
+    first = fg.read().tid.iloc[0]
+    assert store.online_store.read(fg.online_table(), [(int(first),)], ["amount"])[0] is not None
+    offline_only = _group(store, online_enabled=False)
+    assert not offline_only.online_enabled and not store.get_feature_group("transactions").online_enabled
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        store.online_store.read(fg.online_table(), [(int(first),)], ["amount"])
+    assert offline_only.insert(transactions(1))["online_rows"] == 0 and len(offline_only.read()) == 80
     with pytest.raises(SchemaMismatchError, match="online_enabled"):
-        _group(store, online_enabled=False)
+        _group(store, online_enabled=True)  # back online would serve keys it never wrote
