@@ -3,7 +3,7 @@ wall time and peak memory per asset.
 
 Each asset runs as its own Dagster run in its own child process, in dependency order, against
 one persistent instance and FRAUD_HOME, so each peak RSS (read with wait4) is that asset's own.
-Usage: python bench/bench_pipeline.py [--cards 100000] [--days 90] [--per-day 111112]
+Usage: python bench/bench_pipeline.py [--cards 100000] [--days 90] [--per-day 111112] [--until ASSET]
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--per-day", type=int, default=111_112)
+    parser.add_argument("--until", choices=ORDER, default=ORDER[-1], help="stop after this asset")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -82,7 +83,7 @@ def main() -> None:
         env = {**os.environ, "FRAUD_HOME": home, "DAGSTER_HOME": f"{home}/dagster"}
         Path(env["DAGSTER_HOME"]).mkdir()
         (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
-        for asset in ORDER:
+        for asset in ORDER[:ORDER.index(args.until) + 1]:
             command = [sys.executable, __file__, "--child", asset, "--cards", str(args.cards),
                        "--days", str(args.days), "--per-day", str(args.per_day)]
             figures, peak_kb = run_child(command, env)

@@ -63,23 +63,27 @@ def previous_positions(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
 def asof_positions(
     left_keys: np.ndarray,
     left_times: np.ndarray,
-    rights: list[tuple[np.ndarray, np.ndarray, str]],
+    rights: list[tuple[np.ndarray, np.ndarray, str]] | list[tuple[np.ndarray, np.ndarray, str, np.ndarray]],
     left_order: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """For each right table (keys, times, name) and each left row, the position of the right row
-    with the same key and the latest time <= the left row's time; -1 when there is none.
+    """For each right table (keys, times, name[, primary keys]) and each left row, the position
+    of the right row with the same key and the latest time <= the left row's time; -1 when
+    there is none.
 
-    A right row whose time equals the left time applies (it became true at that instant). When
-    two right rows with the same key and time would both be the answer: FeatureInputError.
-    `left_order`, a permutation sorting the left keys, saves a sort when the caller has one.
+    The project's one point-in-time rule, as the feature store's ASOF join applies it: a right
+    row whose time equals the left time applies (it became true at that instant), and of two
+    right rows with the same key and time the greater primary key wins. Without primary keys
+    the key and time are the right table's primary key, so such a tie is a duplicate row:
+    FeatureInputError. `left_order`, a permutation sorting the left keys, saves a sort.
     """
     if left_order is None:
         left_order = np.argsort(left_keys)
     queries = left_keys[left_order]
     query_times = left_times[left_order]
     results = []
-    for right_keys, right_times, right_name in rights:
-        best = _latest_at_or_before(queries, query_times, right_keys, right_times, right_name)
+    for right_keys, right_times, right_name, *primary_key in rights:
+        tiebreak = primary_key[0] if primary_key else None
+        best = _latest_at_or_before(queries, query_times, right_keys, right_times, right_name, tiebreak)
         positions = np.empty(len(left_keys), dtype=np.int64)
         positions[left_order] = best
         results.append(positions)
@@ -87,11 +91,22 @@ def asof_positions(
 
 
 def _latest_at_or_before(
-    queries: np.ndarray, query_times: np.ndarray, right_keys: np.ndarray, right_times: np.ndarray, right_name: str
+    queries: np.ndarray, query_times: np.ndarray, right_keys: np.ndarray, right_times: np.ndarray, right_name: str,
+    tiebreak: np.ndarray | None = None,
 ) -> np.ndarray:
     """asof_positions for one right table, with the queries sorted by key."""
     if len(right_keys) == 0:
         return np.full(len(queries), -1, dtype=np.int64)
+    if tiebreak is not None:
+        # Sorted by (key, time, primary key), the last of tied rows is the greatest primary key:
+        # keep only it, and the rows left never tie.
+        order = np.lexsort((tiebreak, right_times, right_keys))
+        keys, times = right_keys[order], right_times[order]
+        last_of_tie = np.ones(len(order), dtype=bool)
+        last_of_tie[:-1] = (keys[1:] != keys[:-1]) | (times[1:] != times[:-1])
+        kept = order[last_of_tie]
+        best = _latest_at_or_before(queries, query_times, right_keys[kept], right_times[kept], right_name)
+        return np.where(best >= 0, kept[np.maximum(best, 0)], -1)
     right_order = _key_order(right_keys)
     sorted_right_keys = right_keys[right_order]
     sorted_right_times = right_times[right_order]
