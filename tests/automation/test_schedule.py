@@ -20,9 +20,10 @@ def instance():
         yield instance
 
 
-def tick_at(instance, when: datetime):
+def tick_at(instance, when: datetime, storage=None):
+    storage = storage or defs.resources["storage"]
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                        repository_def=defs.get_repository_def())
+                                        repository_def=defs.get_repository_def(), resources={"storage": storage})
     return defs.resolve_schedule_def("daily_schedule").evaluate_tick(context)
 
 
@@ -112,7 +113,8 @@ def test_jobs_schedule_and_sensors_are_wired():
     assert schedule.execution_timezone == "UTC"
     sensors = {s.name: s for s in defs.sensors}
     assert set(sensors) == {"new_labels_sensor", "drift_sensor", "decay_sensor", "inbox_sensor",
-                            "inbox_refresh_sensor", "failure_reason_sensor"}
+                            "inbox_refresh_sensor", "failure_reason_sensor", "stale_features_sensor"}
+    assert sensors["stale_features_sensor"].job_name == "refresh_job"
     assert sensors["failure_reason_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
     assert all(sensors[n].job_name == "retrain_job" for n in ("new_labels_sensor", "drift_sensor", "decay_sensor"))
     assert graph.get(dg.AssetKey("feature_drift")).group_name == "monitoring"
