@@ -159,9 +159,11 @@ def previous_day_problem(storage: object, asset: str, days: list[date], first_pa
     built = lineage_of(storage).builds(TRANSACTIONS)
     for day in needed:
         if day not in built:
+            hint = ("" if built else " (no feature day is recorded at all: features built before their lineage was "
+                    f"recorded need one run from the first partition {first_partition})")
             return (f"{asset} cannot build {first}: {TRANSACTIONS} has no features for {day} yet, and "
                     f"{first} reads each card's charges before it. Build {day} first, or the range "
-                    f"{min(day, first)}..{days[-1]} in one run.")
+                    f"{min(day, first)}..{days[-1]} in one run{hint}.")
         if (TRANSACTIONS, day) in stale:
             return (f"{asset} cannot build {first}: {TRANSACTIONS} of {day} is out of date "
                     f"({stale[(TRANSACTIONS, day)]}). Rebuild from the first out-of-date day on, in one run "

@@ -151,3 +151,28 @@ def test_a_raw_day_replaced_through_the_landing_path_rebuilds_later_days_as_in_o
     day3 = pd.Timestamp("2025-01-03", tz="UTC")
     old, new = (f["transactions"][f["transactions"]["datetime"] >= day3] for f in (before, after))
     assert (old["loc_delta_t_minus_1"].to_numpy() != new["loc_delta_t_minus_1"].to_numpy()).any()
+
+
+def _builds(asset, stamps, inputs):
+    return {date(2025, 1, d): day_lineage.DayBuild(asset, date(2025, 1, d), stamp, inputs[d])
+            for d, stamp in stamps.items()}
+
+
+def test_out_of_date_propagates_to_every_later_day_that_read_a_changed_one():
+    first = date(2025, 1, 1)
+    raw = {date(2025, 1, d): f"r{d}" for d in (1, 2, 3, 4)}
+    inputs = {1: {"raw": "r1", "previous": None}, 2: {"raw": "r2", "previous": "10"},
+              3: {"raw": "r3", "previous": "11"}, 4: {"raw": "r4", "previous": "12"}}
+    tx = _builds("transactions_fg", {1: 10, 2: 11, 3: 12, 4: 13}, inputs)
+    windows = _builds("transactions_4h_aggs", {1: 20, 2: 21},
+                      {1: {"same": "10", "previous": None}, 2: {"same": "11", "previous": "10"}})
+    assert day_lineage.out_of_date(tx, windows, raw, first) == {}
+    changed = day_lineage.out_of_date(tx, windows, {**raw, date(2025, 1, 2): "r2-new"}, first)
+    assert set(changed) == {("transactions_fg", date(2025, 1, d)) for d in (2, 3, 4)} | {
+        ("transactions_4h_aggs", date(2025, 1, 2))}
+    assert "raw transactions of 2025-01-02 were replaced" in changed[("transactions_fg", date(2025, 1, 2))]
+    assert "2025-01-03, which it read, is out of date" in changed[("transactions_fg", date(2025, 1, 4))]
+    assert day_lineage.first_out_of_date(changed)[0] == date(2025, 1, 2)
+    del tx[date(2025, 1, 2)]  # a hole: the day after it read something that is no longer there
+    assert "2025-01-02, which it read, is missing" in day_lineage.out_of_date(tx, {}, raw, first)[
+        ("transactions_fg", date(2025, 1, 3))]
