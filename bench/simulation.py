@@ -96,7 +96,8 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, day: date) -> Any:
     schedule = defs.resolve_schedule_def("daily_schedule")
     moment = datetime.combine(day + timedelta(days=1), _TICK_TIME)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=moment,
-                                        repository_def=defs.get_repository_def())
+                                        repository_def=defs.get_repository_def(),
+                                        resources={"storage": defs.resources["storage"]})
     return schedule.evaluate_tick(context)
 
 

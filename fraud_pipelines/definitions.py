@@ -17,6 +17,8 @@ from fraud_pipelines.automation.sensors import AUTOMATION_RESOURCES, SENSORS
 from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.features.checks import FEATURE_CHECKS
 from fraud_pipelines.jobs import JOBS
+from fraud_pipelines.maintenance.assets import MAINTENANCE_ASSETS
+from fraud_pipelines.maintenance.jobs import MAINTENANCE_JOBS, MAINTENANCE_SCHEDULES
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.raw.checks import RAW_CHECKS
 from fraud_pipelines.resources import default_resources
@@ -28,10 +30,10 @@ from fraud_pipelines.training.jobs import TRAINING_JOBS
 
 defs = dg.Definitions(
     assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS, *SCORING_ASSETS, *SERVING_ASSETS,
-            *AUTOMATION_ASSETS],
+            *AUTOMATION_ASSETS, *MAINTENANCE_ASSETS],
     asset_checks=[*RAW_CHECKS, *FEATURE_CHECKS, *TRAINING_CHECKS],
-    jobs=[*JOBS, *AUTOMATION_JOBS, *TRAINING_JOBS],
-    schedules=SCHEDULES,
+    jobs=[*JOBS, *AUTOMATION_JOBS, *TRAINING_JOBS, *MAINTENANCE_JOBS],
+    schedules=[*SCHEDULES, *MAINTENANCE_SCHEDULES],
     sensors=SENSORS,
     resources={**default_resources(), **AUTOMATION_RESOURCES},
 )

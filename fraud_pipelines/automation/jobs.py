@@ -12,6 +12,8 @@ from fraud_pipelines.partitions import DAILY
 from fraud_pipelines.resources import StorageResource
 
 RAW_DAILY = dg.AssetSelection.assets("raw_transactions", "raw_fraud_labels")
+#: Event-time histories, refreshed every day so a new card or an owner's move reaches features and serving.
+HISTORIES = dg.AssetSelection.assets("raw_profiles", "raw_credit_cards", "card_versions_fg")
 FEATURES = dg.AssetSelection.assets(
     "transactions_fg", "transactions_4h_aggs", "fraud_labels_fg", "card_recent_charges_fg"  # offline and online
 )
@@ -26,10 +28,11 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 daily_job = dg.define_asset_job(
     "daily_job",
-    selection=RAW_DAILY | FEATURES | SCORES_AND_DRIFT,
+    selection=RAW_DAILY | HISTORIES | FEATURES | SCORES_AND_DRIFT,
     partitions_def=DAILY,
-    description="One day (or a range, as one run) in order: raw tables → feature groups (offline and online) "
-                "→ batch scores → feature drift. Every asset has a single-run backfill policy.",
+    description="One day (or a range, as one run) in order: raw tables and the owner and card histories → "
+                "feature groups (offline and online, card versions included) → batch scores → feature drift. "
+                "Every daily asset has a single-run backfill policy.",
 )
 
 refresh_job = dg.define_asset_job(

@@ -5,8 +5,10 @@ Missed days are picked up by the next tick: if the days before yesterday were ne
 (the daemon was down, a tick was skipped), the tick asks for one run over the gap and yesterday,
 in order, as a partition range; days' features depend on earlier days, so a gap is filled before
 the days after it are rebuilt. Gaps longer than `MAX_CATCH_UP_DAYS` are left to a backfill (see the
-README); the run's tags say so. A day that ran and failed is not retried by the schedule: the
-failure is visible in the UI with its reason, and re-executing it is a deliberate act.
+README); the run's tags say so. While feature days are out of date (`automation/staleness.py`), a
+tick waits for their rebuild: a new day built on them would be refused. A day that ran and failed
+is not retried by the schedule: the failure is visible in the UI with its reason, and re-executing
+it is a deliberate act.
 """
 
 
@@ -22,6 +24,8 @@ from fraud_pipelines.automation.jobs import (
     TRIGGER_TAG,
     daily_job,
 )
+from fraud_pipelines.automation.staleness import stale_summary
+from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.settings import start_date
 
 CRON = "30 0 * * *"
@@ -98,7 +102,7 @@ def run_request_for(plan: TickPlan) -> dg.RunRequest:
     description="Each day at 00:30 UTC: yesterday's raw → features → scores → drift; days missed since the last "
                 f"ingested one (up to {MAX_CATCH_UP_DAYS}) are caught up in the same run.",
 )
-def daily_schedule(context: dg.ScheduleEvaluationContext):
+def daily_schedule(context: dg.ScheduleEvaluationContext, storage: StorageResource):
     target = tick_target(context.scheduled_execution_time)
     if target < start_date():
         return dg.SkipReason(f"{target} is before the first daily partition {start_date()}")
@@ -107,6 +111,10 @@ def daily_schedule(context: dg.ScheduleEvaluationContext):
         run = running[0].dagster_run
         return dg.SkipReason(f"daily_job run {run.run_id[:8]} is still {run.status.value}; the next tick picks up "
                              f"{target} after it, so days stay in order")
+    stale = stale_summary(storage)
+    if stale is not None:  # a new day would be refused on top of an out-of-date one
+        return dg.SkipReason(f"feature days from {stale[0]} are out of date ({stale[2]}); stale_features_sensor "
+                             f"rebuilds them first, and the next tick picks up {target} after them")
     ingested = {date.fromisoformat(k) for k in context.instance.get_materialized_partitions(INGESTED_ASSET)}
     plan = plan_tick(target, ingested)
     if plan is None:

@@ -185,8 +185,10 @@ def inbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
 
 def _all_sensors() -> list[dg.SensorDefinition]:
     from fraud_pipelines.automation.run_sensors import failure_reason_sensor, inbox_refresh_sensor
+    from fraud_pipelines.automation.staleness import stale_features_sensor
 
-    return [new_labels_sensor, drift_sensor, decay_sensor, inbox_sensor, inbox_refresh_sensor, failure_reason_sensor]
+    return [new_labels_sensor, drift_sensor, decay_sensor, inbox_sensor, inbox_refresh_sensor, failure_reason_sensor,
+            stale_features_sensor]
 
 
 SENSORS = _all_sensors()

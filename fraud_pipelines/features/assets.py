@@ -11,6 +11,10 @@ History a day needs is declared, not read behind Dagster's back:
   long ago) is read point-in-time from the feature group itself, which holds every earlier day.
 - `transactions_4h_aggs` depends on the previous partition of `transactions_fg`: the last 4
   hours of the day before are part of the first windows of the day.
+
+Days are built in order (`features/day_lineage.py`): a run whose first day's previous day has no
+features, or features out of date, is refused with a message naming that day, and every build
+records what it read, so a later change to any of it marks the day out of date until rebuilt.
 """
 
 import warnings
@@ -30,12 +34,13 @@ from feature_logic.transactions import (
 )
 from feature_logic.windows import DEFAULT_WINDOW, window_aggregates
 from fraud_pipelines.feature_store.errors import NotFoundError
-from fraud_pipelines.features import groups
+from fraud_pipelines.features import day_lineage, groups
 from fraud_pipelines.features.writes import chunks, group_metadata, typed_table, write_days  # noqa: F401 (chunks: re-export)
 from fraud_pipelines.per_day import days_text, split_by_day
 from fraud_pipelines.partitions import DAILY, PREVIOUS_DAY, WITH_PREVIOUS_DAY, days_in
 from fraud_pipelines.tables import day_window
 from fraud_pipelines.resources import StorageResource
+from fraud_pipelines.settings import start_date
 
 GROUP = "features"
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -56,8 +61,12 @@ ONE_MICROSECOND = timedelta(microseconds=1)
 )
 def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource) -> Iterator[Any]:
     fs = storage.feature_store()
-    fg = groups.TRANSACTIONS.for_writing(fs)
     days = days_in(context.partition_time_window)
+    _refuse_out_of_order(storage, day_lineage.TRANSACTIONS, days)
+    lineage = day_lineage.lineage_of(storage)
+    stamps = {day: str(build.stamp) for day, build in lineage.builds(day_lineage.TRANSACTIONS).items()}
+    raw_stamps = day_lineage.raw_day_stamps(storage.raw_table("transactions"))
+    fg = groups.TRANSACTIONS.for_writing(fs)
     profiles = storage.raw_table("profiles").read()
     cards = storage.raw_table("credit_cards").read()
     raw = storage.raw_table("transactions")
@@ -77,7 +86,15 @@ def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource)
         previous = last_transaction_per_card(pd.concat(carried, ignore_index=True))
         return typed_table(features, strings=("tid", "category", "sex", "lives_city"))
 
-    rows, last = yield from write_days(context, fg, days, "transactions", build)
+    def record(written: list, version: int) -> None:  # each day: its raw files and the previous day it read
+        builds = []
+        for day in written:
+            inputs = {"raw": raw_stamps.get(day, ""), "previous": stamps.get(day - day_lineage.ONE_DAY)}
+            builds.append(day_lineage.DayBuild(day_lineage.TRANSACTIONS, day, version, inputs))
+            stamps[day] = str(version)
+        lineage.record(builds)
+
+    rows, last = yield from write_days(context, fg, days, "transactions", build, record)
     yield dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS, **_run(days)))
 
 
@@ -99,14 +116,24 @@ def _previous_charges(fg, before: datetime) -> pd.DataFrame | None:
 )
 def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageResource) -> Iterator[Any]:
     fs = storage.feature_store()
+    days = days_in(context.partition_time_window)
+    _refuse_out_of_order(storage, day_lineage.WINDOWS, days)
+    lineage = day_lineage.lineage_of(storage)
+    read = {day: str(build.stamp) for day, build in lineage.builds(day_lineage.TRANSACTIONS).items()}
     source = groups.TRANSACTIONS.get_or_create(fs)
     fg = groups.TRANSACTIONS_4H_AGGS.for_writing(fs)
-    days = days_in(context.partition_time_window)
+
+    def record(written: list, version: int) -> None:  # each day: the two transactions_fg days it read
+        lineage.record([day_lineage.DayBuild(day_lineage.WINDOWS, day, version,
+                                             {"same": read.get(day), "previous": read.get(day - day_lineage.ONE_DAY)})
+                        for day in written])
+
     rows, last = yield from write_days(
         context, fg, days, "transactions_4h_aggs",
         lambda start, end: typed_table(
             window_aggregates(source.read(start_time=start - DEFAULT_WINDOW, end_time=end), start=start, end=end),
             strings=("tid",)),
+        record,
     )
     yield dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS_4H_AGGS, **_run(days)))
 
@@ -140,6 +167,14 @@ def fraud_labels_fg(context: dg.AssetExecutionContext, storage: StorageResource)
         metadata=group_metadata(fg, last, rows, groups.FRAUD_LABELS, **_run(days), run_frauds=frauds,
                                 run_fraud_rate=round(frauds / rows, 5) if rows else 0.0)
     )
+
+
+def _refuse_out_of_order(storage: StorageResource, asset: str, days: list) -> None:
+    """Fail before anything is read when a feature day this run reads from outside it is missing or out
+    of date: computed now, the run's days would be wrong and look right."""
+    problem = day_lineage.previous_day_problem(storage, asset, days, start_date())
+    if problem:
+        raise dg.Failure(description=problem, allow_retries=False)
 
 
 def _run(days: list) -> dict:

@@ -64,11 +64,13 @@ def chunks(days: list[date], size: int | None = None) -> Iterator[tuple[datetime
 
 
 def write_by_chunks(context: dg.AssetExecutionContext, fg: Any, days: list[date], label: str,
-                    build: Callable[[datetime, datetime], Any]) -> tuple[int, Any]:
+                    build: Callable[[datetime, datetime], Any],
+                    on_commit: Callable[[list[date], int], None] | None = None) -> tuple[int, Any]:
     """Build each chunk's rows with `build(start, end)` and replace that chunk in `fg` (validated
     before its commit), logging progress. Each committed day's own rows, time range, preview and
     statistics go to that day's materialization (`fraud_pipelines.per_day`). Returns the rows
-    written and the last chunk. A refused chunk raises `FeatureGroupRefused` (see the module docstring)."""
+    written and the last chunk. A refused chunk raises `FeatureGroupRefused` (see the module docstring).
+    `on_commit(days, delta_version)` is called after each commit (e.g. to record the days' lineage)."""
     rows, last, started = 0, None, time.perf_counter()
     committed: list[tuple[datetime, datetime, int]] = []
     per_day: dict[date, dict[str, Any]] = {}
@@ -79,6 +81,8 @@ def write_by_chunks(context: dg.AssetExecutionContext, fg: Any, days: list[date]
         except ValidationError as error:
             raise FeatureGroupRefused(refusal_message(fg, error.report, start, end, committed), per_day) from None
         committed.append((start, end, metrics["delta_version"]))
+        if on_commit is not None:
+            on_commit([d for d in days if start.date() <= d < end.date()], metrics["delta_version"])
         described = describe_days(fg, frame, [d for d in days if start.date() <= d < end.date()],
                                   delta_version=metrics["delta_version"])
         add_day_metadata(context, described)
@@ -90,11 +94,13 @@ def write_by_chunks(context: dg.AssetExecutionContext, fg: Any, days: list[date]
 
 
 def write_days(context: dg.AssetExecutionContext, fg: Any, days: list[date], label: str,
-               build: Callable[[datetime, datetime], Any]) -> Generator[dg.AssetMaterialization, None, tuple[int, Any]]:
+               build: Callable[[datetime, datetime], Any],
+               on_commit: Callable[[list[date], int], None] | None = None,
+               ) -> Generator[dg.AssetMaterialization, None, tuple[int, Any]]:
     """`write_by_chunks` for a generator asset (`rows, last = yield from write_days(...)`): when a chunk
     is refused, the days committed before it are reported materialized, then the refusal is raised."""
     try:
-        return write_by_chunks(context, fg, days, label, build)
+        return write_by_chunks(context, fg, days, label, build, on_commit)
     except FeatureGroupRefused as refused:
         yield from committed_materializations(context, refused.committed)
         raise

@@ -14,7 +14,7 @@ from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.resources import RawSourceResource, StorageResource
 
 SMALL = dict(n_cards=200, transactions_per_day=150, horizon_days=10, seed=9, fraud_rate=0.02)
-DAY = "2025-01-02"
+DAY = "2025-01-01"  # the first partition: no earlier feature day is needed
 
 
 def materialize(assets, instance):

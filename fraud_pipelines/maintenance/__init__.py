@@ -1,0 +1,1 @@
+"""Delta maintenance: compaction, checkpoints and a vacuum that keeps every pinned version."""
