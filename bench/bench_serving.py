@@ -9,7 +9,9 @@ Data: the real Dagster graph on synthetic data (default 5,000 cards, 10,000 char
 days) in a temporary $FRAUD_HOME, unless --home points at one `make demo` filled. Requests are
 new charges of known cards after the data. The client is Python's http.client on keep-alive
 connections, one thread per connection, on the same 2-core machine: its own cost is part of
-both figures. Targets: /predict p99 <= 2x the floor's at c=1 and c=8, throughput >= 50 % of it.
+both figures. The servers' CPU time per request (from /proc) is printed too: on a shared machine
+it moves far less with the load than latencies do. Targets: /predict p99 <= 2x the floor's at c=1
+and c=8, throughput >= 50 % of it.
 
 Usage: python bench/bench_serving.py [--home DIR] [--requests 2000] [--cards 5000] [--keep]
 """
