@@ -223,7 +223,12 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_schemas(FastAPI.openapi(app), Transaction, TransactionBatch, Charge)
+            document = add_schemas(FastAPI.openapi(app), Transaction, TransactionBatch, Charge)
+            if context["rules"].tid_type == "string":  # the examples must pass the contract's own rules
+                for name in ("Transaction", "Charge"):
+                    for example in document["components"]["schemas"][name].get("examples", []):
+                        example["tid"] = str(example.get("tid", "987654321"))
+            app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

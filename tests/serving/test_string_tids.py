@@ -96,6 +96,8 @@ def test_the_state_holds_string_tids_and_integers_are_refused(served):
     assert api.post("/predict", json=charge(card, T0, tid="")).status_code == 422
     scored = api.post("/predict", json=charge(card, T0, tid="T-new"))
     assert scored.status_code == 200 and scored.json()["tid"] == "T-new"
+    example = api.get("/openapi.json").json()["components"]["schemas"]["Transaction"]["examples"][0]
+    assert isinstance(example["tid"], str) and api.post("/predict", json=example).status_code == 200  # /docs' example
 
 
 def test_charges_of_one_microsecond_are_ordered_as_text_and_duplicates_refused(served):
