@@ -9,7 +9,9 @@ Data: the real Dagster graph on synthetic data (default 5,000 cards, 10,000 char
 days) in a temporary $FRAUD_HOME, unless --home points at one `make demo` filled. Requests are
 new charges of known cards after the data. The client is Python's http.client on keep-alive
 connections, one thread per connection, on the same 2-core machine: its own cost is part of
-both figures. Targets: /predict p99 <= 2x the floor's at c=1 and c=8, throughput >= 50 % of it.
+both figures. The servers' CPU time per request (from /proc) is printed too: on a shared machine
+it moves far less with the load than latencies do. Targets: /predict p99 <= 2x the floor's at c=1
+and c=8, throughput >= 50 % of it.
 
 Usage: python bench/bench_serving.py [--home DIR] [--requests 2000] [--cards 5000] [--keep]
 """
@@ -153,8 +155,16 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
             "p99": float(np.percentile(ms, 99)), "n": len(ms)}
 
 
-def hammer(port: int, bodies: list[bytes], concurrency: int, path: str = "/predict") -> tuple[dict[str, float], float]:
-    """Latencies of POST `path` for all `bodies`, split over `concurrency` keep-alive clients."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def hammer(port: int, bodies: list[bytes], concurrency: int, path: str = "/predict",
+           server_pid: int | None = None) -> tuple[dict[str, float], float]:
+    """Latencies of POST `path` for all `bodies`, split over `concurrency` keep-alive clients; with
+    `server_pid`, the summary also holds the server's CPU time per request ("cpu_us")."""
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors: list[str] = []
 
@@ -172,6 +182,7 @@ def hammer(port: int, bodies: list[bytes], concurrency: int, path: str = "/predi
         connection.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     began = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -180,7 +191,10 @@ def hammer(port: int, bodies: list[bytes], concurrency: int, path: str = "/predi
     elapsed = time.perf_counter() - began
     if errors:
         raise RuntimeError(f"{len(errors)} failed requests, e.g. {errors[0]}")
-    return percentiles([x for part in latencies for x in part]), len(bodies) / elapsed
+    summary = percentiles([x for part in latencies for x in part])
+    if server_pid:
+        summary["cpu_us"] = (cpu_seconds(server_pid) - cpu_before) / len(bodies) * 1e6
+    return summary, len(bodies) / elapsed
 
 
 def floor_server(port: int) -> int:
@@ -201,8 +215,8 @@ def floor_server(port: int) -> int:
     return 0
 
 
-def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str, logs: Path, floor_port: int,
-               rows: list[dict]) -> None:
+def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str, logs: Path,
+               floor: subprocess.Popen, floor_port: int, rows: list[dict]) -> None:
     """Start the service on `home`, warm both servers up, then for c = 1, 8, 32 measure the floor
     and /predict on the same bodies, one after the other."""
     port = _free_port()
@@ -213,14 +227,16 @@ def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str,
         hammer(port, warm, 4)
         hammer(floor_port, warm, 4, "/floor")
         for concurrency in (1, 8, 32):
-            floor, floor_rate = hammer(floor_port, rest, concurrency, "/floor")
-            predict, predict_rate = hammer(port, rest, concurrency)
-            rows.append({"store": label, "c": concurrency, "floor": floor, "floor_rate": floor_rate,
+            bare, floor_rate = hammer(floor_port, rest, concurrency, "/floor", floor.pid)
+            predict, predict_rate = hammer(port, rest, concurrency, server_pid=server.pid)
+            rows.append({"store": label, "c": concurrency, "floor": bare, "floor_rate": floor_rate,
                          "predict": predict, "predict_rate": predict_rate})
-            print(f"  {label:<6} c={concurrency:<3} floor    p50 {floor['p50']:6.2f} ms  p99 {floor['p99']:6.2f} ms  "
-                  f"{floor_rate:7,.0f}/s\n  {'':<6} {'':<5} /predict p50 {predict['p50']:6.2f} ms  "
-                  f"p99 {predict['p99']:6.2f} ms  {predict_rate:7,.0f}/s   "
-                  f"ratios: p99 x{predict['p99'] / floor['p99']:.2f}, "
+            print(f"  {label:<6} c={concurrency:<3} floor    p50 {bare['p50']:6.2f} ms  p99 {bare['p99']:6.2f} ms  "
+                  f"{floor_rate:7,.0f}/s  server CPU {bare['cpu_us']:4.0f} us/request\n"
+                  f"  {'':<6} {'':<5} /predict p50 {predict['p50']:6.2f} ms  "
+                  f"p99 {predict['p99']:6.2f} ms  {predict_rate:7,.0f}/s  "
+                  f"server CPU {predict['cpu_us']:4.0f} us/request\n"
+                  f"  {'':<6} {'':<5} ratios: p99 x{predict['p99'] / bare['p99']:.2f}, "
                   f"throughput {predict_rate / floor_rate:.0%}  ({predict['n']} requests each)", flush=True)
     finally:
         stop(server)
@@ -228,13 +244,15 @@ def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str,
 
 def summary(rows: list[dict]) -> None:
     """One table of every figure and whether the targets hold."""
-    print("\nstore   c   floor p50/p99 ms   /predict p50/p99 ms   p99 ratio   floor/s  /predict/s  throughput")
+    print("\nstore   c   floor p50/p99 ms   /predict p50/p99 ms   p99 ratio   floor/s  /predict/s  throughput"
+          "   server CPU us/request floor / /predict")
     for r in rows:
         ratio, share = r["predict"]["p99"] / r["floor"]["p99"], r["predict_rate"] / r["floor_rate"]
         target = (ratio <= 2.0 if r["c"] in (1, 8) else True) and share >= 0.5
         print(f"{r['store']:<6} {r['c']:>3}   {r['floor']['p50']:6.2f} / {r['floor']['p99']:6.2f}     "
               f"{r['predict']['p50']:6.2f} / {r['predict']['p99']:6.2f}       x{ratio:5.2f}   {r['floor_rate']:7,.0f}"
-              f"   {r['predict_rate']:7,.0f}      {share:4.0%}  {'ok' if target else 'MISSED'}")
+              f"   {r['predict_rate']:7,.0f}      {share:4.0%}  {'ok' if target else 'MISSED'}"
+              f"   {r['floor']['cpu_us']:5.0f} / {r['predict']['cpu_us']:5.0f}")
 
 
 def bench_in_process(home: Path, bodies: list[bytes], storage, label: str) -> None:
@@ -301,14 +319,15 @@ def main() -> int:
         floor_port = _free_port()
         floor = start([sys.executable, str(Path(__file__).resolve()), "--floor-server", str(floor_port)], {},
                       floor_port, scratch / "floor.log")
+        print(f"load average before the HTTP runs: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         rows: list[dict] = []
         try:
             bench_http(home, requests_for(home, args.requests + 300, phase=2), {"FRAUD_ONLINE_STORE": "sqlite"},
-                       "sqlite", scratch, floor_port, rows)
+                       "sqlite", scratch, floor, floor_port, rows)
             if shutil.which("redis-server") is None:
                 print("  redis: skipped (redis-server is not installed)")
             else:
-                bench_redis(home, args, scratch, floor_port, rows)
+                bench_redis(home, args, scratch, floor, floor_port, rows)
         finally:
             stop(floor)
         summary(rows)
@@ -320,7 +339,7 @@ def main() -> int:
     return 0
 
 
-def bench_redis(home: Path, args, scratch: Path, floor_port: int, rows: list[dict]) -> None:
+def bench_redis(home: Path, args, scratch: Path, floor: subprocess.Popen, floor_port: int, rows: list[dict]) -> None:
     """The same figures with the card state in a local redis-server."""
     from fraud_pipelines.resources import StorageResource
 
@@ -333,7 +352,7 @@ def bench_redis(home: Path, args, scratch: Path, floor_port: int, rows: list[dic
         load_card_state(home, storage)
         bench_in_process(home, requests_for(home, 2_200, phase=3), storage, "redis")
         bench_http(home, requests_for(home, args.requests + 300, phase=4),
-                   {"FRAUD_ONLINE_STORE": "redis", "FRAUD_REDIS_URL": url}, "redis", scratch, floor_port, rows)
+                   {"FRAUD_ONLINE_STORE": "redis", "FRAUD_REDIS_URL": url}, "redis", scratch, floor, floor_port, rows)
     finally:
         stop(redis)
 

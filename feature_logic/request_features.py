@@ -9,6 +9,9 @@ bit. Plain Python on a handful of numbers: a few microseconds, no pandas.
 One case cannot agree: when two charges of one card share the same microsecond, the batch
 window of each holds the other; a charge scored as it arrives cannot count one that has not
 arrived yet.
+
+Transaction ids are integers or strings, as the data contract says (one type per card state):
+charges order by (time, tid), strings by code point, as the batch's `id_order` orders them.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ MICROSECONDS_PER_DAY = 86_400_000_000
 #: Years of 365.2425 days, as in `transaction_features`.
 MICROSECONDS_PER_YEAR = 31_556_952_000_000.0
 WINDOW_MICROSECONDS = DEFAULT_WINDOW // dt.timedelta(microseconds=1)
-#: Orders a charge without a tid after every stored charge of the same microsecond.
-_NO_TID = 2**63
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 _ONE_MICROSECOND = dt.timedelta(microseconds=1)
@@ -36,7 +37,7 @@ class StoredCharge(NamedTuple):
     """A charge the card's state remembers, with its own loc_delta_t_minus_1."""
 
     micros: int  # event time, microseconds since the epoch (UTC)
-    tid: int
+    tid: int | str
     latitude: float
     longitude: float
     amount: float
@@ -47,7 +48,7 @@ class NewCharge(NamedTuple):
     """The charge being scored, as the request gives it (tid optional)."""
 
     micros: int
-    tid: int | None
+    tid: int | str | None
     category: str
     amount: float
     latitude: float
@@ -108,9 +109,10 @@ def complete_loc_deltas(charges: Sequence[StoredCharge]) -> tuple[StoredCharge, 
     return tuple(out)
 
 
-def order_key(micros: int, tid: int | None) -> tuple[int, int]:
-    """The (time, tid) order of charges; a charge without tid sorts last within its microsecond."""
-    return micros, _NO_TID if tid is None else tid
+def order_key(micros: int, tid: int | str | None) -> tuple[int, int, int | str]:
+    """The (time, tid) order of charges, for integer and string tids alike; a charge without tid
+    sorts last within its microsecond."""
+    return (micros, 1, 0) if tid is None else (micros, 0, tid)
 
 
 def charge_features(
@@ -204,7 +206,7 @@ def _covers(charges: Sequence[StoredCharge], charge: NewCharge, window_us: int) 
     return has_predecessor and charge.micros - window_us >= first.micros
 
 
-def _count_before(charges: Sequence[StoredCharge], key: tuple[int, int]) -> int:
+def _count_before(charges: Sequence[StoredCharge], key: tuple[int, int, int | str]) -> int:
     count = 0
     for stored in charges:
         if order_key(stored.micros, stored.tid) >= key:

@@ -11,7 +11,8 @@ Writes never go back in time: a Lua script per row replaces the stored row only 
 time is greater than or equal to the stored one (atomic on the server; compared as doubles, so
 exact for event times within about 285 years of 1970). `merge_event` is a Lua script too: it
 merges one event into a row's event list by (time, id) as `event_lists.merge_event` does, on
-the JSON text itself (numbers are never re-encoded). Each script call touches one key.
+the JSON text itself (numbers are never re-encoded; string ids are compared decoded, by their
+UTF-8 bytes). Each script call touches one key.
 
 Redis Cluster (detected from the server's `INFO cluster` unless `cluster=` says): redis-py
 refuses EVALSHA inside cluster pipelines, so batched script calls are grouped by the node that
@@ -52,17 +53,56 @@ return 1
 # KEYS[1]: the row. ARGV: time field, list field, new item's time and id (integer text), the new
 # item's inner JSON (derived last field null), retention (microseconds), then key field/value pairs.
 _MERGE_EVENT = """
+-- ARGV: event time field, list field, time text, id ('i' .. digits or 's' .. UTF-8 text), item text
+-- (without brackets), retention, then the key's field/value pairs. Ids order as numbers (by length,
+-- then digits) or as strings (by bytes: UTF-8 byte order is code point order, as in Python).
+local function bytes_before(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
 local function before(t1, id1, t2, id2)
   if t1 ~= t2 then return t1 < t2 end
-  if #id1 ~= #id2 then return #id1 < #id2 end
-  return id1 < id2
+  if string.sub(id1, 1, 1) == 'i' and #id1 ~= #id2 then return #id1 < #id2 end
+  return bytes_before(id1, id2)
+end
+local function items_of(text)
+  -- the inner text of each [..] item of a JSON list of lists; brackets inside strings are skipped
+  local out, depth, start, in_string, escaped = {}, 0, 0, false, false
+  for i = 1, #text do
+    local c = string.byte(text, i)
+    if in_string then
+      if escaped then escaped = false
+      elseif c == 92 then escaped = true
+      elseif c == 34 then in_string = false end
+    elseif c == 34 then in_string = true
+    elseif c == 91 then
+      depth = depth + 1
+      if depth == 2 then start = i + 1 end
+    elseif c == 93 then
+      if depth == 2 then out[#out + 1] = string.sub(text, start, i - 1) end
+      depth = depth - 1
+    end
+  end
+  return out
 end
 local t, id, retention = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[6])
+local kind = string.sub(id, 1, 1)
 local items = {}
 local text = redis.call('HGET', KEYS[1], ARGV[2])
 if text then
-  for inner in string.gmatch(text, '%[([^%[%]]*)%]') do
-    local time_text, item_id = string.match(inner, '^%s*(%-?%d+)%s*,%s*(%d+)')
+  for _, inner in ipairs(items_of(text)) do
+    local time_text, rest = string.match(inner, '^%s*(%-?%d+)%s*,%s*(.*)$')
+    local item_id
+    if string.sub(rest, 1, 1) == '"' then
+      item_id = 's' .. cjson.decode('[' .. inner .. ']')[2]
+    else
+      item_id = 'i' .. string.match(rest, '^(%d+)')
+    end
+    if string.sub(item_id, 1, 1) ~= kind then return 'mixed_ids' end
     items[#items + 1] = {tonumber(time_text), item_id, inner, time_text}
   end
 end
@@ -215,12 +255,19 @@ class RedisOnlineStore(OnlineStore):
         if table.name not in self._known:
             self.update(table)
         _check_event_list(table, column)
-        head = item[1:item.index(",", item.index(",") + 1)].split(",")  # "[time,id,..." -> time, id
-        args: list[Any] = [table.event_time, column, head[0], head[1], item[1:-1], str(int(retention_us))]
+        head = json.loads(item)
+        event_id = head[1]
+        tagged = f"s{event_id}" if isinstance(event_id, str) else f"i{int(event_id)}"
+        args: list[Any] = [table.event_time, column, str(int(head[0])), tagged.encode(), item[1:-1],
+                           str(int(retention_us))]
         for name, value in zip(table.key_columns, key):
             args += [name, _key_text([value])]
         outcome = self._merge(keys=[_row_key(self._prefix(table), key)], args=args)
-        return EventMerge(outcome.decode() if isinstance(outcome, bytes) else outcome)
+        outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
+        if outcome == "mixed_ids":
+            raise InvalidInputError(f"event id {event_id!r} of table {table.name}: the row's list holds ids of "
+                                    "another type; one list's ids must all be integers or all strings")
+        return EventMerge(outcome)
 
     def read(self, table: OnlineTableSpec, keys: Sequence[Row], columns: Sequence[str]) -> list[Row | None]:
         """Rows for many keys, a thousand per pipelined round trip."""

@@ -68,7 +68,7 @@ class CardStateStore:
             has_versions=versions_row is not None,
         )
 
-    def add_charge(self, cc_num: int, micros: int, tid: int, latitude: float, longitude: float,
+    def add_charge(self, cc_num: int, micros: int, tid: int | str, latitude: float, longitude: float,
                    amount: float) -> EventMerge:
         """Merge one charge into the card's recent charges, atomically for the card: refused as a
         duplicate when its tid is already there, as too old when at or before the card's latest

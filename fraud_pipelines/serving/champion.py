@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from fraud_pipelines.serving.trees import RowPredictor
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.registry import ModelRegistry
 
@@ -51,6 +52,8 @@ class ServingModel:
         if unknown:
             raise ModelMismatchError(f"model v{self.version} uses {unknown}, which feature view columns {columns} lack")
         object.__setattr__(self, "_positions", [columns.index(n) for n in self.feature_names])
+        object.__setattr__(self, "_trees", RowPredictor(self.booster, len(self.feature_names), self.iteration_range,
+                                                        self.missing))
 
     def vector(self, features: dict[str, Any]) -> list[Any]:
         """The transformed vector in the model's feature order, from the raw feature values."""
@@ -60,10 +63,7 @@ class ServingModel:
     def predict(self, vectors: list[list[Any]]) -> np.ndarray:
         """Calibrated fraud probabilities: the same trees and float path as `XGBClassifier.predict_proba`,
         then the calibration batch scoring applies (`LoadedModel.predict_proba`)."""
-        matrix = np.array(vectors, dtype=np.float64)
-        raw = self.booster.inplace_predict(matrix, iteration_range=self.iteration_range, predict_type="value",
-                                           missing=self.missing, validate_features=False)
-        return self.calibrator.transform(raw)
+        return self.calibrator.transform(self._trees.predict(vectors))  # type: ignore[attr-defined]
 
 
 def load_serving_model(mlflow: ModelRegistry, fs: Any, version: str) -> ServingModel:

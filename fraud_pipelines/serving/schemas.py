@@ -1,19 +1,35 @@
 """What the REST service accepts and returns. A bad request gets a 422 that names the field and
-what was wrong with it (FastAPI's `detail` list), never a crash or a silent coercion."""
+what was wrong with it (FastAPI's `detail` list), never a crash or a silent coercion.
+
+What the data contract decides (the categories, whether tids are integers or strings) comes in as
+`RequestRules` through pydantic's validation context: the service resolves the contract once,
+not per request; without a context (e.g. from Python) the contract in force is read."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationInfo,
+)
 
 from feature_logic.request_features import utc_micros
 from feature_logic.schema import MAX_AMOUNT
+from fraud_pipelines.contract import DataContract
 from fraud_pipelines.contract import active as active_contract
 
 _INT64_MAX = 2**63 - 1
+#: Longest string tid a request may carry (string ids are kept exactly; this bounds what one costs).
+MAX_TID_CHARS = 128
 _DIGITS = re.compile(r"[0-9]{1,19}")
 #: Charges are accepted from 1900 up to (not including) 2200, UTC: exact as float64 microseconds.
 EARLIEST, END = dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc)
@@ -60,17 +76,60 @@ def _bounded(value: dt.datetime) -> dt.datetime:
 Number = Annotated[float, BeforeValidator(_json_number)]
 CardNumber = Annotated[int, BeforeValidator(_card_number)]
 ChargeTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_bounded)]
-def _known_category(value: str) -> str:
+
+
+class RequestRules(NamedTuple):
+    """What the data contract in force says about requests: the categories allowed (None: any) and
+    the transaction ids' type."""
+
+    categories: frozenset[str] | None
+    shown: str  # the categories as an error message lists them
+    tid_type: Literal["int", "string"]
+
+
+def request_rules(contract: DataContract | None = None) -> RequestRules:
+    """The rules of `contract` (default: the one in force), resolved once for many requests."""
+    contract = contract or active_contract()
+    allowed = contract.categories
+    if allowed == "open":
+        return RequestRules(None, "", contract.tid_type)
+    shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
+    return RequestRules(frozenset(allowed), shown, contract.tid_type)
+
+
+def _rules(info: ValidationInfo) -> RequestRules:
+    context = info.context
+    rules = context.get("rules") if isinstance(context, dict) else None
+    return rules if isinstance(rules, RequestRules) else request_rules()
+
+
+def _known_category(value: str, info: ValidationInfo) -> str:
     """A category the data contract in force allows (any, when its vocabulary is `open`: unseen ones
     are encoded as unknown by the model's transformations)."""
-    allowed = active_contract().categories
-    if allowed != "open" and value not in allowed:
-        shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
-        raise ValueError(f"must be one of the data contract's categories ({shown})")
+    rules = _rules(info)
+    if rules.categories is not None and value not in rules.categories:
+        raise ValueError(f"must be one of the data contract's categories ({rules.shown})")
+    return value
+
+
+def _transaction_id(value: Any, info: ValidationInfo) -> int | str:
+    """A tid of the type the data contract declares: an integer in [0, 2**63 - 1], or a string of 1 to
+    MAX_TID_CHARS characters kept exactly (never converted from one to the other)."""
+    if _rules(info).tid_type == "string":
+        if not isinstance(value, str):
+            raise ValueError(f"must be a string: the data contract's tid_type is string, got {type(value).__name__}")
+        if not 1 <= len(value) <= MAX_TID_CHARS:
+            raise ValueError(f"must be a string of 1 to {MAX_TID_CHARS} characters, got {len(value)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be an integer: the data contract's tid_type is int, got {type(value).__name__}")
+    if not 0 <= value <= _INT64_MAX:
+        raise ValueError("must be greater than or equal to 0 and less than 2**63")
     return value
 
 
 Category = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_known_category)]
+TransactionId = Annotated[int | str, PlainValidator(_transaction_id, json_schema_input_type=int | str)]
 
 _EXAMPLE = {
     "cc_num": 4_444_037_300_542_691, "datetime": "2025-03-01T12:34:56.123456Z", "amount": 42.5,
@@ -90,17 +149,19 @@ class Transaction(BaseModel):
     category: Category = Field(description="Merchant category.")
     latitude: Number = Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees.")
     longitude: Number = Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees.")
-    tid: StrictInt | None = Field(
-        default=None, ge=0, le=_INT64_MAX,
-        description="Your transaction id. Scoring stores nothing; with a tid, a later charge of the same card "
-        "in one /predict/batch counts this one, and a charge already in the card's state is not counted twice.",
+    tid: TransactionId | None = Field(
+        default=None,
+        description="Your transaction id: an integer or a string, as the data contract's tid_type says. Scoring "
+        "stores nothing; with a tid, a later charge of the same card in one /predict/batch counts this one, and a "
+        "charge already in the card's state is not counted twice.",
     )
 
 
 class Charge(Transaction):
     """A charge that happened, for the card's online state (POST /charges): `tid` is required."""
 
-    tid: StrictInt = Field(ge=0, le=_INT64_MAX, description="The charge's transaction id, unique per card.")
+    tid: TransactionId = Field(description="The charge's transaction id (the data contract's tid_type), unique "
+                               "per card.")
 
 
 class TransactionBatch(BaseModel):
@@ -116,7 +177,7 @@ class ChargeStored(BaseModel):
 
     status: Literal["stored"]
     cc_num: int
-    tid: int
+    tid: int | str
 
 
 CardStatus = Literal["known", "new", "unknown", "out_of_order"]
@@ -125,7 +186,7 @@ CardStatus = Literal["known", "new", "unknown", "out_of_order"]
 class Prediction(BaseModel):
     """The champion's verdict on one charge."""
 
-    tid: int | None = Field(description="The request's tid, if given.")
+    tid: int | str | None = Field(description="The request's tid, if given.")
     cc_num: int
     score: float = Field(description="Fraud probability from the champion model, in [0, 1].")
     decision: Literal["alert", "pass"] = Field(description="alert when score >= threshold.")

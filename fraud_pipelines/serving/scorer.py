@@ -54,6 +54,11 @@ class FraudScorer:
         except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
             raise ServiceUnavailable(f"online store read failed: {type(error).__name__}: {error}") from error
         charges = state.charges if earlier is None else earlier.get(transaction.cc_num, state.charges)
+        if charges and transaction.tid is not None and type(charges[0].tid) is not type(transaction.tid):
+            raise ServiceUnavailable(
+                f"card {transaction.cc_num}'s stored charges have {type(charges[0].tid).__name__} tids, but the data "
+                f"contract's tid_type gives {type(transaction.tid).__name__} ones: the online state was built under "
+                "another contract; rebuild it (card_recent_charges_fg) or serve with the contract it was built with")
         features = charge_features(charge, charges, state.profile_versions, state.card_versions)
         if not features.complete:
             status = "out_of_order"

@@ -8,7 +8,7 @@ import alone costs ~2 s.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -16,14 +16,6 @@ from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from fraud_pipelines.training.calibration import CalibrationReport, Calibrator, fit_calibrator
 from fraud_pipelines.training.evaluation import check_labels_and_scores
-
-
-class FraudScorer(Protocol):
-    """Anything that scores rows: `predict_proba(X)` is the fraud probability, shape (n_rows,)."""
-
-    feature_names: tuple[str, ...]
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -145,7 +145,7 @@ BAD_BODIES = [
     (charge(5, longitude=-180.5), ["body", "longitude"], "greater than or equal to -180"),
     (charge(5, tid=-3), ["body", "tid"], "greater than or equal to 0"),
     (charge(5, merchant="ACME"), ["body", "merchant"], "Extra inputs are not permitted"),
-    ([charge(5)], ["body"], "valid dictionary"),
+    ([charge(5)], ["body"], "should be an object"),
 ]
 
 

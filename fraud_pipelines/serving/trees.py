@@ -1,0 +1,86 @@
+"""One-row XGBoost predictions at C speed: the call `Booster.inplace_predict` makes
+(`XGBoosterPredictFromDense`, XGBoost's public C API), with its arguments prepared once and a
+preallocated input row per thread, so a request pays for the trees only (~40 us here instead of
+~100 us, most of which went to rebuilding the same JSON arguments on every call).
+
+Prepared per model at load time and checked there against `inplace_predict` bit for bit; when the
+installed XGBoost lacks what this needs, or the check fails, `inplace_predict` is used instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class RowPredictor:
+    """Raw (uncalibrated) predictions of one booster for one row or many, as `inplace_predict` gives them."""
+
+    def __init__(self, booster: Any, n_features: int, iteration_range: tuple[int, int], missing: float) -> None:
+        self.booster = booster
+        self.n_features = n_features
+        self.iteration_range = iteration_range
+        self.missing = missing
+        self._local = threading.local()
+        self._one: Callable[[list[float]], float] | None = None
+        try:
+            self._one = self._prepare()
+            self._check()
+        except Exception as error:  # noqa: BLE001 -- any surprise: the library's own path, which is only slower
+            log.warning("one-row predictions use Booster.inplace_predict (%s: %s)", type(error).__name__, error)
+            self._one = None
+
+    def predict(self, rows: list[list[float]]) -> np.ndarray:
+        """float32 raw predictions, one per row."""
+        if len(rows) == 1 and self._one is not None:
+            return np.array([self._one(rows[0])], dtype=np.float32)
+        return self._library(np.array(rows, dtype=np.float64))
+
+    def _library(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.inplace_predict(matrix, iteration_range=self.iteration_range, predict_type="value",
+                                            missing=self.missing, validate_features=False)
+
+    def _prepare(self) -> Callable[[list[float]], float]:
+        from xgboost.core import _LIB, _check_call, c_bst_ulong
+
+        args = json.dumps({"type": 0, "training": False, "iteration_begin": int(self.iteration_range[0]),
+                           "iteration_end": int(self.iteration_range[1]), "missing": float(self.missing),
+                           "strict_shape": False, "cache_id": 0}).encode()
+        predict, handle = _LIB.XGBoosterPredictFromDense, self.booster.handle
+        local, width = self._local, self.n_features
+
+        def buffers() -> tuple[np.ndarray, bytes]:
+            row = np.zeros((1, width), dtype=np.float64)  # this thread's input row; its address never changes
+            interface = json.dumps({"data": (row.ctypes.data, False), "shape": [1, width], "strides": None,
+                                    "typestr": "<f8", "version": 3}).encode()
+            local.row, local.interface = row, interface
+            return row, interface
+
+        def one(values: list[float]) -> float:
+            row = getattr(local, "row", None)
+            row, interface = (row, local.interface) if row is not None else buffers()
+            row[0] = values
+            predictions, shape, dims = ctypes.POINTER(ctypes.c_float)(), ctypes.POINTER(c_bst_ulong)(), c_bst_ulong()
+            _check_call(predict(handle, interface, args, None, ctypes.byref(shape), ctypes.byref(dims),
+                                ctypes.byref(predictions)))
+            return predictions[0]
+        return one
+
+    def _check(self) -> None:
+        """The prepared call must give `inplace_predict`'s float32 bits on varied rows, NaN included."""
+        rng = np.random.default_rng(0)
+        rows = rng.normal(0.0, 100.0, size=(64, self.n_features))
+        rows[rng.random(rows.shape) < 0.2] = np.nan
+        expected = self._library(rows)
+        assert self._one is not None
+        got = np.array([self._one(row.tolist()) for row in rows], dtype=np.float32)
+        if not np.array_equal(got.view(np.int32), np.asarray(expected, dtype=np.float32).view(np.int32)):
+            raise ValueError("the prepared call disagrees with inplace_predict")
