@@ -70,6 +70,12 @@ FRAUD_LABELS = pa.schema(
     ]
 )
 
+#: Columns the raw files (and the generator) may carry that are never stored: owners' names identify a
+#: person and no feature needs them, so ingestion drops them at the door.
+LANDING_ONLY: dict[str, tuple[str, ...]] = {"profiles": ("name",)}
+
+#: The raw tables in their landing shape (what files and the generator hand over): `cc_num` is the card
+#: number here; the stored tables hold its keyed token instead, and none of the LANDING_ONLY columns.
 RAW_SCHEMAS: dict[str, pa.Schema] = {
     "transactions": TRANSACTIONS,
     "profiles": PROFILES,

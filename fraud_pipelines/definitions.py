@@ -17,6 +17,7 @@ from fraud_pipelines.automation.sensors import AUTOMATION_RESOURCES, SENSORS
 from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.features.checks import FEATURE_CHECKS
 from fraud_pipelines.jobs import JOBS
+from fraud_pipelines.privacy.jobs import PRIVACY_JOBS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.raw.checks import RAW_CHECKS
 from fraud_pipelines.resources import default_resources
@@ -30,7 +31,7 @@ defs = dg.Definitions(
     assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS, *SCORING_ASSETS, *SERVING_ASSETS,
             *AUTOMATION_ASSETS],
     asset_checks=[*RAW_CHECKS, *FEATURE_CHECKS, *TRAINING_CHECKS],
-    jobs=[*JOBS, *AUTOMATION_JOBS, *TRAINING_JOBS],
+    jobs=[*JOBS, *AUTOMATION_JOBS, *TRAINING_JOBS, *PRIVACY_JOBS],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources={**default_resources(), **AUTOMATION_RESOURCES},

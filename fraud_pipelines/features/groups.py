@@ -12,6 +12,7 @@ from typing import Any
 from feature_logic.transactions import FEATURE_DESCRIPTIONS as TRANSACTION_FEATURES
 from feature_logic.windows import FEATURE_DESCRIPTIONS as WINDOW_FEATURES
 from fraud_pipelines.feature_store.statistics import StatisticsConfig
+from fraud_pipelines.privacy.tokens import CARD_COLUMN
 from fraud_pipelines.features import suites
 
 
@@ -33,7 +34,7 @@ class GroupSpec:
     def _options(self) -> dict[str, Any]:
         return dict(version=self.version, primary_key=list(self.primary_key), event_time=self.event_time,
                     online_enabled=self.online_enabled, description=self.description,
-                    statistics_config=StatisticsConfig(histograms=self.histograms))
+                    statistics_config=StatisticsConfig(histograms=self.histograms, identifiers=(CARD_COLUMN,)))
 
     def get_or_create(self, fs: Any) -> Any:
         """The feature group in `fs` (created lazily on first insert), for reading."""
