@@ -30,7 +30,7 @@ MAX_AMOUNT = 50_000.0
 TRANSACTIONS = pa.schema(
     [
         ("tid", pa.int64()),  # unique, stable across re-generation
-        ("cc_num", pa.int64()),  # 16-digit card number
+        ("cc_num", pa.int64()),  # card number as it lands (16 digits here); stored as its keyed token
         ("datetime", UTC_TIMESTAMP),  # event time of the charge
         ("category", pa.string()),
         ("amount", pa.float64()),

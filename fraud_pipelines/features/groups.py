@@ -78,7 +78,7 @@ FRAUD_LABELS = GroupSpec(
     description="Whether each charge was fraud; the spine of the fraud feature view. Never served online.",
     feature_descriptions={
         "tid": "Transaction id (primary key).",
-        "cc_num": "Card number the charge was made with.",
+        "cc_num": "Keyed token of the card the charge was made with (never the card number).",
         "datetime": "Event time of the charge (UTC).",
         "is_fraud": "1 when the charge was fraud, 0 when genuine.",
         "label_time": "When the label became known (after the charge).",

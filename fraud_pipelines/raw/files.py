@@ -24,6 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from fraud_pipelines.privacy.tokens import CARD_COLUMN
+from fraud_pipelines.privacy.tokens import mask as last_four
 from fraud_pipelines.raw.messages import bounded, clip, names, samples
 
 SUFFIXES = (".csv", ".parquet")
@@ -204,6 +206,8 @@ def _map_values(values: pa.Array, mapping: dict) -> pa.Array:
 def _refuse(path: Path, column: str, problem: str, bad: pa.Array | list, count: int | None = None) -> RawInputError:
     sample = bad.to_pylist() if isinstance(bad, pa.Array) else bad
     number = len(sample) if count is None else count
+    if column == CARD_COLUMN:  # a card number is shown by its last four digits only, even a malformed one
+        sample = [last_four(v) for v in sample]
     return RawInputError(f"{path}: column '{column}': {number:,} value(s) {problem}, e.g. {samples(sample)}")
 
 
