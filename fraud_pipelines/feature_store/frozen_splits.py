@@ -14,6 +14,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
 _ROW = "__row"
+_VIEWS = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
 
 
 def split_uri(root: str, view: str, view_version: int, version: int, split: str) -> str:
@@ -32,4 +33,6 @@ def read_split(uri: str, storage_options: Mapping[str, str] | None = None) -> pa
     """The frozen split, in the order it was written."""
     table = DeltaTable(uri, storage_options=dict(storage_options or {}))
     data = pa.RecordBatchReader.from_stream(table.scan()).read_all()
-    return data.sort_by(_ROW).drop_columns([_ROW])
+    # delta-rs scans text as string_view; the join it was frozen from gave plain strings
+    plain = pa.schema([f.with_type(_VIEWS.get(f.type, f.type)) for f in data.schema])
+    return data.cast(plain).sort_by(_ROW).drop_columns([_ROW])

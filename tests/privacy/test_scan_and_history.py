@@ -70,3 +70,12 @@ def test_the_sqlite_online_store_deletes_a_row_for_good(tmp_path):
     assert store.delete(spec, [(SECRET,)]) == 0
     store.close()
     assert scan(tmp_path, [SECRET]) == []  # no free page or WAL frame keeps it
+
+
+def test_a_frozen_split_reads_back_with_its_types_in_its_order(tmp_path):
+    from fraud_pipelines.feature_store.frozen_splits import read_split, write_split
+
+    rows = pa.table({"tid": pa.array([30, 10, 20], pa.int64()), "category": ["Grocery", None, "Other"],
+                     "amount": [1.5, 2.25, 3.0]})
+    write_split(str(tmp_path / "train"), rows)
+    assert read_split(str(tmp_path / "train")).equals(rows)
