@@ -11,7 +11,7 @@ statistics leave the card out). Running it again finds nothing and changes nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,9 +69,10 @@ class ErasureIncomplete(RuntimeError):
 
 
 def forget(token: int, storage: Storage | None = None, *, reason: str = "erasure request",
-           log: Callable[[str], None] = lambda _: None) -> ErasureReport:
+           log: Callable[[str], None] = lambda _: None, records: Iterable[str | Path] = ()) -> ErasureReport:
     """Erase the card with `token` everywhere (see the module docstring); raises ErasureIncomplete when
-    the final scan still finds the token."""
+    the final scan still finds the token outside `records` (the files of the erasure's own run record,
+    which hold the token it was asked to erase)."""
     storage = storage or Storage()
     home = Path(storage.location)
     if not home.is_dir():
@@ -101,7 +102,8 @@ def forget(token: int, storage: Storage | None = None, *, reason: str = "erasure
             if result["rows_deleted"]:
                 report.delta_rows[str(Path(uri).relative_to(home))] = result["rows_deleted"]
                 log(f"{uri}: {result['rows_deleted']:,} row(s) deleted")
-    report.remaining = scan(home, [token], skip=INCOMING)
+    allowed = {Path(r).resolve() for r in records}
+    report.remaining = [f for f in scan(home, [token], skip=INCOMING) if Path(f.path).resolve() not in allowed]
     if report.remaining:
         raise ErasureIncomplete(report.describe())
     return report

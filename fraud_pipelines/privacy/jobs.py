@@ -3,6 +3,8 @@
 number: a run's config stays in Dagster's run history, so the erasure's own run keeps the token as
 the record that the request was carried out (`cli token --card PAN` prints it)."""
 
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
@@ -21,8 +23,10 @@ class ForgetConfig(dg.Config):
 def forget_card(context: dg.OpExecutionContext, config: ForgetConfig, storage: StorageResource) -> dict:
     from fraud_pipelines.privacy.erasure import ErasureIncomplete, forget
 
+    history = Path(context.instance.root_directory) / "history"  # this run's record: its config holds the token
     try:
-        report = forget(config.card_token, storage.storage(), reason=config.reason, log=context.log.info)
+        report = forget(config.card_token, storage.storage(), reason=config.reason, log=context.log.info,
+                        records=(history / "runs.db", history / "runs" / f"{context.run_id}.db"))
     except ErasureIncomplete as error:
         raise dg.Failure(description=str(error)) from None
     context.log.info(report.describe())
