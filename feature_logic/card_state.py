@@ -42,7 +42,7 @@ RECENT_INPUT_COLUMNS: tuple[str, ...] = (
 )
 
 RECENT_CHARGES_DESCRIPTIONS: dict[str, str] = {
-    "cc_num": "Card number (primary key).",
+    "cc_num": "The card's keyed token (primary key).",
     "datetime": "Event time of the card's latest charge (UTC).",
     "charges": (
         "JSON [[micros, tid, latitude, longitude, amount, loc_delta_t_minus_1], ...] sorted by "
@@ -51,7 +51,7 @@ RECENT_CHARGES_DESCRIPTIONS: dict[str, str] = {
 }
 
 CARD_VERSIONS_DESCRIPTIONS: dict[str, str] = {
-    "cc_num": "Card number (primary key).",
+    "cc_num": "The card's keyed token (primary key).",
     "event_time": "When the newest of these versions became true (UTC).",
     "profile_versions": "JSON [[event micros, birthdate as days since 1970-01-01 or null], ...], oldest first.",
     "card_versions": "JSON [[event micros, expiry day as days since 1970-01-01 or null], ...], oldest first.",

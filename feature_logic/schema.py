@@ -30,7 +30,7 @@ MAX_AMOUNT = 50_000.0
 TRANSACTIONS = pa.schema(
     [
         ("tid", pa.int64()),  # unique, stable across re-generation
-        ("cc_num", pa.int64()),  # 16-digit card number
+        ("cc_num", pa.int64()),  # card number as it lands (16 digits here); stored as its keyed token
         ("datetime", UTC_TIMESTAMP),  # event time of the charge
         ("category", pa.string()),
         ("amount", pa.float64()),
@@ -70,6 +70,12 @@ FRAUD_LABELS = pa.schema(
     ]
 )
 
+#: Columns the raw files (and the generator) may carry that are never stored: owners' names identify a
+#: person and no feature needs them, so ingestion drops them at the door.
+LANDING_ONLY: dict[str, tuple[str, ...]] = {"profiles": ("name",)}
+
+#: The raw tables in their landing shape (what files and the generator hand over): `cc_num` is the card
+#: number here; the stored tables hold its keyed token instead, and none of the LANDING_ONLY columns.
 RAW_SCHEMAS: dict[str, pa.Schema] = {
     "transactions": TRANSACTIONS,
     "profiles": PROFILES,

@@ -30,7 +30,7 @@ from feature_logic.point_in_time import asof_positions, group_time_order, previo
 #: One line per output column of `transaction_features`, in output order.
 FEATURE_DESCRIPTIONS: dict[str, str] = {
     "tid": "Transaction id (primary key).",
-    "cc_num": "Card number the charge was made with.",
+    "cc_num": "The card the charge was made with: its keyed token in every stored table.",
     "datetime": "Event time of the charge (UTC, microseconds).",
     "category": "Merchant category of the charge.",
     "amount": "Charged amount.",

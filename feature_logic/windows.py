@@ -29,7 +29,7 @@ from feature_logic.point_in_time import group_time_order, run_stops, sorted_by_t
 #: One line per output column of `window_aggregates`, in output order.
 FEATURE_DESCRIPTIONS: dict[str, str] = {
     "tid": "Transaction id (primary key).",
-    "cc_num": "Card number the charge was made with.",
+    "cc_num": "The card the charge was made with: its keyed token in every stored table.",
     "datetime": "Event time of the charge (UTC, microseconds).",
     "trans_volume_mavg": "Mean amount of the card's charges in (t - 4h, t], same-time charges included.",
     "trans_volume_mstd": (

@@ -1,6 +1,7 @@
 """Command line: `demo` runs the main job end to end on the embedded synthetic data; `run --contract`
 runs the same graph on a user's files described by a data contract. Both print where everything is.
-`rollback --to VERSION --reason "..."` moves the champion alias back to an earlier version."""
+`rollback --to VERSION --reason "..."` moves the champion alias back to an earlier version.
+`forget --card PAN` erases one card everywhere (the right to erasure); `token --card PAN` prints its token."""
 
 from __future__ import annotations
 
@@ -241,6 +242,41 @@ def rollback_champion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _card_token(card: str) -> int:
+    """The token of a card number given on the command line (the key must exist: data was ingested)."""
+    from fraud_pipelines.privacy.tokens import tokenizer
+
+    return tokenizer(create=False).token(card)
+
+
+def forget_card(args: argparse.Namespace) -> int:
+    """Erase one card everywhere under $FRAUD_HOME and print what was removed (idempotent)."""
+    from fraud_pipelines.privacy.erasure import ErasureIncomplete, forget
+
+    try:
+        token = _card_token(args.card)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"forget refused: {error}", file=sys.stderr)
+        return 2
+    try:
+        report = forget(token, reason=args.reason, log=lambda line: print(line, file=sys.stderr))
+    except ErasureIncomplete as error:
+        print(f"erasure incomplete:\n{error}", file=sys.stderr)
+        return 1
+    print(report.describe())
+    return 0
+
+
+def print_token(args: argparse.Namespace) -> int:
+    """Print the token a card number is stored under (e.g. for forget_card_job in the UI)."""
+    try:
+        print(_card_token(args.card))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"token refused: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     parser = argparse.ArgumentParser(prog="fraud_pipelines", description=__doc__)
@@ -258,6 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     rollback_command.add_argument("--to", required=True, help="the registered version to serve again, e.g. 3")
     rollback_command.add_argument("--reason", required=True, help="why (recorded on the versions in the registry)")
     rollback_command.set_defaults(func=rollback_champion)
+    forget_command = commands.add_parser("forget", help="erase one card from every table, store and training dataset")
+    forget_command.add_argument("--card", required=True, help="the card number (digits)")
+    forget_command.add_argument("--reason", default="erasure request", help="recorded on the training datasets changed")
+    forget_command.set_defaults(func=forget_card)
+    token_command = commands.add_parser("token", help="print the token a card number is stored under")
+    token_command.add_argument("--card", required=True, help="the card number (digits)")
+    token_command.set_defaults(func=print_token)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -192,8 +192,19 @@ class DataContract(_Strict):
         return labels.from_transactions if labels is not None else None
 
     def schema(self, name: str) -> pa.Schema:
-        """The Arrow schema of raw table `name` under this contract (the tid type may be text)."""
+        """The Arrow schema of stored raw table `name` under this contract (the tid type may be text):
+        `cc_num` holds the card's token (int64), and landing-only columns such as names are gone."""
+        base = self.landing_schema(name)
+        base = base.set(base.get_field_index("cc_num"), pa.field("cc_num", pa.int64()))
+        for column in schema.LANDING_ONLY.get(name, ()):
+            base = base.remove(base.get_field_index(column))
+        return base
+
+    def landing_schema(self, name: str) -> pa.Schema:
+        """The Arrow schema raw table `name`'s files are read into: the card number as uint64 (PANs have
+        up to 19 digits, beyond int64), plus the landing-only columns (dropped at ingestion)."""
         base = schema.RAW_SCHEMAS[name]
+        base = base.set(base.get_field_index("cc_num"), pa.field("cc_num", pa.uint64()))
         if self.tid_type == "string" and "tid" in base.names:
             return base.set(base.get_field_index("tid"), pa.field("tid", pa.string()))
         return base

@@ -19,6 +19,7 @@ from fraud_pipelines.features.checks import FEATURE_CHECKS
 from fraud_pipelines.jobs import JOBS
 from fraud_pipelines.maintenance.assets import MAINTENANCE_ASSETS
 from fraud_pipelines.maintenance.jobs import MAINTENANCE_JOBS, MAINTENANCE_SCHEDULES
+from fraud_pipelines.privacy.jobs import PRIVACY_JOBS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.raw.checks import RAW_CHECKS
 from fraud_pipelines.resources import default_resources
@@ -32,7 +33,7 @@ defs = dg.Definitions(
     assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS, *SCORING_ASSETS, *SERVING_ASSETS,
             *AUTOMATION_ASSETS, *MAINTENANCE_ASSETS],
     asset_checks=[*RAW_CHECKS, *FEATURE_CHECKS, *TRAINING_CHECKS],
-    jobs=[*JOBS, *AUTOMATION_JOBS, *TRAINING_JOBS, *MAINTENANCE_JOBS],
+    jobs=[*JOBS, *AUTOMATION_JOBS, *TRAINING_JOBS, *MAINTENANCE_JOBS, *PRIVACY_JOBS],
     schedules=[*SCHEDULES, *MAINTENANCE_SCHEDULES],
     sensors=SENSORS,
     resources={**default_resources(), **AUTOMATION_RESOURCES},

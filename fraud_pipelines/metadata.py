@@ -7,12 +7,15 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from fraud_pipelines.privacy.tokens import CARD_COLUMN
+
 
 def preview(df: pd.DataFrame, rows: int = 5) -> dg.TableMetadataValue | dg.MarkdownMetadataValue:
-    """The first rows as a table the UI shows inline."""
+    """The first rows as a table the UI shows inline, without the card column: a preview stays in the
+    run history, so it must not carry a card's token past that card's erasure."""
     if df.empty:
         return dg.MetadataValue.md("_no rows_")
-    return frame_table(df.head(rows))
+    return frame_table(df.head(rows).drop(columns=[CARD_COLUMN], errors="ignore"))
 
 
 def frame_table(df: pd.DataFrame) -> dg.TableMetadataValue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from fraud_pipelines.definitions import defs
 
@@ -41,6 +42,13 @@ def test_rollback_job_takes_a_version_and_a_reason():
     job = defs.resolve_job_def("rollback_job")
     config = {"ops": {"rollback_champion": {"config": {"version": "1", "reason": "why"}}}}
     assert dg.validate_run_config(job, config)
+
+
+def test_forget_card_job_takes_a_token_never_a_card_number():
+    job = defs.resolve_job_def("forget_card_job")
+    assert dg.validate_run_config(job, {"ops": {"forget_card": {"config": {"card_token": 123, "reason": "asked"}}}})
+    with pytest.raises(dg.DagsterInvalidConfigError):
+        dg.validate_run_config(job, {"ops": {"forget_card": {"config": {"card": "4444037300542691"}}}})
 
 
 GROUPS = {

@@ -10,12 +10,15 @@ features keep their position (a one-hot feature becomes several adjacent columns
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
 from .context import StoreContext
 from .errors import InvalidInputError
+from .frozen_splits import read_split, split_uri, write_split
+from .history import drop_history
 from .offline_store import Snapshot, TimeRange
 from .query import Query
 from .serving import ReturnType, VectorServer
@@ -141,14 +144,55 @@ class FeatureView:
             raise InvalidInputError(
                 f"{self._where}: training dataset version {version} has splits {list(record.splits)}, not {missing}"
             )
-        snapshots = self._snapshots(record.delta_versions)
         functions = self._restore(record)
         out = []
         for name in names:
-            table, _ = self._plan.read(self._context.connect(), snapshots, record.splits[name])
-            out.append(split_xy(to_frame(table), self._plan, functions, primary_key=primary_key,
-                                event_time=event_time))
+            out.append(split_xy(to_frame(self._split_rows(record, name)), self._plan, functions,
+                                primary_key=primary_key, event_time=event_time))
         return out
+
+    def _split_rows(self, record: TrainingDatasetVersion, name: str) -> Any:
+        """A recorded split's joined rows: its frozen copy, or the join on the pinned Delta versions."""
+        if name in record.frozen:
+            return read_split(record.frozen[name], self._context.storage_options)
+        table, _ = self._plan.read(self._context.connect(), self._snapshots(record.delta_versions),
+                                   record.splits[name])
+        return table
+
+    def erase_from_training_data(self, column: str, values: Sequence[Any], *, reason: str) -> dict[int, dict[str, int]]:
+        """Freeze every recorded version's splits without the rows whose `column` is in `values`, before
+        an erasure drops the Delta versions they pinned. A version keeps its number, splits and fitted
+        state; its record lists the frozen copies and this erasure. Returns {version: {split: rows removed}}."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from .training_dataset import utc_now_text
+
+        removed_by_version = {}
+        for version in self._datasets.versions():
+            record = self._datasets.get(version)
+            frozen, counts, removed = dict(record.frozen), dict(record.row_counts), {}
+            for name in record.splits:
+                table = self._split_rows(record, name)
+                if column not in table.column_names:
+                    raise InvalidInputError(f"{self._where}: its training data has no column '{column}' to erase by")
+                keep = pc.invert(pc.is_in(table[column], value_set=pa.array(list(values), type=table[column].type)))
+                kept = table.filter(keep)
+                removed[name] = table.num_rows - kept.num_rows
+                if name in frozen and removed[name] == 0:
+                    continue
+                uri = split_uri(self._context.root, self.name, self.version, version, name)
+                write_split(uri, kept, self._context.storage_options)
+                if name in frozen:
+                    drop_history(uri, self._context.storage_options)
+                frozen[name], counts[name] = uri, kept.num_rows
+            erasures = list(record.erasures)
+            if any(removed.values()):
+                erasures.append({"at": utc_now_text(), "reason": reason, "rows_removed": removed})
+            if frozen != record.frozen or erasures != record.erasures:
+                self._datasets.replace(replace(record, frozen=frozen, row_counts=counts, erasures=erasures))
+            removed_by_version[version] = removed
+        return removed_by_version
 
     # --- batch scoring and serving ------------------------------------------------------
 

@@ -84,6 +84,11 @@ class OnlineStore(ABC):
         """Drop the table and its rows."""
 
     @abstractmethod
+    def delete(self, table: OnlineTableSpec, keys: Sequence[Row]) -> int:
+        """Remove the rows of `keys` for good (erasure: no copy may stay readable, e.g. in free pages);
+        returns how many were there."""
+
+    @abstractmethod
     def merge_event(self, table: OnlineTableSpec, key: Row, *, column: str, item: str,
                     retention_us: int) -> EventMerge:
         """Merge one event (`event_lists.event_item`) into the event-list `column` of the row at
@@ -250,6 +255,28 @@ class SQLiteOnlineStore(OnlineStore):
         con.execute("DELETE FROM _online_tables WHERE name = ?", (table.name,))
         con.execute("COMMIT")
         self._known.discard(table.name)
+
+    def delete(self, table: OnlineTableSpec, keys: Sequence[Row]) -> int:
+        """Delete the keys' rows in one transaction, then rewrite the file (VACUUM) and truncate the WAL,
+        so the deleted rows' bytes do not linger in free pages or the log."""
+        con = self._connection()
+        exists = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,))
+        if exists.fetchone() is None or not keys:
+            return 0
+        where = " AND ".join(f"{quote(k)} = ?" for k in table.key_columns)
+        removed = 0
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for key in dict.fromkeys(tuple(k) for k in keys):
+                removed += con.execute(f"DELETE FROM {quote(table.name)} WHERE {where}", key).rowcount
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if removed:
+            con.execute("VACUUM")
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
 
     def close(self) -> None:
         """Close this thread's connection."""

@@ -329,6 +329,18 @@ class RedisOnlineStore(OnlineStore):
         self._client.hdel(self._registry, table.name)
         self._known.discard(table.name)
 
+    def delete(self, table: OnlineTableSpec, keys: Sequence[Row]) -> int:
+        """Delete the keys' rows, one key per command (keys of a cluster live in different slots)."""
+        prefix = self._prefix(table)
+        removed = 0
+        unique = list(dict.fromkeys(tuple(k) for k in keys))
+        for start in range(0, len(unique), _CHUNK):
+            pipe = self._client.pipeline(transaction=False)
+            for key in unique[start:start + _CHUNK]:
+                pipe.delete(_row_key(prefix, key))
+            removed += sum(int(n) for n in pipe.execute())
+        return removed
+
     def ping(self) -> bool:
         """Whether the server answers."""
         return bool(self._client.ping())

@@ -32,11 +32,15 @@ class StatisticsConfig:
     columns: tuple[str, ...] | None = None  # None: every column
     histograms: tuple[str, ...] = ()
     bins: int = 20
+    #: Key columns whose values must not leak into statistics (min/max/mean would each show one entity's
+    #: key): only their count, completeness and distinct count are kept. Absent columns are ignored.
+    identifiers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.bins < 1:
             raise InvalidInputError(f"statistics bins must be >= 1, got {self.bins}")
         object.__setattr__(self, "histograms", tuple(self.histograms))
+        object.__setattr__(self, "identifiers", tuple(self.identifiers))
         if self.columns is not None:
             object.__setattr__(self, "columns", tuple(self.columns))
 
@@ -54,14 +58,15 @@ class StatisticsConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the catalog."""
         return {"enabled": self.enabled, "columns": self.columns, "histograms": list(self.histograms),
-                "bins": self.bins}
+                "bins": self.bins, "identifiers": list(self.identifiers)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StatisticsConfig:
         """Inverse of `to_dict`."""
         columns = data.get("columns")
         return cls(enabled=data["enabled"], columns=None if columns is None else tuple(columns),
-                   histograms=tuple(data.get("histograms", ())), bins=data.get("bins", 20))
+                   histograms=tuple(data.get("histograms", ())), bins=data.get("bins", 20),
+                   identifiers=tuple(data.get("identifiers", ())))
 
 
 def compute_statistics(table: pa.Table, config: StatisticsConfig) -> dict[str, Any]:
@@ -76,7 +81,7 @@ def compute_statistics(table: pa.Table, config: StatisticsConfig) -> dict[str, A
     if unknown:
         raise InvalidInputError(f"statistics_config names unknown column(s) {unknown}")
     rows = table.num_rows
-    aggregates = _aggregates(table, names)
+    aggregates = _aggregates(table, names, set(config.identifiers))
     columns = {}
     for i, name in enumerate(names):
         column = table[name]
@@ -85,14 +90,16 @@ def compute_statistics(table: pa.Table, config: StatisticsConfig) -> dict[str, A
                                  "completeness": (count / rows) if rows else None,
                                  "approx_distinct_count": aggregates[f"c{i}_distinct"]}
         kind = column.type
-        if _is_number(kind):
+        if name in config.identifiers:
+            pass
+        elif _is_number(kind):
             std = aggregates[f"c{i}_std"]
             stats.update(min=_plain(aggregates[f"c{i}_min"]), max=_plain(aggregates[f"c{i}_max"]),
                          mean=_number(aggregates[f"c{i}_mean"]), std=_number(std) if count > 1 else None)
         elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
             low, high = aggregates[f"c{i}_min"], aggregates[f"c{i}_max"]
             stats.update(min=None if low is None else low.isoformat(), max=None if high is None else high.isoformat())
-        if name in config.histograms:
+        if name in config.histograms and name not in config.identifiers:
             stats["histogram"] = _histogram(column, config.bins)
         columns[name] = stats
     return {"row_count": rows, "columns": columns}
@@ -102,11 +109,13 @@ def _is_number(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
 
 
-def _aggregates(table: pa.Table, names: list[str]) -> dict[str, Any]:
+def _aggregates(table: pa.Table, names: list[str], identifiers: set[str]) -> dict[str, Any]:
     parts = ["count(*) AS n"]
     for i, name in enumerate(names):
         ref, kind = quote(name), table.schema.field(name).type
         parts.append(f"approx_count_distinct({ref}) AS c{i}_distinct")
+        if name in identifiers:
+            continue
         if _is_number(kind):
             value = f"{ref}::DOUBLE" if pa.types.is_boolean(kind) else ref
             finite = f" FILTER (WHERE isfinite({ref}))" if pa.types.is_floating(kind) else ""

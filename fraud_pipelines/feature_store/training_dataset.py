@@ -5,7 +5,9 @@ A version records the Delta version of every table it read, the event-time range
 transformation function (fitted on the train split only), row counts and a leakage audit
 (per split and joined group, the max of feature event time minus spine time, which must be
 <= 0). Reading a version re-runs the join on those pinned table versions, so new inserts
-never change it. The data itself is not copied.
+never change it. The data itself is not copied -- until an erasure must drop those versions: then
+its splits are frozen as tables of their own minus the erased rows (`frozen`), and every erasure
+that removed rows from it is listed in `erasures` (when, how many rows per split, why).
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class TrainingDatasetVersion:
     leakage_audit: dict[str, dict[str, float | None]] = field(default_factory=dict)
     description: str = ""
     created_at: str = ""
+    #: split -> URI of its frozen copy (read instead of the pinned Delta versions), once frozen.
+    frozen: dict[str, str] = field(default_factory=dict)
+    #: Every erasure that changed this version: {"at", "reason", "rows_removed": {split: n}}.
+    erasures: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the catalog."""
@@ -46,6 +52,7 @@ class TrainingDatasetVersion:
             "splits": {name: _range_to_json(r) for name, r in self.splits.items()},
             "delta_versions": dict(self.delta_versions), "transformations": self.transformations,
             "row_counts": self.row_counts, "leakage_audit": self.leakage_audit,
+            "frozen": dict(self.frozen), "erasures": list(self.erasures),
         }
 
     @classmethod
@@ -57,7 +64,13 @@ class TrainingDatasetVersion:
             splits={name: _range_from_json(r) for name, r in data["splits"].items()},
             delta_versions=dict(data["delta_versions"]), transformations=dict(data.get("transformations", {})),
             row_counts=dict(data.get("row_counts", {})), leakage_audit=dict(data.get("leakage_audit", {})),
+            frozen=dict(data.get("frozen", {})), erasures=list(data.get("erasures", [])),
         )
+
+
+def utc_now_text() -> str:
+    """Now, UTC, as ISO 8601 text (how records say when)."""
+    return datetime.now(timezone.utc).isoformat()
 
 
 def split_ranges(**bounds: Any) -> dict[str, TimeRange]:
@@ -105,6 +118,11 @@ class TrainingDatasetStore:
                 f"it has {self.versions()}"
             )
         return TrainingDatasetVersion.from_dict(data)
+
+    def replace(self, record: TrainingDatasetVersion) -> None:
+        """Rewrite a recorded version's metadata (only erasures do: frozen splits and their record)."""
+        self.get(record.version)
+        self._catalog.write(f"{self._folder}/v{record.version:06d}.json", record.to_dict())
 
     def save(self, draft: TrainingDatasetVersion) -> TrainingDatasetVersion:
         """Record `draft` under the next free version number (safe against concurrent writers)."""

@@ -12,6 +12,7 @@ from typing import Any
 from feature_logic.transactions import FEATURE_DESCRIPTIONS as TRANSACTION_FEATURES
 from feature_logic.windows import FEATURE_DESCRIPTIONS as WINDOW_FEATURES
 from fraud_pipelines.feature_store.statistics import StatisticsConfig
+from fraud_pipelines.privacy.tokens import CARD_COLUMN
 from fraud_pipelines.features import suites
 
 
@@ -33,7 +34,7 @@ class GroupSpec:
     def _options(self) -> dict[str, Any]:
         return dict(version=self.version, primary_key=list(self.primary_key), event_time=self.event_time,
                     online_enabled=self.online_enabled, description=self.description,
-                    statistics_config=StatisticsConfig(histograms=self.histograms))
+                    statistics_config=StatisticsConfig(histograms=self.histograms, identifiers=(CARD_COLUMN,)))
 
     def get_or_create(self, fs: Any) -> Any:
         """The feature group in `fs` (created lazily on first insert), for reading."""
@@ -81,7 +82,7 @@ FRAUD_LABELS = GroupSpec(
     description="Whether each charge was fraud; the spine of the fraud feature view. Never served online.",
     feature_descriptions={
         "tid": "Transaction id (primary key).",
-        "cc_num": "Card number the charge was made with.",
+        "cc_num": "Keyed token of the card the charge was made with (never the card number).",
         "datetime": "Event time of the charge (UTC).",
         "is_fraud": "1 when the charge was fraud, 0 when genuine.",
         "label_time": "When the label became known (after the charge).",

@@ -22,6 +22,7 @@ from fraud_pipelines.feature_store.statistics import StatisticsConfig, compute_s
 from fraud_pipelines.metadata import table_metadata
 from fraud_pipelines.partitions import DAILY, days_in
 from fraud_pipelines.per_day import add_day_metadata, committed_materializations, day_metadata, days_text
+from fraud_pipelines.privacy.tokens import CARD_COLUMN, tokenizer
 from fraud_pipelines.raw.files import RawInputError
 from fraud_pipelines.raw.ingest import Written, ingest_days, ingest_history
 from fraud_pipelines.resources import RawSourceResource, StorageResource
@@ -44,7 +45,7 @@ def _ingest_days(context: dg.AssetExecutionContext, table_name: str, storage: St
     table = storage.raw_table(table_name)
     days = days_in(context.partition_time_window)
     context.log.info(f"{table_name}: {len(days)} day(s) {days_text(days[0], days[-1])} from {source.describe()}")
-    common = {"dagster/uri": table.uri, "source": source.describe()}
+    common = {"dagster/uri": table.uri, "source": source.describe(), "card_token_key": tokenizer().key_id}
     written = Written()
     try:
         source.preflight(table_name, days)
@@ -69,7 +70,7 @@ def _describe_day(frame: pd.DataFrame) -> dict[str, Any]:
     """One day's rows as metadata: count, time range, preview, statistics (top categories for strings)."""
     strings = tuple(c for c in ("category",) if c in frame.columns)
     stats = compute_statistics(pa.Table.from_pandas(frame, preserve_index=False),
-                               StatisticsConfig(histograms=strings))
+                               StatisticsConfig(histograms=strings, identifiers=(CARD_COLUMN,)))
     return day_metadata(frame, "datetime", statistics=stats)
 
 
@@ -97,6 +98,7 @@ def _ingest_history(table_name: str, storage: StorageResource, raw_source: RawSo
             delta_version=result["delta_version"],
             source=source.describe(),
             audit=audited,
+            card_token_key=tokenizer().key_id,
         )
     )
 

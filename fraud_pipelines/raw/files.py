@@ -24,6 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from fraud_pipelines.privacy.tokens import CARD_COLUMN
+from fraud_pipelines.privacy.tokens import mask as last_four
 from fraud_pipelines.raw.messages import bounded, clip, names, samples
 
 SUFFIXES = (".csv", ".parquet")
@@ -204,6 +206,8 @@ def _map_values(values: pa.Array, mapping: dict) -> pa.Array:
 def _refuse(path: Path, column: str, problem: str, bad: pa.Array | list, count: int | None = None) -> RawInputError:
     sample = bad.to_pylist() if isinstance(bad, pa.Array) else bad
     number = len(sample) if count is None else count
+    if column == CARD_COLUMN:  # a card number is shown by its last four digits only, even a malformed one
+        sample = [last_four(v) for v in sample]
     return RawInputError(f"{path}: column '{column}': {number:,} value(s) {problem}, e.g. {samples(sample)}")
 
 
@@ -250,11 +254,13 @@ def _to_integer(values: pa.Array, kind: pa.DataType, path: Path, column: str) ->
             wrong = values.filter(bad)
             raise _refuse(path, column, f"are not whole numbers (expected {kind})", wrong[:3], len(wrong))
         digits = pc.replace_substring_regex(values, r"\.0*$", "")
+        wide = pa.uint64() if pa.types.is_unsigned_integer(kind) else pa.int64()  # card numbers: 19 digits
         try:
-            as_int = pc.cast(digits, pa.int64())
+            as_int = pc.cast(digits, wide)
         except pa.ArrowInvalid:
-            too_big = [v for v in digits.to_pylist() if abs(int(v)) >= 2**63][:3]
-            raise _refuse(path, column, "do not fit a 64-bit integer", too_big) from None
+            too_big = [v for v in digits.to_pylist() if not _fits(int(v), wide)][:3]
+            raise _refuse(path, column, f"do not fit a 64-bit {'unsigned ' if wide == pa.uint64() else ''}integer",
+                          too_big) from None
         if pc.any(integral).as_py():
             decimal = as_int.filter(integral).to_numpy()
             big = np.abs(decimal) >= _EXACT_FLOAT_ID
@@ -271,6 +277,10 @@ def _to_integer(values: pa.Array, kind: pa.DataType, path: Path, column: str) ->
         info = np.iinfo(kind.to_pandas_dtype())
         bad = (numbers < info.min) | (numbers > info.max)
         raise _refuse(path, column, f"do not fit {kind}", numbers[bad][:3].tolist(), int(bad.sum())) from None
+
+
+def _fits(value: int, kind: pa.DataType) -> bool:
+    return 0 <= value < 2**64 if kind == pa.uint64() else -(2**63) <= value < 2**63
 
 
 def _to_float(values: pa.Array, path: Path, column: str) -> pa.Array:

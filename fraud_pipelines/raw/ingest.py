@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from fraud_pipelines.contract import DataContract
 from fraud_pipelines.per_day import days_text
+from fraud_pipelines.privacy.tokens import CARD_COLUMN, TokenCollision, Tokenizer, tokenizer
 from fraud_pipelines.raw.audit import RunTids, audit, check_against_stored, check_batch
 from fraud_pipelines.raw.files import RawInputError
 from fraud_pipelines.raw.messages import clip, paths
@@ -56,15 +57,17 @@ class Written:
 def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date], list[Part]],
                 table: DeltaDayTable, *, contract: DataContract, charges: DeltaDayTable | None = None,
                 log: Callable[[str], None] = lambda _: None, chunk_rows: int | None = None,
-                audited: bool = True,
+                audited: bool = True, pseudonymized: bool = True,
                 describe: Callable[[pd.DataFrame], dict[str, Any]] | None = None) -> Written:
     """Read, audit and commit `days` of a daily raw table, chunk by chunk; see the module docstring.
 
     A chunk's commit runs in the background while the next chunk is read and checked against the
     suite; the next chunk's rules against stored data wait for that commit, and commits stay in
     order. `describe(rows_of_one_day)` is recorded per committed day in `Written.per_day`.
-    (`audited=False` exists only so that bench/ can measure what the audit costs.)"""
+    Card numbers are replaced by their tokens before the audit (`pseudonymize`).
+    (`audited=False` and `pseudonymized=False` exist only so that bench/ can measure what they cost.)"""
     chunk_rows = chunk_rows or CHUNK_ROWS  # read at call time: settable per deployment
+    cards = tokenizer() if pseudonymized else None
     written = Written()
     pending: list[tuple[date, list[Part]]] = []
     started = time.perf_counter()
@@ -93,6 +96,8 @@ def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date]
         if frame.empty:
             frame = _empty_like(table)
         origins = np.repeat(np.array([p.origin for p in parts], dtype=object), [len(p.frame) for p in parts])
+        if cards is not None:
+            frame = pseudonymize(frame, cards, origins)
         frame = as_stored(frame, table, origins)
         if audited:
             report = check_batch(table_name, frame, origins, contract=contract, days=chunk_days)
@@ -137,10 +142,24 @@ def ingest_history(table_name: str, parts: list[Part], table: DeltaDayTable, *,
     """Audit a history table read whole, then rewrite it in one commit."""
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     origins = np.repeat(np.array([p.origin for p in parts], dtype=object), [len(p.frame) for p in parts])
-    frame = as_stored(frame, table, origins)
+    frame = as_stored(pseudonymize(frame, tokenizer(), origins), table, origins)
     report = audit(table_name, frame, origins, contract=contract)
     result = table.replace_all(frame)
     return frame, result, f"{report.evaluated} expectations and the cross-table rules passed before the commit"
+
+
+def pseudonymize(frame: pd.DataFrame, cards: Tokenizer, origins: np.ndarray) -> pd.DataFrame:
+    """The rows with each card number replaced by its token (what every store keeps); columns the
+    stored table does not keep, such as owners' names, are dropped later by `as_stored`."""
+    if CARD_COLUMN not in frame.columns or frame.empty:
+        return frame
+    try:
+        tokens = cards.tokens(frame[CARD_COLUMN])
+    except TokenCollision as error:
+        raise RawInputError(f"{paths(origins)}: {error}") from None
+    except ValueError as error:
+        raise RawInputError(f"{paths(origins)}: column '{CARD_COLUMN}': {clip(str(error), 300)}") from None
+    return frame.assign(**{CARD_COLUMN: tokens})
 
 
 def as_stored(frame: pd.DataFrame, table: DeltaDayTable, origins: np.ndarray) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from feature_logic.schema import LANDING_ONLY
 from feature_logic.synthetic import SyntheticConfig, SyntheticGenerator
 from fraud_pipelines.contract import DAILY_TABLES, TIME_COLUMNS, DataContract
 from fraud_pipelines.raw import files
@@ -237,13 +238,13 @@ class FileSource:
     def read_spec(self, table: str) -> ReadSpec:
         """How this contract's files of `table` are read."""
         declaration = self.contract.table(table)
-        schema = self.contract.schema(table)
+        schema = self.contract.landing_schema(table)
         columns = dict(declaration.columns)
         labels = self.contract.labels_from_transactions
         if table == "transactions" and labels is not None:
             schema = schema.append(pa.field(LABEL, pa.int8()))
             columns[labels.column] = LABEL
-        optional = ("event_time",) if declaration.valid_from is not None else ()
+        optional = (("event_time",) if declaration.valid_from is not None else ()) + LANDING_ONLY.get(table, ())
         return ReadSpec(table=table, schema=schema, columns=columns, formats=dict(declaration.formats),
                         values=dict(declaration.values), zone=self.contract.zone(table),
                         extra_columns=declaration.extra_columns, optional=optional, delimiter=declaration.delimiter)

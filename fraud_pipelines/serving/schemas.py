@@ -26,6 +26,7 @@ from feature_logic.request_features import utc_micros
 from feature_logic.schema import MAX_AMOUNT
 from fraud_pipelines.contract import DataContract
 from fraud_pipelines.contract import active as active_contract
+from fraud_pipelines.privacy.tokens import MAX_PAN, tokenizer
 
 _INT64_MAX = 2**63 - 1
 #: Longest string tid a request may carry (string ids are kept exactly; this bounds what one costs).
@@ -44,14 +45,17 @@ def _json_number(value: Any) -> Any:
 
 
 def _card_number(value: Any) -> Any:
-    """A card number as a JSON integer or a string of digits (JavaScript clients lose integers above 2**53)."""
+    """A card number as a JSON integer or a string of digits (JavaScript clients lose integers above 2**53),
+    replaced here, in memory, by its keyed token: the service looks cards up, answers and logs by token only."""
     if isinstance(value, str):
         if not _DIGITS.fullmatch(value):
             raise ValueError("must be an integer or a string of 1 to 19 digits")
-        return int(value)
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"must be an integer or a string of digits, got {type(value).__name__}")
-    return value
+    if not 0 < value <= MAX_PAN:
+        raise ValueError("must be a card number of 1 to 19 digits")
+    return tokenizer(create=False).token(value)
 
 
 def _iso_text(value: Any) -> Any:
@@ -142,7 +146,8 @@ class Transaction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    cc_num: CardNumber = Field(gt=0, le=_INT64_MAX, description="Card number: an integer or a string of digits.")
+    cc_num: CardNumber = Field(gt=0, le=_INT64_MAX, description="Card number: an integer or a string of up to 19 "
+                               "digits; tokenized on arrival, so responses carry its token, never the number.")
     datetime: ChargeTime = Field(description="When the charge happened, ISO 8601 with a timezone, 1900 to 2199.")
     amount: Number = Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False,
                            description="Charged amount, as the raw contract: 0 < amount <= 50,000.")
@@ -187,7 +192,7 @@ class Prediction(BaseModel):
     """The champion's verdict on one charge."""
 
     tid: int | str | None = Field(description="The request's tid, if given.")
-    cc_num: int
+    cc_num: int = Field(description="The card's token (the card number is never echoed).")
     score: float = Field(description="Fraud probability from the champion model, in [0, 1].")
     decision: Literal["alert", "pass"] = Field(description="alert when score >= threshold.")
     threshold: float = Field(description="The champion's alert threshold (chosen on validation data).")

@@ -68,6 +68,15 @@ def pristine_home(tmp_path_factory) -> Home:
     return home
 
 
+@pytest.fixture(scope="package")
+def card_numbers() -> dict[int, int]:
+    """Each stored token's card number: clients post card numbers, the stores hold only tokens."""
+    from fraud_pipelines.privacy.tokens import tokenizer
+
+    pans = SMALL.source().history("profiles")[0].frame["cc_num"]
+    return dict(zip(tokenizer().tokens(pans).tolist(), pans.tolist()))
+
+
 @pytest.fixture(scope="module")
 def home(pristine_home, tmp_path_factory) -> Home:
     """This module's own copy of the served home (MLflow artifacts stay shared, read-only)."""

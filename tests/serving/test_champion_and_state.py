@@ -45,7 +45,8 @@ def test_scoring_an_unknown_card_changes_nothing_even_with_a_tid(home):
                          category="Other", latitude=0.0, longitude=0.0, tid=123)
     scored = FraudScorer(states).score(holder.current, [charge, charge], include_features=False)
     assert [s["card_status"] for s in scored] == ["unknown", "known"]  # the batch's own memory...
-    assert states.get(77).known is False  # ...is never stored
+    assert charge.cc_num != 77  # the card number became its token while the request was parsed
+    assert states.get(charge.cc_num).known is False  # ...is never stored
 
 
 def test_daily_runs_rewrite_the_backfill_rows_and_the_online_rows_are_the_latest(home):

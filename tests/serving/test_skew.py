@@ -61,8 +61,9 @@ def _sample(raw: pd.DataFrame, labelled: pd.Index) -> pd.DataFrame:
     return raw[alone].sample(SAMPLE, random_state=7).sort_values(["datetime", "tid"])
 
 
-def _request(row) -> dict:
-    return {"cc_num": int(row.cc_num), "datetime": row.datetime.isoformat(), "amount": float(row.amount),
+def _request(row, card_numbers: dict[int, int]) -> dict:
+    """The charge as a client sends it: with the card's number (the service tokenizes it)."""
+    return {"cc_num": card_numbers[int(row.cc_num)], "datetime": row.datetime.isoformat(), "amount": float(row.amount),
             "category": row.category, "latitude": float(row.latitude), "longitude": float(row.longitude),
             "tid": int(row.tid)}
 
@@ -73,7 +74,7 @@ def _same(served, trained) -> bool:
     return np.float64(served).view(np.int64) == np.float64(trained).view(np.int64)
 
 
-def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, served):
+def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, served, card_numbers):
     service, storage = served
     fs = storage.feature_store()
     champion = home.mlflow.get_champion()
@@ -89,7 +90,7 @@ def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, se
     for row in _sample(raw, training.index).itertuples():
         at = row.datetime.to_pydatetime()
         write_online(fs, recent_charges_as_of(fs, at, [row.cc_num]))
-        response = service.post("/predict", params={"include_features": "true"}, json=_request(row))
+        response = service.post("/predict", params={"include_features": "true"}, json=_request(row, card_numbers))
         assert response.status_code == 200, response.text
         served = response.json()
         trained = training.loc[row.tid]
@@ -103,7 +104,8 @@ def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, se
         assert served["card_status"] in ("known", "new")
         statuses.append(served["card_status"])
 
-        stored = service.post("/charges", json=_request(row), headers=WRITE)
+        assert served["cc_num"] == row.cc_num  # answered with the token the tables hold
+        stored = service.post("/charges", json=_request(row, card_numbers), headers=WRITE)
         assert stored.status_code == 201, stored.text
         written = fs.online_store.read(online_table, [(int(row.cc_num),)], ["datetime"])[0]
         rebuilt = recent_charges_as_of(fs, at + timedelta(microseconds=1), [row.cc_num])

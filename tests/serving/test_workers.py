@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from feature_logic.on_demand import haversine_km
+from fraud_pipelines.privacy.tokens import tokenizer
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.serving.card_states import CardStateStore
 
@@ -80,7 +81,7 @@ def test_concurrent_bursts_on_one_card_across_workers_lose_no_charge(served):
         thread.join()
     assert not failures, failures[:3]
 
-    charges = CardStateStore(storage.feature_store()).get(card).charges
+    charges = CardStateStore(storage.feature_store()).get(tokenizer().token(card)).charges
     assert len(charges) == CLIENTS * PER_CLIENT
     assert [c.tid for c in charges] == [k * 1_000 + i for i in range(PER_CLIENT) for k in range(CLIENTS)]
     assert [c.amount for c in charges] == [1.0 + c.tid for c in charges]

@@ -28,11 +28,11 @@ def api(home, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cards(home) -> list[tuple[int, float, float]]:
-    """Ten cards with their last known location."""
+def cards(home, card_numbers) -> list[tuple[int, float, float]]:
+    """Ten cards (their numbers, as clients send them) with their last known location."""
     raw = home.storage.raw_table("transactions").read().sort_values(["datetime", "tid"])
     last = raw.groupby("cc_num").tail(1).tail(10)
-    return [(int(r.cc_num), float(r.latitude), float(r.longitude)) for r in last.itertuples()]
+    return [(card_numbers[int(r.cc_num)], float(r.latitude), float(r.longitude)) for r in last.itertuples()]
 
 
 def body(cc_num, at: datetime, latitude: float, longitude: float, tid: int | None = None, amount: float = 80.0) -> dict:
