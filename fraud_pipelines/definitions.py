@@ -19,7 +19,7 @@ from fraud_pipelines.features.checks import FEATURE_CHECKS
 from fraud_pipelines.jobs import JOBS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.raw.checks import RAW_CHECKS
-from fraud_pipelines.resources import default_resources
+from fraud_pipelines.resources import default_resources, executor
 from fraud_pipelines.scoring.assets import SCORING_ASSETS
 from fraud_pipelines.serving.assets import SERVING_ASSETS
 from fraud_pipelines.training.assets import TRAINING_ASSETS
@@ -34,4 +34,5 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources={**default_resources(), **AUTOMATION_RESOURCES},
+    executor=executor(),  # Dagster's default unless $FRAUD_EXECUTOR selects Celery
 )
