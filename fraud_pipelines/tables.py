@@ -66,22 +66,21 @@ class DeltaDayTable:
             )
         data = data.append_column(DAY_COLUMN, pa.array(day_values, pa.string()))
         predicate = " OR ".join(f"{DAY_COLUMN} = '{d.isoformat()}'" for d in days)
-        if not self.exists() and self._create(data):
-            return {"rows": data.num_rows, "days": len(days), "delta_version": self.version()}
+        if not self.exists():
+            self._create(data.schema)
         write_deltalake(self.uri, data, mode="overwrite", predicate=predicate, storage_options=self.storage_options)
         return {"rows": data.num_rows, "days": len(days), "delta_version": self.version()}
 
-    def _create(self, data: pa.Table) -> bool:
-        """Create the table with `data` as its first commit; False when a concurrent writer created it
-        first (the caller then replaces its days: the runs of a fan-out may race to create a table)."""
+    def _create(self, schema: pa.Schema) -> None:
+        """Create the table empty (version 0), so that every write of days is an overwrite of those days:
+        of two writers that race to create and fill it, one commits and the other gets CommitFailedError.
+        (Creating it by a first append would let both appends commit: the rows twice.)"""
         try:
-            write_deltalake(self.uri, data, mode="error", partition_by=[DAY_COLUMN],
-                            storage_options=self.storage_options)
+            DeltaTable.create(self.uri, schema=schema, mode="ignore", partition_by=[DAY_COLUMN],
+                              storage_options=self.storage_options)
         except DeltaError:
-            if self.exists():
-                return False
-            raise
-        return True
+            if not self.exists():
+                raise
 
     def replace_all(self, df: pd.DataFrame) -> dict[str, Any]:
         """Rewrite an unpartitioned history table (one Delta commit; older versions stay readable)."""

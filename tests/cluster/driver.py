@@ -41,8 +41,19 @@ def submit(instance: dg.DagsterInstance, run: dict[str, Any], run_config: dict[s
     return created.run_id
 
 
+def create_pools(instance: dg.DagsterInstance) -> list[str]:
+    """Give every pool of the job its one slot before the fan-out: runs that meet an unknown pool at the
+    same moment both insert its row from `default_limit`, and on Postgres the loser's run fails."""
+    job = ReconstructableRepository.for_module(MODULE, "defs", str(REPO)).get_reconstructable_job(JOB)
+    pools = sorted({node.pool for node in job.get_definition().all_node_defs if getattr(node, "pool", None)})
+    for pool in pools:
+        instance.event_log_storage.set_concurrency_slots(pool, 1)  # = dagster instance concurrency set <pool> 1
+    return pools
+
+
 def main(plan: dict[str, Any]) -> list[dict[str, str]]:
     instance = dg.DagsterInstance.get()
+    create_pools(instance)
     results = []
     for index, phase in enumerate(plan["phases"]):
         ids = {submit(instance, run, plan.get("run_config", {})): run["name"] for run in phase}

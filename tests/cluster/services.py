@@ -128,44 +128,49 @@ def moto_s3(log: Path, buckets: tuple[str, ...]) -> Iterator[str]:
 
 @contextlib.contextmanager
 def mlflow_server(backend: str, artifacts: str, env: Mapping[str, str], log: Path) -> Iterator[str]:
-    """`mlflow server` with a database backend and proxied artifacts on object storage; yields its URL."""
+    """`mlflow server` with a database backend and proxied artifacts on object storage; yields its URL
+    at once (its first start migrates the database: `wait_until_healthy` before using it)."""
     port = free_port()
     with open(log, "ab") as output:
         process = subprocess.Popen(
             [str(BIN / "mlflow"), "server", "--backend-store-uri", backend, "--serve-artifacts",
              "--artifacts-destination", artifacts, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
             env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_default_signals)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180  # the first start migrates the database
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited with code {process.returncode} (log: {log})")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not answer /health within 180s (log: {log})")
-            time.sleep(0.5)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
 
 
+def wait_until_healthy(url: str, what: str, timeout: float = 300) -> None:
+    """Wait until `url`/health answers 200 (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not answer {url}/health within {timeout:.0f}s")
+        time.sleep(0.5)
+
+
 @contextlib.contextmanager
-def background(command: list[str], env: Mapping[str, str], log: Path, *, cwd: Path = REPO) -> Iterator[None]:
-    """A long-running program (a Celery worker, the Dagster daemon) with `env`, stopped at the end."""
+def background(command: list[str], env: Mapping[str, str], log: Path, *, cwd: Path = REPO,
+               long_running: bool = True) -> Iterator[subprocess.Popen]:
+    """A program (a Celery worker, the Dagster daemon, a run) with `env`, stopped at the end if still running;
+    a `long_running` one must still be up half a second after its start."""
     with open(log, "ab") as output:
         process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env}, stdout=output,
                                    stderr=subprocess.STDOUT, preexec_fn=_default_signals)
     try:
-        time.sleep(0.5)
-        if process.poll() is not None:
-            raise RuntimeError(f"{command[0]} exited with code {process.returncode} (log: {log})")
-        yield
+        if long_running:
+            time.sleep(0.5)
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited with code {process.returncode} (log: {log})")
+        yield process
     finally:
         stop(process, timeout=30)
 
