@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 DAY_COLUMN = "day"
@@ -66,21 +66,24 @@ class DeltaDayTable:
             )
         data = data.append_column(DAY_COLUMN, pa.array(day_values, pa.string()))
         predicate = " OR ".join(f"{DAY_COLUMN} = '{d.isoformat()}'" for d in days)
-        if not self.exists():
-            self._create(data.schema)
+        if not self.exists() and self._create(data):
+            return {"rows": data.num_rows, "days": len(days), "delta_version": self.version()}
         write_deltalake(self.uri, data, mode="overwrite", predicate=predicate, storage_options=self.storage_options)
         return {"rows": data.num_rows, "days": len(days), "delta_version": self.version()}
 
-    def _create(self, schema: pa.Schema) -> None:
-        """Create the table empty (version 0), so that every write of days is an overwrite of those days:
-        of two writers that race to create and fill it, one commits and the other gets CommitFailedError.
-        (Creating it by a first append would let both appends commit: the rows twice.)"""
+    def _create(self, data: pa.Table) -> bool:
+        """Create the table with `data` as version 0; False when another writer created it first (the
+        caller then overwrites its days). No commit retry: delta-rs would otherwise turn the loser of
+        the race for version 0 into an append of version 1, and the rows would be there twice."""
         try:
-            DeltaTable.create(self.uri, schema=schema, mode="ignore", partition_by=[DAY_COLUMN],
-                              storage_options=self.storage_options)
+            write_deltalake(self.uri, data, mode="error", partition_by=[DAY_COLUMN],
+                            storage_options=self.storage_options,
+                            commit_properties=CommitProperties(max_commit_retries=0))
         except DeltaError:
-            if not self.exists():
-                raise
+            if self.exists():
+                return False
+            raise
+        return True
 
     def replace_all(self, df: pd.DataFrame) -> dict[str, Any]:
         """Rewrite an unpartitioned history table (one Delta commit; older versions stay readable)."""

@@ -150,7 +150,9 @@ class DeltaTableStore:
     ) -> int:
         """Replace every row with event time in the range by `table`, in one commit."""
         if not self.exists():
-            self._create(table.schema, partition_by=partition_by)
+            created = self._create(table, partition_by=partition_by)
+            if created is not None:
+                return created
         predicate = _delta_range_predicate(event_time, time_range)
         return self._write(table, mode="overwrite", partition_by=partition_by, predicate=predicate)
 
@@ -205,16 +207,19 @@ class DeltaTableStore:
         """Delta commit infos, newest first."""
         return self._open().history(limit)
 
-    def _create(self, schema: pa.Schema, *, partition_by: Sequence[str]) -> None:
-        """Create the table empty (version 0), so that filling it is an overwrite of the range: of two
-        writers racing to create and fill it, one commits and the other gets ConcurrentWriteError.
-        (Creating it by a first append would let both appends commit: the rows twice.)"""
+    def _create(self, table: pa.Table, *, partition_by: Sequence[str]) -> int | None:
+        """Create the table with `table` as version 0; None when another writer created it first (the
+        caller then replaces its range). No commit retry: delta-rs would otherwise turn the loser of the
+        race for version 0 into an append of version 1, and the rows would be there twice."""
         try:
-            DeltaTable.create(self.uri, schema=schema, mode="ignore", partition_by=list(partition_by) or None,
-                              storage_options=self.storage_options or None)
+            write_deltalake(self.uri, table, mode="error", partition_by=list(partition_by) or None,
+                            storage_options=self.storage_options or None,
+                            commit_properties=CommitProperties(max_commit_retries=0))
         except DeltaError:
-            if not self.exists():
-                raise
+            if self.exists():
+                return None
+            raise
+        return self.version()
 
     def _write(
         self, table: pa.Table, *, mode: Literal["append", "overwrite"], partition_by: Sequence[str],
