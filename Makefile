@@ -22,7 +22,7 @@ UI_PORT ?= 3000
 FAST_TESTS ?= tests/test_synthetic.py tests/test_feature_logic.py tests/test_windows.py tests/test_on_demand.py \
 	tests/test_definitions.py tests/feature_store tests/training/test_model.py
 
-.PHONY: demo run test test-fast lint ui serve bench clean venv
+.PHONY: demo run test test-fast test-cluster lint ui serve bench clean venv
 
 venv: $(VENV)/.installed
 
@@ -51,6 +51,16 @@ test: lint
 
 test-fast: lint
 	$(BIN)/python -m pytest $(FAST_TESTS)
+
+# The same graph on PostgreSQL, Celery, S3 (moto), an MLflow server and a Redis Cluster, all started on
+# 127.0.0.1 by the test and stopped at its end (tests/cluster; about 5 minutes). Installs the pinned
+# `cluster` extra into the venv first; needs PostgreSQL's server programs and redis-server.
+test-cluster: venv $(VENV)/.installed-cluster
+	FRAUD_TEST_CLUSTER=1 $(BIN)/python -m pytest tests/cluster
+
+$(VENV)/.installed-cluster: requirements-cluster.lock $(VENV)/.installed
+	$(BIN)/python -m pip install --progress-bar on -r requirements.lock -r requirements-cluster.lock
+	@touch $@
 
 # Style and layer contracts (pyproject.toml: [tool.ruff], [tool.importlinter]); a few seconds.
 lint: venv

@@ -22,7 +22,7 @@ from fraud_pipelines.maintenance.jobs import MAINTENANCE_JOBS, MAINTENANCE_SCHED
 from fraud_pipelines.privacy.jobs import PRIVACY_JOBS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.raw.checks import RAW_CHECKS
-from fraud_pipelines.resources import default_resources
+from fraud_pipelines.resources import default_resources, executor
 from fraud_pipelines.scoring.assets import SCORING_ASSETS
 from fraud_pipelines.serving.assets import SERVING_ASSETS
 from fraud_pipelines.training.assets import TRAINING_ASSETS
@@ -37,4 +37,5 @@ defs = dg.Definitions(
     schedules=[*SCHEDULES, *MAINTENANCE_SCHEDULES],
     sensors=SENSORS,
     resources={**default_resources(), **AUTOMATION_RESOURCES},
+    executor=executor(),  # Dagster's default unless $FRAUD_EXECUTOR selects Celery
 )

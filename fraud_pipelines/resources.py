@@ -1,13 +1,17 @@
 """Dagster resources: the one place where local and cluster settings are chosen.
 
-Defaults are the embedded configuration (everything under `$FRAUD_HOME`); point `root` at an
-object store (with `storage_options`) to run the same code past one machine.
+Defaults are the embedded configuration (everything under `$FRAUD_HOME`); point `root` (or
+`$FRAUD_HOME`) at an object store (keys in `storage_options` or the AWS_* variables) to run the same
+code past one machine; `$FRAUD_IO_MANAGER_URI` and `$FRAUD_EXECUTOR` move step outputs to the object
+store and steps to Celery workers.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal, Optional
+from urllib.parse import urlparse
 
 import dagster as dg
 from pydantic import Field
@@ -125,9 +129,50 @@ class MlflowResource(dg.ConfigurableResource, RegistryOperations):
                              self.registered_model_name)
 
 
+#: Where step outputs go when set (`s3://bucket/prefix`): an IO manager on the object store instead
+#: of pickles on the local disk, so steps may run on different machines (e.g. Celery workers).
+IO_MANAGER_ENV = "FRAUD_IO_MANAGER_URI"
+#: `celery` runs each step as a Celery task (dagster-celery, the `cluster` extra); unset: Dagster's default.
+EXECUTOR_ENV = "FRAUD_EXECUTOR"
+#: The Celery broker and result backend URLs (e.g. redis://host:6379/1) when FRAUD_EXECUTOR=celery.
+CELERY_BROKER_ENV, CELERY_BACKEND_ENV = "FRAUD_CELERY_BROKER", "FRAUD_CELERY_BACKEND"
+
+
 def default_resources() -> dict[str, object]:
-    """The embedded defaults used by `definitions.py`, the CLI and the tests."""
-    return {"storage": StorageResource(), "raw_source": RawSourceResource(), "mlflow": MlflowResource()}
+    """The embedded defaults used by `definitions.py`, the CLI and the tests, plus the object-store
+    IO manager when `$FRAUD_IO_MANAGER_URI` names one."""
+    return {"storage": StorageResource(), "raw_source": RawSourceResource(), "mlflow": MlflowResource(),
+            **object_store_io_manager()}
 
 
-__all__ = ["MlflowResource", "RawSourceResource", "StorageResource", "default_resources"]
+def object_store_io_manager() -> dict[str, object]:
+    """`{"io_manager": ...}` pickling step outputs to `$FRAUD_IO_MANAGER_URI` (s3://bucket/prefix; the
+    endpoint and keys come from the usual AWS_* variables), or {} for Dagster's local default."""
+    uri = os.environ.get(IO_MANAGER_ENV, "")
+    if not uri:
+        return {}
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"{IO_MANAGER_ENV}={uri!r}: expected s3://bucket/prefix")
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource  # the `cluster` extra
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+    return {"io_manager": S3PickleIOManager(s3_resource=S3Resource(endpoint_url=endpoint), s3_bucket=parsed.netloc,
+                                            s3_prefix=parsed.path.strip("/") or "dagster")}
+
+
+def executor() -> dg.ExecutorDefinition | None:
+    """The executor `$FRAUD_EXECUTOR` selects: `celery` (broker and backend from `$FRAUD_CELERY_BROKER` and
+    `$FRAUD_CELERY_BACKEND`), or None for Dagster's default (multiprocess, or in-process when asked)."""
+    kind = os.environ.get(EXECUTOR_ENV, "")
+    if not kind:
+        return None
+    if kind != "celery":
+        raise ValueError(f"{EXECUTOR_ENV}={kind!r}: expected 'celery' or nothing")
+    from dagster_celery import celery_executor  # the `cluster` extra
+
+    return celery_executor.configured({"broker": {"env": CELERY_BROKER_ENV}, "backend": {"env": CELERY_BACKEND_ENV}})
+
+
+__all__ = ["MlflowResource", "RawSourceResource", "StorageResource", "default_resources", "executor",
+           "object_store_io_manager"]

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
-from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 DAY_COLUMN = "day"
 
@@ -66,13 +66,24 @@ class DeltaDayTable:
             )
         data = data.append_column(DAY_COLUMN, pa.array(day_values, pa.string()))
         predicate = " OR ".join(f"{DAY_COLUMN} = '{d.isoformat()}'" for d in days)
-        if not self.exists():
-            write_deltalake(self.uri, data, partition_by=[DAY_COLUMN], storage_options=self.storage_options)
-        else:
-            write_deltalake(
-                self.uri, data, mode="overwrite", predicate=predicate, storage_options=self.storage_options
-            )
+        if not self.exists() and self._create(data):
+            return {"rows": data.num_rows, "days": len(days), "delta_version": self.version()}
+        write_deltalake(self.uri, data, mode="overwrite", predicate=predicate, storage_options=self.storage_options)
         return {"rows": data.num_rows, "days": len(days), "delta_version": self.version()}
+
+    def _create(self, data: pa.Table) -> bool:
+        """Create the table with `data` as version 0; False when another writer created it first (the
+        caller then overwrites its days). No commit retry: delta-rs would otherwise turn the loser of
+        the race for version 0 into an append of version 1, and the rows would be there twice."""
+        try:
+            write_deltalake(self.uri, data, mode="error", partition_by=[DAY_COLUMN],
+                            storage_options=self.storage_options,
+                            commit_properties=CommitProperties(max_commit_retries=0))
+        except DeltaError:
+            if self.exists():
+                return False
+            raise
+        return True
 
     def replace_all(self, df: pd.DataFrame) -> dict[str, Any]:
         """Rewrite an unpartitioned history table (one Delta commit; older versions stay readable)."""
@@ -91,18 +102,15 @@ class DeltaDayTable:
         if self.partitioned and (start is not None or end is not None):
             days = ", ".join(f"'{d.isoformat()}'" for d in _days_covering(start, end))
             predicate = f"{DAY_COLUMN} IN ({days})"
-        # delta-rs' own scan: its pyarrow-dataset path can abort the interpreter at exit (1.6.6).
+        # delta-rs' own scan: its pyarrow-dataset path can abort the interpreter at exit (1.6.6). Batches
+        # are filtered to [start, end) as they stream in, so only the asked rows are ever held.
         reader = pa.RecordBatchReader.from_stream(table.scan(columns=self.schema.names, predicate=predicate))
-        data = reader.read_all().select(self.schema.names).cast(self.schema)
+        bounded = self.partitioned and (start is not None or end is not None)
+        batches = [batch.select(self.schema.names).cast(self.schema) for batch in reader]
+        if bounded:
+            batches = [_within(batch, self.time_column, start, end) for batch in batches]
+        data = pa.Table.from_batches(batches, self.schema)
         frame = data.to_pandas(date_as_object=False)
-        if self.partitioned and (start is not None or end is not None):
-            times = frame[self.time_column]
-            keep = pd.Series(True, index=frame.index)
-            if start is not None:
-                keep &= times >= pd.Timestamp(start)
-            if end is not None:
-                keep &= times < pd.Timestamp(end)
-            frame = frame[keep]
         order = [self.time_column, self.schema.names[0]] if self.partitioned else self.schema.names[:1]
         if not self.partitioned and "event_time" in self.schema.names:
             order.append("event_time")
@@ -151,6 +159,18 @@ def day_window(day: date) -> tuple[datetime, datetime]:
     """The UTC window [day 00:00, next day 00:00)."""
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     return start, start + timedelta(days=1)
+
+
+def _within(batch: pa.RecordBatch, column: str, start: datetime | None, end: datetime | None) -> pa.RecordBatch:
+    """The rows of `batch` whose `column` lies in [start, end)."""
+    import pyarrow.compute as pc
+
+    utc = pa.timestamp("us", tz="UTC")
+    times = pc.cast(batch.column(column), utc)
+    tests = ([pc.greater_equal(times, pa.scalar(start, utc))] if start is not None else []) + (
+        [pc.less(times, pa.scalar(end, utc))] if end is not None else [])
+    keep = tests[0] if len(tests) == 1 else pc.and_(*tests)
+    return batch.filter(keep)
 
 
 def _day_strings(times: pa.ChunkedArray) -> list[str]:

@@ -31,6 +31,7 @@ class DriftConfig(dg.Config):
 
 
 @dg.asset(
+    pool="feature_drift",  # one writer per table at a time (dagster.yaml sets the limit)
     group_name=GROUP,
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),

@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from .catalog import is_local_uri
 from .errors import ConcurrentWriteError, NotFoundError
@@ -150,7 +150,9 @@ class DeltaTableStore:
     ) -> int:
         """Replace every row with event time in the range by `table`, in one commit."""
         if not self.exists():
-            return self.append(table, partition_by=partition_by)
+            created = self._create(table, partition_by=partition_by)
+            if created is not None:
+                return created
         predicate = _delta_range_predicate(event_time, time_range)
         return self._write(table, mode="overwrite", partition_by=partition_by, predicate=predicate)
 
@@ -204,6 +206,20 @@ class DeltaTableStore:
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Delta commit infos, newest first."""
         return self._open().history(limit)
+
+    def _create(self, table: pa.Table, *, partition_by: Sequence[str]) -> int | None:
+        """Create the table with `table` as version 0; None when another writer created it first (the
+        caller then replaces its range). No commit retry: delta-rs would otherwise turn the loser of the
+        race for version 0 into an append of version 1, and the rows would be there twice."""
+        try:
+            write_deltalake(self.uri, table, mode="error", partition_by=list(partition_by) or None,
+                            storage_options=self.storage_options or None,
+                            commit_properties=CommitProperties(max_commit_retries=0))
+        except DeltaError:
+            if self.exists():
+                return None
+            raise
+        return self.version()
 
     def _write(
         self, table: pa.Table, *, mode: Literal["append", "overwrite"], partition_by: Sequence[str],
@@ -259,8 +275,16 @@ class Snapshot:
             return
         if engine == "delta_scan":
             predicate = _delta_range_predicate(event_time, window) if window != TimeRange() else None
+            # Streamed batch by batch into a DuckDB temp table (spills past the memory limit), never
+            # gathered whole in Arrow memory; a table, not a view over the stream, so it can be read twice.
             reader = pa.RecordBatchReader.from_stream(self.table.scan(columns=columns, predicate=predicate))
-            con.register(name, reader.read_all().select(columns))
+            con.register(f"{name}__stream", reader)
+            try:
+                select = ", ".join(quote(c) for c in columns)
+                source = quote(f"{name}__stream")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS SELECT {select} FROM {source}")
+            finally:
+                con.unregister(f"{name}__stream")
             return
         paths = ", ".join(_sql_string(_local_path(f)) for f in files)
         hive = ""

@@ -47,6 +47,7 @@ ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 @dg.asset(
+    pool="transactions_fg",  # one writer per table at a time (dagster.yaml sets the limit)
     group_name=GROUP,
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -107,6 +108,7 @@ def _previous_charges(fg, before: datetime) -> pd.DataFrame | None:
 
 
 @dg.asset(
+    pool="transactions_4h_aggs",  # one writer per table at a time (dagster.yaml sets the limit)
     group_name=GROUP,
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -139,6 +141,7 @@ def transactions_4h_aggs(context: dg.AssetExecutionContext, storage: StorageReso
 
 
 @dg.asset(
+    pool="fraud_labels_fg",  # one writer per table at a time (dagster.yaml sets the limit)
     group_name=GROUP,
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),

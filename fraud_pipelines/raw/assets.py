@@ -112,7 +112,7 @@ _PARTITIONED = dict(
 
 
 @dg.asset(description="Card transactions (tid, cc_num, datetime, category, amount, latitude, longitude), "
-                      "one Delta partition per UTC day.", **_PARTITIONED)
+                      "one Delta partition per UTC day.", pool="raw_transactions", **_PARTITIONED)
 def raw_transactions(context: dg.AssetExecutionContext, storage: StorageResource,
                      raw_source: RawSourceResource) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
     yield from _ingest_days(context, "transactions", storage, raw_source)
@@ -120,19 +120,19 @@ def raw_transactions(context: dg.AssetExecutionContext, storage: StorageResource
 
 @dg.asset(description="Fraud labels per transaction (tid, cc_num, datetime, is_fraud, label_time), "
                       "partitioned by the transaction's UTC day; each label must match a stored charge.",
-          deps=[raw_transactions], **_PARTITIONED)
+          deps=[raw_transactions], pool="raw_fraud_labels", **_PARTITIONED)
 def raw_fraud_labels(context: dg.AssetExecutionContext, storage: StorageResource,
                      raw_source: RawSourceResource) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
     yield from _ingest_days(context, "fraud_labels", storage, raw_source)
 
 
-@dg.asset(group_name=GROUP, kinds={"delta", "pandas"},
+@dg.asset(pool="raw_profiles", group_name=GROUP, kinds={"delta", "pandas"},
           description="Card owners' history (name, sex, birthdate, city, country) by event time: a move is a new row.")
 def raw_profiles(storage: StorageResource, raw_source: RawSourceResource) -> dg.MaterializeResult:
     return _ingest_history("profiles", storage, raw_source)
 
 
-@dg.asset(group_name=GROUP, kinds={"delta", "pandas"},
+@dg.asset(pool="raw_credit_cards", group_name=GROUP, kinds={"delta", "pandas"},
           description="Cards' history (provider, expiry) by event time: a reissue is a new row.")
 def raw_credit_cards(storage: StorageResource, raw_source: RawSourceResource) -> dg.MaterializeResult:
     return _ingest_history("credit_cards", storage, raw_source)

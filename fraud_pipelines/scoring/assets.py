@@ -54,6 +54,7 @@ def _stored_tid_type(uri: str, storage_options: dict[str, str]) -> pa.DataType |
 
 
 @dg.asset(
+    pool="batch_scores",  # one writer per table at a time (dagster.yaml sets the limit)
     group_name=GROUP,
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),

@@ -39,6 +39,7 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 @dg.asset(
+    pool="card_recent_charges_fg",  # one writer per table at a time (dagster.yaml sets the limit)
     group_name=GROUP,
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -82,6 +83,7 @@ def _charges_for_states(source, start, end) -> pd.DataFrame:
 
 
 @dg.asset(
+    pool="card_versions_fg",  # one writer per table at a time (dagster.yaml sets the limit)
     group_name=GROUP,
     kinds={"delta"},
     deps=["raw_profiles", "raw_credit_cards"],

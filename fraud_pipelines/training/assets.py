@@ -86,7 +86,7 @@ def fraud_feature_view(storage: StorageResource) -> dg.MaterializeResult:
     })
 
 
-@dg.asset(group_name=GROUP, kinds={"delta", "duckdb"}, deps=[fraud_feature_view],
+@dg.asset(pool="training_dataset", group_name=GROUP, kinds={"delta", "duckdb"}, deps=[fraud_feature_view],
           description="A temporal train/validation/test split of the feature view, recorded as a training dataset version.")
 def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetConfig,
                      storage: StorageResource) -> dict[str, Any]:
@@ -228,7 +228,7 @@ def candidate_importance(candidate) -> pd.Series:
     return feature_importance(candidate.classifier, candidate.feature_names)
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow"},
+@dg.asset(pool="registered_model", group_name=GROUP, kinds={"mlflow"},
           description="The model registered in MLflow; the champion alias moves only when it beats the champion.")
 def registered_model(context: dg.AssetExecutionContext, model_evaluation: dict[str, Any],
                      mlflow: MlflowResource) -> dict[str, Any]:

@@ -137,14 +137,17 @@ class RegistryOperations:
 
     def resolved_tracking_uri(self) -> str:
         """The tracking URI in use (the embedded SQLite store unless configured)."""
-        if self.tracking_uri:
-            return self.tracking_uri
+        if self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
+            return self.tracking_uri or os.environ["MLFLOW_TRACKING_URI"]
         folder = local_home() / "mlflow"
         folder.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{folder / 'mlflow.db'}"
 
-    def resolved_artifact_location(self) -> str:
-        """The artifact root given to a newly created experiment."""
+    def resolved_artifact_location(self) -> str | None:
+        """The artifact root given to a newly created experiment (None: a tracking server's own,
+        `mlflow server --artifacts-destination`, proxied through the server)."""
+        if not self.artifact_location and self.resolved_tracking_uri().startswith(("http://", "https://")):
+            return None
         location = self.artifact_location or f"{fraud_home()}/mlflow/artifacts"
         return location if is_uri(location) or location.startswith("file:") else Path(location).resolve().as_uri()
 
