@@ -10,6 +10,8 @@ from feature_logic.schema import UTC_TIMESTAMP
 from fraud_pipelines.features import groups
 from fraud_pipelines.features.assets import transactions_4h_aggs, transactions_fg
 from fraud_pipelines.features.writes import chunks
+from fraud_pipelines.governance.compute import measured
+from fraud_pipelines.governance.reasons import Explainer, as_text
 from fraud_pipelines.metadata import table_metadata
 from fraud_pipelines.partitions import DAILY, days_in
 from fraud_pipelines.per_day import add_day_metadata, day_metadata, days_text, split_by_day, window_text
@@ -17,6 +19,7 @@ from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.assets import registered_model
+from fraud_pipelines.training.model import select_features
 
 GROUP = "scoring"
 
@@ -29,6 +32,7 @@ SCORES = pa.schema([
     ("threshold", pa.float64()),
     ("model_name", pa.string()),
     ("model_version", pa.string()),
+    ("reasons", pa.string()),  # the top 3 TreeSHAP reasons as JSON (governance.reasons)
 ])
 
 
@@ -66,11 +70,21 @@ def _stored_tid_type(uri: str, storage_options: dict[str, str]) -> pa.DataType |
 def batch_scores(
     context: dg.AssetExecutionContext, storage: StorageResource, mlflow: MlflowResource
 ) -> dg.MaterializeResult:
+    with measured() as cost:
+        result = _score_days(context, storage, mlflow)
+    result.metadata.update(cost.metadata("scoring"))
+    return result
+
+
+def _score_days(context: dg.AssetExecutionContext, storage: StorageResource, mlflow: MlflowResource
+                ) -> dg.MaterializeResult:
     fs = storage.feature_store()
     champion = mlflow.get_champion()
     if champion is None:
         raise RuntimeError("no champion model yet: materialize registered_model first (it promotes the first model)")
     model = mlflow.load_version(champion.version)
+    explainer = Explainer.from_classifier(model.classifier, model.feature_names)
+    transformed = [name for name in model.feature_names if name in fraud_view.TRANSFORMATIONS]
     fv = fraud_view.get_or_create(fs)
     fv.init_batch_scoring(int(champion.training_dataset_version))
     transactions = groups.TRANSACTIONS.get_or_create(fs)
@@ -79,17 +93,20 @@ def batch_scores(
     rows = alerts = 0
     last = pd.DataFrame()
     for start, end in chunks(days):
-        spine = transactions.read(start, end, columns=["tid", "cc_num", "datetime"])
+        spine = transactions.read(start, end, columns=["tid", "cc_num", "datetime", *transformed])
         features = fv.get_batch_data(spine=spine[["tid", "datetime"]], primary_key=True)
         if not features["tid"].equals(spine["tid"]):
             raise RuntimeError("batch data rows do not line up with the charges being scored")
         score = model.predict_proba(features.drop(columns=["tid"]))
-        scored = spine.assign(
+        matrix = select_features(features, model.feature_names).to_numpy(dtype=np.float64, na_value=np.nan)
+        reasons = explainer.reasons(matrix, readable={name: spine[name].tolist() for name in transformed})
+        scored = spine[["tid", "cc_num", "datetime"]].assign(
             fraud_score=score,
             decision=(score >= model.threshold).astype(np.int8),
             threshold=model.threshold,
             model_name=mlflow.registered_model_name,
             model_version=str(model.version),
+            reasons=[as_text(r) for r in reasons],
         )
         chunk_days = [d for d in days if start.date() <= d < end.date()]
         written = table.replace_days(scored, chunk_days)

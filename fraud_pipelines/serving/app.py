@@ -155,13 +155,16 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
     @app.post("/predict", response_class=Response, responses={200: {"model": Prediction}}, dependencies=guarded,
               summary="Score one charge")
     def predict(transaction: Transaction,
-                include_features: bool = Query(False, description="Return the model's input vector.")) -> Any:
+                include_features: bool = Query(False, description="Return the model's input vector."),
+                include_reasons: bool = Query(False, description="Return the top 3 reasons (TreeSHAP).")) -> Any:
         model, scorer = service.ready()
-        return _json(scorer.score(model, [transaction], include_features=include_features)[0])
+        return _json(scorer.score(model, [transaction], include_features=include_features,
+                                  include_reasons=include_reasons)[0])
 
     @app.post("/predict/batch", response_class=Response, responses={200: {"model": BatchPrediction}},
               dependencies=guarded, summary="Score several charges in order")
-    def predict_batch(batch: TransactionBatch, include_features: bool = Query(False)) -> Any:
+    def predict_batch(batch: TransactionBatch, include_features: bool = Query(False),
+                      include_reasons: bool = Query(False)) -> Any:
         if len(batch.transactions) > settings.max_batch:
             raise HTTPException(422, detail=[{
                 "type": "too_long", "loc": ["body", "transactions"],
@@ -169,7 +172,8 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
                        "split the batch",
             }])
         model, scorer = service.ready()
-        return _json({"predictions": scorer.score(model, batch.transactions, include_features=include_features)})
+        return _json({"predictions": scorer.score(model, batch.transactions, include_features=include_features,
+                                                  include_reasons=include_reasons)})
 
     @app.post("/charges", status_code=201, response_model=ChargeStored, dependencies=write_guarded,
               summary="Add a charge that happened to its card's state",

@@ -1,11 +1,12 @@
 """No training/serving skew: for sampled labelled charges, with each card's online state rebuilt
 as of just before the charge from the offline feature group, the vector the running service
-builds equals the training-data row bit for bit (after transformations), and its score and
-decision equal batch scoring's. Then the charge is written through POST /charges, and the card's
+builds equals the training-data row bit for bit (after transformations), and its score, decision
+and reason codes equal batch scoring's. Then the charge is written through POST /charges, and the card's
 state equals the one the batch rebuilds. Once with the SQLite online store, once with Redis."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
 
@@ -89,7 +90,8 @@ def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, se
     for row in _sample(raw, training.index).itertuples():
         at = row.datetime.to_pydatetime()
         write_online(fs, recent_charges_as_of(fs, at, [row.cc_num]))
-        response = service.post("/predict", params={"include_features": "true"}, json=_request(row))
+        response = service.post("/predict", params={"include_features": "true", "include_reasons": "true"},
+                                json=_request(row))
         assert response.status_code == 200, response.text
         served = response.json()
         trained = training.loc[row.tid]
@@ -101,6 +103,9 @@ def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, se
         assert (served["decision"] == "alert") == bool(batch.at[row.tid, "decision"])
         assert served["model_version"] == batch.at[row.tid, "model_version"] == champion.version
         assert served["card_status"] in ("known", "new")
+        assert served["reasons"] == json.loads(batch.at[row.tid, "reasons"])  # the same reason codes
+        contributions = [reason["contribution"] for reason in served["reasons"]]
+        assert len(contributions) == 3 and contributions == sorted(contributions, reverse=True)
         statuses.append(served["card_status"])
 
         stored = service.post("/charges", json=_request(row), headers=WRITE)
