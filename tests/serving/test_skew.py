@@ -50,6 +50,13 @@ def served(request, home, tmp_path_factory):
             yield client, storage
 
 
+@pytest.fixture(scope="module")
+def reasons_for_every_charge(home):
+    """Batch scores re-run with reason codes on every charge (by default only alerts carry them)."""
+    config = {"ops": {"batch_scores": {"config": {"reason_codes": "all"}}}}
+    assert materialize(home, selection=[dg.AssetKey("batch_scores")], run_config=config).success
+
+
 def _training_rows(fs, td_version: int) -> pd.DataFrame:
     fv = fs.get_feature_view(fraud_view.NAME, fraud_view.VERSION)
     splits = fv.get_train_validation_test_split(td_version, primary_key=True)
@@ -74,7 +81,7 @@ def _same(served, trained) -> bool:
     return np.float64(served).view(np.int64) == np.float64(trained).view(np.int64)
 
 
-def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, served):
+def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, reasons_for_every_charge, served):
     service, storage = served
     fs = storage.feature_store()
     champion = home.mlflow.get_champion()
