@@ -26,8 +26,12 @@ def challenger_version(registry: Any) -> str | None:
 def set_challenger(registry: Any, version: str) -> None:
     """Put registered `version` in shadow. The champion cannot be its own challenger."""
     version = str(version)
+    known = registry.latest_versions(1_000)
+    if version not in known:
+        shown = ", ".join(sorted(known, key=int)[-20:]) or "none"
+        raise ValueError(f"v{version} is not a registered version of {registry.registered_model_name!r} "
+                         f"(registered: {shown})")
     client = registry.client()
-    client.get_model_version(registry.registered_model_name, version)  # refuses an unknown version
     if version == registry.champion_version():
         raise ValueError(f"v{version} is the champion; a challenger must be another registered version")
     client.set_registered_model_alias(registry.registered_model_name, CHALLENGER_ALIAS, version)

@@ -95,7 +95,8 @@ def test_jobs_schedule_and_sensors_are_wired():
     daily = defs.resolve_job_def("daily_job")
     daily_assets = {k.to_user_string() for k in daily.asset_layer.executable_asset_keys}
     assert daily_assets == {"raw_transactions", "raw_fraud_labels", "transactions_fg", "transactions_4h_aggs",
-                            "fraud_labels_fg", "card_recent_charges_fg", "batch_scores", "feature_drift"}
+                            "fraud_labels_fg", "card_recent_charges_fg", "batch_scores", "shadow_scores",
+                            "feature_drift"}
     # The documented CLI backfill (`dagster job execute -j daily_job --partition-range A...B`) needs
     # every asset of the job to take a whole range in one run.
     for key in daily.asset_layer.executable_asset_keys:
@@ -106,7 +107,8 @@ def test_jobs_schedule_and_sensors_are_wired():
     assert {"raw_transactions_suite", "raw_fraud_labels_suite"} <= daily_checks
     retrain = defs.resolve_job_def("retrain_job")
     assert {k.to_user_string() for k in retrain.asset_layer.executable_asset_keys} == {
-        "fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model"}
+        "fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model",
+        "model_importance", "model_fairness"}
     schedule = defs.resolve_schedule_def("daily_schedule")
     assert schedule.job_name == "daily_job" and schedule.cron_schedule == "30 0 * * *"
     assert schedule.execution_timezone == "UTC"

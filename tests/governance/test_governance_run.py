@@ -71,6 +71,8 @@ def test_the_champion_cannot_be_its_own_challenger(world):
     home, champion, challenger = world
     with pytest.raises(ValueError, match="is the champion"):
         set_challenger(home.mlflow, champion)
+    with pytest.raises(ValueError, match=r"v9 is not a registered version of 'fraud_model' \(registered: 1, 2\)"):
+        set_challenger(home.mlflow, "9")
     assert challenger_version(home.mlflow) == challenger
 
 
