@@ -30,7 +30,10 @@ def test_every_raw_table_has_a_blocking_check():
     for name in ("raw_transactions", "raw_fraud_labels", "raw_profiles", "raw_credit_cards"):
         assert checks.get(name) == f"{name}_suite"
     graph = defs.resolve_asset_graph()
-    assert all(graph.get_check_spec(check).blocking for check in graph.asset_check_keys)
+    # data-quality checks gate; the fairness check only warns (the issue asks for it non-blocking)
+    warning_only = {dg.AssetCheckKey(dg.AssetKey("model_fairness"), "fairness_disparity")}
+    assert all(graph.get_check_spec(check).blocking for check in graph.asset_check_keys - warning_only)
+    assert not any(graph.get_check_spec(check).blocking for check in warning_only)
 
 
 def test_main_job_exists():

@@ -17,7 +17,7 @@ HISTORIES = dg.AssetSelection.assets("raw_profiles", "raw_credit_cards", "card_v
 FEATURES = dg.AssetSelection.assets(
     "transactions_fg", "transactions_4h_aggs", "fraud_labels_fg", "card_recent_charges_fg"  # offline and online
 )
-SCORES_AND_DRIFT = dg.AssetSelection.assets("batch_scores", "feature_drift")
+SCORES_AND_DRIFT = dg.AssetSelection.assets("batch_scores", "shadow_scores", "feature_drift")
 
 #: Run tags that say why automation launched a run (shown on the run in the UI).
 TRIGGER_TAG = "fraud/trigger"
@@ -44,7 +44,7 @@ refresh_job = dg.define_asset_job(
 
 retrain_job = dg.define_asset_job(
     "retrain_job",
-    selection=dg.AssetSelection.groups("training"),
+    selection=dg.AssetSelection.groups("training") | dg.AssetSelection.assets("model_importance", "model_fairness"),
     description="Train on all labelled days, evaluate against the baseline and the champion, register; the "
                 "champion alias moves only if the new model is better (the registry rule).",
 )

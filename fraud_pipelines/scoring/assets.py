@@ -2,55 +2,27 @@
 that records which model version made each score."""
 
 import dagster as dg
-import numpy as np
 import pandas as pd
-import pyarrow as pa
+from pydantic import Field
 
-from feature_logic.schema import UTC_TIMESTAMP
-from fraud_pipelines.features import groups
 from fraud_pipelines.features.writes import chunks
+from fraud_pipelines.governance.compute import measured
 from fraud_pipelines.metadata import table_metadata
 from fraud_pipelines.partitions import DAILY, days_in
 from fraud_pipelines.per_day import add_day_metadata, day_metadata, days_text, split_by_day, window_text
 from fraud_pipelines.resources import MlflowResource, StorageResource
-from fraud_pipelines.tables import DeltaDayTable
-from fraud_pipelines.training import fraud_view
+from fraud_pipelines.scoring.batch import ReasonCodes, VersionScorer
+from fraud_pipelines.scoring.tables import scores_table
 
 GROUP = "scoring"
 
-SCORES = pa.schema([
-    ("tid", pa.int64()),  # or pa.string(): typed like the charges' ids (`scores_table`)
-    ("cc_num", pa.int64()),
-    ("datetime", UTC_TIMESTAMP),
-    ("fraud_score", pa.float64()),
-    ("decision", pa.int8()),  # 1: raise an alert
-    ("threshold", pa.float64()),
-    ("model_name", pa.string()),
-    ("model_version", pa.string()),
-])
 
+class ScoringConfig(dg.Config):
+    """Which charges carry reason codes in the `reasons` column."""
 
-def scores_table(storage: StorageResource, tid_type: pa.DataType | None = None) -> DeltaDayTable:
-    """The `batch_scores` Delta table under the storage root, its `tid` typed like the charges'
-    ids: `tid_type` when given, else as stored, else int64."""
-    uri = f"{storage.location}/scores/batch_scores"
-    if tid_type is None:
-        tid_type = _stored_tid_type(uri, storage.storage_options) or pa.int64()
-    if pa.types.is_string(tid_type) or pa.types.is_large_string(tid_type) or pa.types.is_string_view(tid_type):
-        tid_type = pa.string()
-    schema = SCORES.set(SCORES.get_field_index("tid"), pa.field("tid", tid_type))
-    return DeltaDayTable(uri, schema, time_column="datetime", storage_options=storage.storage_options)
-
-
-def _stored_tid_type(uri: str, storage_options: dict[str, str]) -> pa.DataType | None:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        stored = pa.schema(DeltaTable(uri, storage_options=storage_options).schema().to_arrow())
-    except TableNotFoundError:
-        return None
-    return stored.field("tid").type
+    reason_codes: ReasonCodes = Field(default="alerts", description=(
+        "alerts: every alerted charge (what analysts review); all: every charge (TreeSHAP costs far more than "
+        "scoring: see bench/bench_reason_codes.py); none: no reasons."))
 
 
 @dg.asset(
@@ -63,33 +35,28 @@ def _stored_tid_type(uri: str, storage_options: dict[str, str]) -> pa.DataType |
     description="Each charge of the day scored by the champion: score, decision, threshold, model version.",
 )
 def batch_scores(
-    context: dg.AssetExecutionContext, storage: StorageResource, mlflow: MlflowResource
+    context: dg.AssetExecutionContext, config: ScoringConfig, storage: StorageResource, mlflow: MlflowResource
 ) -> dg.MaterializeResult:
+    with measured() as cost:
+        result = _score_days(context, storage, mlflow, config.reason_codes)
+    result.metadata.update(cost.metadata("scoring"))
+    return result
+
+
+def _score_days(context: dg.AssetExecutionContext, storage: StorageResource, mlflow: MlflowResource,
+                reason_codes: ReasonCodes) -> dg.MaterializeResult:
     fs = storage.feature_store()
     champion = mlflow.get_champion()
     if champion is None:
         raise RuntimeError("no champion model yet: materialize registered_model first (it promotes the first model)")
-    model = mlflow.load_version(champion.version)
-    fv = fraud_view.get_or_create(fs)
-    fv.init_batch_scoring(int(champion.training_dataset_version))
-    transactions = groups.TRANSACTIONS.get_or_create(fs)
-    table = scores_table(storage, tid_type=transactions.schema().field("tid").type)
+    scorer = VersionScorer.load(mlflow, fs, champion.version, champion.training_dataset_version)
+    model = scorer.model
+    table = scores_table(storage, tid_type=scorer.transactions.schema().field("tid").type)
     days = days_in(context.partition_time_window)
     rows = alerts = 0
     last = pd.DataFrame()
     for start, end in chunks(days):
-        spine = transactions.read(start, end, columns=["tid", "cc_num", "datetime"])
-        features = fv.get_batch_data(spine=spine[["tid", "datetime"]], primary_key=True)
-        if not features["tid"].equals(spine["tid"]):
-            raise RuntimeError("batch data rows do not line up with the charges being scored")
-        score = model.predict_proba(features.drop(columns=["tid"]))
-        scored = spine.assign(
-            fraud_score=score,
-            decision=(score >= model.threshold).astype(np.int8),
-            threshold=model.threshold,
-            model_name=mlflow.registered_model_name,
-            model_version=str(model.version),
-        )
+        scored = scorer.score(start, end, reasons=reason_codes)
         chunk_days = [d for d in days if start.date() <= d < end.date()]
         written = table.replace_days(scored, chunk_days)
         add_day_metadata(context, {day: _day_scores(frame, written["delta_version"])
@@ -100,7 +67,8 @@ def batch_scores(
     return dg.MaterializeResult(metadata=table_metadata(
         last, uri=table.uri, time_column="datetime",
         **{"dagster/row_count": rows, "run_alerts": alerts, "run_alert_rate": round(alerts / rows, 5) if rows else 0.0,
-           "model_version": str(model.version), "threshold": model.threshold, "run_days": days_text(days[0], days[-1])},
+           "model_version": str(model.version), "threshold": model.threshold, "run_days": days_text(days[0], days[-1]),
+           "reason_codes": reason_codes},
     ))
 
 

@@ -59,7 +59,8 @@ from fraud_pipelines.training.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 _STATE_RETRY_SECONDS = 5.0
-FEATURES_FLAG = {"include_features": "Return the model's input vector."}
+FLAGS = {"include_features": "Return the model's input vector.",
+         "include_reasons": "Return the top 3 reasons: the features' TreeSHAP contributions to the score."}
 
 
 class ServingService:
@@ -160,20 +161,21 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
 
     context = {"rules": request_rules()}  # the data contract's categories and tid type, read once
 
-    def score(transactions: list[Transaction], include_features: bool) -> list[dict[str, Any]]:
+    def score(transactions: list[Transaction], include_features: bool,
+              include_reasons: bool = False) -> list[dict[str, Any]]:
         model, scorer = service.ready()
-        return scorer.score(model, transactions, include_features=include_features)
+        return scorer.score(model, transactions, include_features=include_features, include_reasons=include_reasons)
 
     # The responses are built by our own code and written directly (documented by `responses`):
     # validating them again as pydantic models would cost more than the scoring does.
     @app.post("/predict", response_class=Response, responses={200: {"model": Prediction}}, dependencies=guarded,
-              summary="Score one charge", openapi_extra=body_openapi(Transaction, FEATURES_FLAG))
+              summary="Score one charge", openapi_extra=body_openapi(Transaction, FLAGS))
     async def predict(request: Request) -> Any:
-        include_features = query_flag(request, "include_features")
+        include_features, include_reasons = (query_flag(request, name) for name in FLAGS)
         transaction = validated(Transaction, await json_bytes(request), context)
-        return _json((await run_in_threadpool(score, [transaction], include_features))[0])
+        return _json((await run_in_threadpool(score, [transaction], include_features, include_reasons))[0])
 
-    def score_batch(body: bytes, include_features: bool) -> Response:
+    def score_batch(body: bytes, include_features: bool, include_reasons: bool) -> Response:
         batch = validated(TransactionBatch, body, context)
         if len(batch.transactions) > settings.max_batch:
             raise HTTPException(422, detail=[{
@@ -181,14 +183,14 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
                 "msg": f"at most {settings.max_batch} transactions per request, got {len(batch.transactions)}; "
                        "split the batch",
             }])
-        return _json({"predictions": score(batch.transactions, include_features)})
+        return _json({"predictions": score(batch.transactions, include_features, include_reasons)})
 
     @app.post("/predict/batch", response_class=Response, responses={200: {"model": BatchPrediction}},
               dependencies=guarded, summary="Score several charges in order",
-              openapi_extra=body_openapi(TransactionBatch, FEATURES_FLAG))
+              openapi_extra=body_openapi(TransactionBatch, FLAGS))
     async def predict_batch(request: Request) -> Any:
-        include_features = query_flag(request, "include_features")
-        return await run_in_threadpool(score_batch, await json_bytes(request), include_features)
+        include_features, include_reasons = (query_flag(request, name) for name in FLAGS)
+        return await run_in_threadpool(score_batch, await json_bytes(request), include_features, include_reasons)
 
     def add_charge(body: bytes) -> Any:
         charge = validated(Charge, body, context)

@@ -188,6 +188,14 @@ class ChargeStored(BaseModel):
 CardStatus = Literal["known", "new", "unknown", "out_of_order"]
 
 
+class Reason(BaseModel):
+    """One feature that pushed the score up: its TreeSHAP contribution in log-odds."""
+
+    feature: str
+    value: float | str | None = Field(description="The feature's value (a category by its name); null if missing.")
+    contribution: float = Field(description="Contribution to the trees' margin (log-odds, before calibration).")
+
+
 class Prediction(BaseModel):
     """The champion's verdict on one charge."""
 
@@ -206,6 +214,10 @@ class Prediction(BaseModel):
     )
     features: dict[str, float | int | None] | None = Field(
         default=None, description="The model's input vector (after transformations), with include_features=true."
+    )
+    reasons: list[Reason] | None = Field(
+        default=None, description="With include_reasons=true: the 3 features that pushed the score up most, "
+        "largest first (the same as batch_scores' `reasons` column for the same charge)."
     )
 
 

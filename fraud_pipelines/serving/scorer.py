@@ -17,6 +17,7 @@ from feature_logic.request_features import (
     remember_charge,
     utc_micros,
 )
+from fraud_pipelines.governance.reasons import reasons_for_vectors
 from fraud_pipelines.serving.card_states import CardStateStore
 from fraud_pipelines.serving.champion import ServingModel
 from fraud_pipelines.serving.schemas import Transaction
@@ -73,13 +74,16 @@ class FraudScorer:
                 earlier[transaction.cc_num] = remembered
         return BuiltVector(model.vector(features.as_dict()), features, status)
 
-    def score(self, model: ServingModel, transactions: list[Transaction], *, include_features: bool) -> list[dict[str, Any]]:
+    def score(self, model: ServingModel, transactions: list[Transaction], *, include_features: bool,
+              include_reasons: bool = False) -> list[dict[str, Any]]:
         """Predictions in request order; a charge sees the same batch's earlier charges of its card
         that carry a tid (in memory only: nothing is stored)."""
         earlier: dict[int, tuple[StoredCharge, ...]] | None = {} if len(transactions) > 1 else None
         built = [self.build(model, t, earlier) for t in transactions]
         scores = model.predict([b.vector for b in built])
         alerts = scores >= model.threshold  # compared as batch scoring does (float32 scores)
+        reasons = reasons_for_vectors(model, [b.vector for b in built], [b.features.as_dict() for b in built]) \
+            if include_reasons else None
         out = []
         for transaction, item, score, alert in zip(transactions, built, scores.tolist(), alerts.tolist()):
             prediction = {
@@ -87,6 +91,8 @@ class FraudScorer:
                 "decision": "alert" if alert else "pass", "threshold": model.threshold,
                 "model_name": model.name, "model_version": model.version, "card_status": item.card_status,
             }
+            if reasons is not None:
+                prediction["reasons"] = reasons[len(out)]
             if include_features:
                 prediction["features"] = {name: _json_value(v) for name, v in zip(model.feature_names, item.vector)}
             out.append(prediction)

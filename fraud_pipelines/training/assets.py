@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import Field
 
 from fraud_pipelines.features import groups
+from fraud_pipelines.governance.compute import measured
 from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.training import fraud_view
@@ -133,7 +134,8 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
     params = TrainingParams(n_estimators=config.n_estimators, learning_rate=config.learning_rate,
                             max_depth=config.max_depth, early_stopping_rounds=config.early_stopping_rounds,
                             seed=config.seed, calibration=config.calibration)
-    trained = train_model(x_train, y_train, x_val, y_val, params)
+    with measured() as cost:
+        trained = train_model(x_train, y_train, x_val, y_val, params)
     record = fv.get_training_dataset(version)
     logged = mlflow.log_training_run(
         trained,
@@ -151,7 +153,10 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
         "training_dataset_version": version,
         "features": dg.MetadataValue.json(list(trained.feature_names)),
         **{k: dg.MetadataValue.float(float(v)) for k, v in summary.items()},
+        **cost.metadata("training"),
     })
+    for name, value in cost.metadata("training").items():
+        mlflow.client().log_metric(logged.run_id, name, float(value))
     return {"run_id": logged.run_id, "training_dataset_version": version, "feature_names": list(trained.feature_names)}
 
 

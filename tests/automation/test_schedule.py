@@ -97,7 +97,8 @@ def test_jobs_schedule_and_sensors_are_wired():
     daily_assets = {k.to_user_string() for k in daily.asset_layer.executable_asset_keys}
     histories = {"raw_profiles", "raw_credit_cards", "card_versions_fg"}  # unpartitioned, refreshed every run
     assert daily_assets == {"raw_transactions", "raw_fraud_labels", "transactions_fg", "transactions_4h_aggs",
-                            "fraud_labels_fg", "card_recent_charges_fg", "batch_scores", "feature_drift", *histories}
+                            "fraud_labels_fg", "card_recent_charges_fg", "batch_scores", "shadow_scores",
+                            "feature_drift", *histories}
     # The documented CLI backfill (`dagster job execute -j daily_job --partition-range A...B`) needs
     # every daily asset of the job to take a whole range in one run.
     for key in daily.asset_layer.executable_asset_keys:
@@ -111,7 +112,8 @@ def test_jobs_schedule_and_sensors_are_wired():
     assert {"raw_transactions_suite", "raw_fraud_labels_suite"} <= daily_checks
     retrain = defs.resolve_job_def("retrain_job")
     assert {k.to_user_string() for k in retrain.asset_layer.executable_asset_keys} == {
-        "fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model"}
+        "fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model",
+        "model_importance", "model_fairness"}
     schedule = defs.resolve_schedule_def("daily_schedule")
     assert schedule.job_name == "daily_job" and schedule.cron_schedule == "30 0 * * *"
     assert schedule.execution_timezone == "UTC"

@@ -1,11 +1,12 @@
 """No training/serving skew: for sampled labelled charges, with each card's online state rebuilt
 as of just before the charge from the offline feature group, the vector the running service
-builds equals the training-data row bit for bit (after transformations), and its score and
-decision equal batch scoring's. Then the charge is written through POST /charges, and the card's
+builds equals the training-data row bit for bit (after transformations), and its score, decision
+and reason codes equal batch scoring's. Then the charge is written through POST /charges, and the card's
 state equals the one the batch rebuilds. Once with the SQLite online store, once with Redis."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
 
@@ -49,6 +50,13 @@ def served(request, home, tmp_path_factory):
             yield client, storage
 
 
+@pytest.fixture(scope="module")
+def reasons_for_every_charge(home):
+    """Batch scores re-run with reason codes on every charge (by default only alerts carry them)."""
+    config = {"ops": {"batch_scores": {"config": {"reason_codes": "all"}}}}
+    assert materialize(home, selection=[dg.AssetKey("batch_scores")], run_config=config).success
+
+
 def _training_rows(fs, td_version: int) -> pd.DataFrame:
     fv = fs.get_feature_view(fraud_view.NAME, fraud_view.VERSION)
     splits = fv.get_train_validation_test_split(td_version, primary_key=True)
@@ -74,7 +82,8 @@ def _same(served, trained) -> bool:
     return np.float64(served).view(np.int64) == np.float64(trained).view(np.int64)
 
 
-def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, served, card_numbers):
+def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, reasons_for_every_charge, served,
+                                                                       card_numbers):
     service, storage = served
     fs = storage.feature_store()
     champion = home.mlflow.get_champion()
@@ -90,7 +99,8 @@ def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, se
     for row in _sample(raw, training.index).itertuples():
         at = row.datetime.to_pydatetime()
         write_online(fs, recent_charges_as_of(fs, at, [row.cc_num]))
-        response = service.post("/predict", params={"include_features": "true"}, json=_request(row, card_numbers))
+        response = service.post("/predict", params={"include_features": "true", "include_reasons": "true"},
+                                json=_request(row, card_numbers))
         assert response.status_code == 200, response.text
         served = response.json()
         trained = training.loc[row.tid]
@@ -102,6 +112,9 @@ def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, se
         assert (served["decision"] == "alert") == bool(batch.at[row.tid, "decision"])
         assert served["model_version"] == batch.at[row.tid, "model_version"] == champion.version
         assert served["card_status"] in ("known", "new")
+        assert served["reasons"] == json.loads(batch.at[row.tid, "reasons"])  # the same reason codes
+        contributions = [reason["contribution"] for reason in served["reasons"]]
+        assert len(contributions) == 3 and contributions == sorted(contributions, reverse=True)
         statuses.append(served["card_status"])
 
         assert served["cc_num"] == row.cc_num  # answered with the token the tables hold
