@@ -46,7 +46,8 @@ def test_rollback_job_takes_a_version_and_a_reason():
 GROUPS = {
     "raw": {"raw_transactions", "raw_fraud_labels", "raw_profiles", "raw_credit_cards"},
     "features": {"transactions_fg", "transactions_4h_aggs", "fraud_labels_fg"},
-    "training": {"fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model"},
+    "training": {"fraud_feature_view", "training_dataset", "feature_selection", "model_tuning", "fraud_model",
+                 "learning_curve", "model_evaluation", "registered_model"},
     "scoring": {"batch_scores"},
     "serving": {"card_recent_charges_fg", "card_versions_fg"},
 }
