@@ -22,13 +22,15 @@ class SelectionConfig(dg.Config):
                                                            "validation PR-AUC.")
     min_gain: float = Field(default=0.0, description="The subset is adopted when its validation PR-AUC is at least "
                                                      "the full set's plus this.")
+    max_features: int = Field(default=0, ge=0, description="Keep at most this many, the most useful (0: no limit).")
     n_repeats: int = Field(default=5, ge=1, description="Shuffles per feature (permutation importance).")
     max_rows: int = Field(default=250_000, ge=100, description="Rows sampled for correlations and permutations.")
     seed: int = 42
 
     def policy(self) -> SelectionPolicy:
         return SelectionPolicy(max_mode_share=self.max_mode_share, max_correlation=self.max_correlation,
-                               min_importance=self.min_importance, min_gain=self.min_gain, n_repeats=self.n_repeats,
+                               min_importance=self.min_importance, min_gain=self.min_gain,
+                               max_features=self.max_features or None, n_repeats=self.n_repeats,
                                max_rows=self.max_rows, seed=self.seed)
 
 

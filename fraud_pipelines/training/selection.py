@@ -5,10 +5,10 @@ value covers `max_mode_share` of the training rows carries almost nothing; (2) r
 features whose Spearman correlation on the training rows reaches `max_correlation`, the one with the
 lower XGBoost gain goes; (3) usefulness: scikit-learn's permutation importance of each remaining
 feature on validation PR-AUC, from an XGBoost model trained on all candidates; features whose mean
-drop is at most `min_importance` go. A model retrained on the survivors is compared with the
-all-features model on validation: the subset is adopted only when its PR-AUC is at least the full
-set's plus `min_gain` (a tie keeps fewer features: less feature debt). The test split is never an
-argument here, so it cannot be looked at.
+drop is at most `min_importance` go, and beyond `max_features` the least useful. A model retrained
+on the survivors is compared with the all-features model on validation: the subset is adopted only
+when its PR-AUC is at least the full set's plus `min_gain` (a tie keeps fewer features: less feature
+debt). The test split is never an argument here, so it cannot be looked at.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class SelectionPolicy:
     max_correlation: float = 0.98
     min_importance: float = 0.0
     min_gain: float = 0.0
+    max_features: int | None = None  # keep at most this many (the most useful) after the passes
     n_repeats: int = 5
     max_rows: int = 250_000  # rows sampled (seeded) for correlations and permutations
     seed: int = 42
@@ -47,6 +48,8 @@ class SelectionPolicy:
             raise ValueError(f"max_correlation must be within (0, 1], got {self.max_correlation!r}")
         if self.n_repeats < 1 or self.max_rows < 100:
             raise ValueError("n_repeats must be at least 1 and max_rows at least 100")
+        if self.max_features is not None and self.max_features < 1:
+            raise ValueError(f"max_features must be at least 1 when set, got {self.max_features!r}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,10 @@ def rank_features(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_va
     for name in names:
         if name not in reasons and importance[name] <= policy.min_importance:
             reasons[name] = f"no validation PR-AUC lost when shuffled ({importance[name]:+.4f})"
+    if policy.max_features is not None:
+        ordered = importance[[n for n in names if n not in reasons]].sort_values(ascending=False, kind="stable")
+        for name in ordered.index[policy.max_features:]:
+            reasons[name] = f"beyond max_features={policy.max_features} ({importance[name]:+.4f})"
     selected = tuple(n for n in names if n not in reasons)
     if not selected:  # keep the single most useful feature rather than nothing
         best = importance.idxmax()

@@ -118,8 +118,10 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
 
 
 def _record(frozen: Any) -> TrialRecord:
+    # Optuna gives a pruned trial its last reported value (XGBoost's aucpr, not average precision): left out
+    complete = frozen.state.name == "COMPLETE"
     return TrialRecord(number=frozen.number, params=dict(frozen.params), state=frozen.state.name,
-                       validation_pr_auc=None if frozen.value is None else float(frozen.value),
+                       validation_pr_auc=float(frozen.value) if complete else None,
                        rounds=int(frozen.user_attrs.get("rounds", max(frozen.intermediate_values, default=-1) + 1)))
 
 
