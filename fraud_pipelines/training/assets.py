@@ -305,12 +305,16 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
                      storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
     fv = fraud_view.get_or_create(storage.feature_store())
     version = fraud_model["training_dataset_version"]
-    x_train, x_val, x_test, y_train, y_val, y_test = fv.get_train_validation_test_split(version)
-    candidate = mlflow.load_logged(mlflow.find_logged_run(fraud_model["run_id"]))
-    scores = {"model": candidate.predict_proba(x_test)}
+    # one split in memory at a time: the baseline is fitted on train and thresholded on validation first
+    [(x_train, y_train)] = fraud_view.read_splits(fv, version, ("train",))
     baseline = train_baseline(x_train, y_train)
-    scores["baseline"] = baseline.predict_proba(x_test)
+    del x_train, y_train
+    [(x_val, y_val)] = fraud_view.read_splits(fv, version, ("validation",))
     baseline_threshold = choose_threshold(np.asarray(y_val), baseline.predict_proba(x_val), rule="max_f1")
+    del x_val, y_val
+    [(x_test, y_test)] = fraud_view.read_splits(fv, version, ("test",))
+    candidate = mlflow.load_logged(mlflow.find_logged_run(fraud_model["run_id"]))
+    scores = {"model": candidate.predict_proba(x_test), "baseline": baseline.predict_proba(x_test)}
     evaluations = {"model": evaluate(y_test, scores["model"], threshold=candidate.threshold, name="model"),
                    "baseline": evaluate(y_test, scores["baseline"], threshold=baseline_threshold, name="baseline")}
     champion = mlflow.get_champion()

@@ -54,6 +54,7 @@ def get_or_create(fs: Any) -> Any:
 def get_or_create_selected(fs: Any, features: Sequence[str], *, description: str = "") -> Any:
     """The version of this view holding exactly `features` (a subset of v1's, kept in v1's order):
     an existing version with those features, or the next version number, created now."""
+    features = list(features)
     wanted = [f for f in TRANSACTION_FEATURES + WINDOW_FEATURES if f in set(features)]
     unknown = sorted(set(features) - set(wanted))
     if unknown or not wanted:
@@ -85,9 +86,16 @@ def _query(fs: Any, features: Sequence[str]) -> Any:
     return query
 
 
+def read_splits(fv: Any, training_dataset_version: int, names: Sequence[str], *, primary_key: bool = False,
+                event_time: bool = False) -> list[tuple[Any, Any]]:
+    """(X, y) of the named splits of a recorded version, and nothing else: feature selection and tuning
+    must not see the test split, and evaluation need not hold train while it reads test. The feature
+    store's public getters read every split, so this asks its split reader for these by name."""
+    return fv._get(training_dataset_version, tuple(names), primary_key, event_time)
+
+
 def train_and_validation(fv: Any, training_dataset_version: int, *, event_time: bool = False) -> tuple[Any, ...]:
-    """X_train, X_val, y_train, y_val of a recorded version; its test split is not read at all (feature
-    selection and tuning must not see it). The feature store's public getters read every split, so this
-    asks its split reader for the two by name."""
-    (x_train, y_train), (x_val, y_val) = fv._get(training_dataset_version, ("train", "validation"), False, event_time)
+    """X_train, X_val, y_train, y_val of a recorded version; its test split is not read at all."""
+    (x_train, y_train), (x_val, y_val) = read_splits(fv, training_dataset_version, ("train", "validation"),
+                                                     event_time=event_time)
     return x_train, x_val, y_train, y_val
