@@ -143,7 +143,7 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
 
 @dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
           description="Ranks the view's features on train + validation only (permutation importance on validation "
-                      "PR-AUC, gain, low variance, redundancy); a subset no worse on validation becomes a new feature "
+                      "PR-AUC, gain, low variance, redundancy); a subset better on validation becomes a new feature "
                       "view version with its training dataset.")
 def feature_selection(context: dg.AssetExecutionContext, config: SelectionConfig, training_dataset: dict[str, Any],
                       storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:

@@ -20,8 +20,8 @@ class SelectionConfig(dg.Config):
                                                              "one with less gain.")
     min_importance: float = Field(default=0.0, description="Drop a feature whose shuffling costs at most this much "
                                                            "validation PR-AUC.")
-    min_gain: float = Field(default=0.0, description="The subset is adopted when its validation PR-AUC is at least "
-                                                     "the full set's plus this.")
+    min_gain: float = Field(default=0.0, description="The subset is adopted when its validation PR-AUC beats the "
+                                                     "full set's by more than this (negative: accept a small loss).")
     max_features: int = Field(default=0, ge=0, description="Keep at most this many, the most useful (0: no limit).")
     n_repeats: int = Field(default=5, ge=1, description="Shuffles per feature (permutation importance).")
     max_rows: int = Field(default=250_000, ge=100, description="Rows sampled for correlations and permutations.")

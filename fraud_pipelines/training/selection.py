@@ -7,8 +7,9 @@ lower XGBoost gain goes; (3) usefulness: scikit-learn's permutation importance o
 feature on validation PR-AUC, from an XGBoost model trained on all candidates; features whose mean
 drop is at most `min_importance` go, and beyond `max_features` the least useful. A model retrained
 on the survivors is compared with the all-features model on validation: the subset is adopted only
-when its PR-AUC is at least the full set's plus `min_gain` (a tie keeps fewer features: less feature
-debt). The test split is never an argument here, so it cannot be looked at.
+when its PR-AUC beats the full set's by more than `min_gain` (a negative `min_gain` accepts a small
+loss for fewer features: less feature debt). The test split is never an argument here, so it cannot
+be looked at.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def rank_features(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_va
     else:
         cols = list(selected)
         subset_pr_auc = train_model(X_train[cols], y_train, X_val[cols], y_val, params).validation_pr_auc
-    adopted = len(selected) < len(names) and subset_pr_auc >= full.validation_pr_auc + policy.min_gain
+    adopted = len(selected) < len(names) and subset_pr_auc > full.validation_pr_auc + policy.min_gain
     total_gain = float(gain.sum()) or 1.0
     ranking = pd.DataFrame({
         "feature": names,

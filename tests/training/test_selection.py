@@ -39,7 +39,7 @@ def test_the_signal_ranks_first_and_noise_far_below(ranked):
 
 
 def test_adoption_follows_validation_pr_auc(ranked):
-    assert ranked.adopted == (ranked.selected_validation_pr_auc >= ranked.full_validation_pr_auc)
+    assert ranked.adopted == (ranked.selected_validation_pr_auc > ranked.full_validation_pr_auc)
     assert ranked.features == (ranked.selected if ranked.adopted else tuple(ranked.ranking["feature"]))
     assert "features selected" in ranked.reason() and "| `x1` |" in ranked.markdown()
 
