@@ -28,6 +28,7 @@ class SelectionConfig(dg.Config):
     seed: int = 42
 
     def policy(self) -> SelectionPolicy:
+        """The selection library's policy for these settings."""
         return SelectionPolicy(max_mode_share=self.max_mode_share, max_correlation=self.max_correlation,
                                min_importance=self.min_importance, min_gain=self.min_gain,
                                max_features=self.max_features or None, n_repeats=self.n_repeats,
@@ -47,6 +48,7 @@ class TuningConfig(dg.Config):
     early_stopping_rounds: int = Field(default=50, ge=1)
 
     def budget(self) -> TuningBudget:
+        """The search's budget for these settings (off when both limits are 0)."""
         return TuningBudget(n_trials=self.n_trials, timeout_seconds=self.timeout_seconds or None, seed=self.seed,
                             n_startup_trials=self.n_startup_trials)
 

@@ -63,11 +63,12 @@ class SelectionResult:
     selected_validation_pr_auc: float
     adopted: bool
     rows: dict[str, int]
+    candidates: tuple[str, ...] = ()  # every feature ranked, in the input's column order
 
     @property
     def features(self) -> tuple[str, ...]:
-        """The features training should use: the subset when adopted, else every candidate."""
-        return self.selected if self.adopted else tuple(self.ranking["feature"])
+        """The features training should use, in the input's column order: the subset when adopted, else all."""
+        return self.selected if self.adopted else self.candidates
 
     def reason(self) -> str:
         """One sentence: kept or not, and the validation PR-AUCs behind it."""
@@ -139,7 +140,8 @@ def rank_features(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_va
         "reason": [reasons.get(n, "kept") for n in names],
     }).sort_values(["selected", "permutation_importance", "gain_share"], ascending=False, kind="stable")
     return SelectionResult(ranking.reset_index(drop=True), selected, float(full.validation_pr_auc),
-                           float(subset_pr_auc), bool(adopted), {"train": len(X_train), "validation": len(X_val)})
+                           float(subset_pr_auc), bool(adopted), {"train": len(X_train), "validation": len(X_val)},
+                           tuple(names))
 
 
 def _mode_shares(X: pd.DataFrame) -> dict[str, float]:

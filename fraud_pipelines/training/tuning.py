@@ -40,6 +40,7 @@ class TuningBudget:
 
     @property
     def enabled(self) -> bool:
+        """Whether any limit is set, i.e. the search runs at all."""
         return self.n_trials > 0 or self.timeout_seconds is not None
 
 

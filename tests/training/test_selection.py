@@ -40,7 +40,8 @@ def test_the_signal_ranks_first_and_noise_far_below(ranked):
 
 def test_adoption_follows_validation_pr_auc(ranked):
     assert ranked.adopted == (ranked.selected_validation_pr_auc > ranked.full_validation_pr_auc)
-    assert ranked.features == (ranked.selected if ranked.adopted else tuple(ranked.ranking["feature"]))
+    assert ranked.features == (ranked.selected if ranked.adopted else ranked.candidates)
+    assert ranked.candidates == ("x0", "x1", "category", "amount_scaled", "noise", "constant", "x0_copy")
     assert "features selected" in ranked.reason() and "| `x1` |" in ranked.markdown()
 
 
