@@ -63,8 +63,9 @@ class ModelConfig(dg.Config):
         "Features left out besides those feature_selection dropped (names it already dropped are ignored)."))
     calibration: Literal["auto", "platt", "isotonic", "none"] = Field(default="auto", description=(
         "Probability calibration fitted on validation: auto picks the lowest out-of-fold Brier score."))
-    use_selected_features: bool = Field(default=True, description=(
-        "Train on the features feature_selection kept (all of them when it adopted no subset)."))
+    use_selected_features: bool = Field(default=False, description=(
+        "Train on the features feature_selection kept (all of them when it adopted no subset). Off by default: "
+        "the served feature set changes only when asked."))
     use_tuned_params: bool = Field(default=True, description=(
         "Use model_tuning's best parameters (learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, "
         "reg_lambda) instead of this config's, when the search ran."))
