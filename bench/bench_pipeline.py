@@ -3,6 +3,7 @@ wall time and peak memory per asset.
 
 Each asset runs as its own Dagster run in its own child process, in dependency order, against
 one persistent instance and FRAUD_HOME, so each peak RSS (read with wait4) is that asset's own.
+The Optuna search is off (FRAUD_BENCH_TRIALS=N runs N trials).
 Usage: python bench/bench_pipeline.py [--cards 100000] [--days 90] [--per-day 111112] [--until ASSET]
 """
 
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ORDER = [
     "raw_profiles", "raw_credit_cards", "raw_transactions", "raw_fraud_labels",
     "fraud_labels_fg", "transactions_fg", "transactions_4h_aggs",
-    "fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model",
+    "fraud_feature_view", "training_dataset", "feature_selection", "model_tuning", "fraud_model", "learning_curve",
+    "model_evaluation", "registered_model",
     "batch_scores",
 ]
 
@@ -41,7 +43,10 @@ def child(asset: str, cards: int, days: int, per_day: int) -> None:
         instance=dg.DagsterInstance.get(),
         asset_selection=[dg.AssetKey(asset)],
         run_config={"resources": {"raw_source": {"config": {
-            "n_cards": cards, "transactions_per_day": per_day, "horizon_days": days}}}},
+            "n_cards": cards, "transactions_per_day": per_day, "horizon_days": days}}},
+            # the tuning budget is off unless FRAUD_BENCH_TRIALS asks for trials (fraud_model keeps its config)
+            **({"ops": {"model_tuning": {"config": {"n_trials": int(os.environ.get("FRAUD_BENCH_TRIALS", "0")),
+                                                    "timeout_seconds": 0}}}} if asset == "model_tuning" else {})},
         tags={"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": last},
     )
     seconds = time.perf_counter() - began

@@ -57,7 +57,8 @@ def test_forget_card_job_takes_a_token_never_a_card_number():
 GROUPS = {
     "raw": {"raw_transactions", "raw_fraud_labels", "raw_profiles", "raw_credit_cards"},
     "features": {"transactions_fg", "transactions_4h_aggs", "fraud_labels_fg"},
-    "training": {"fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model"},
+    "training": {"fraud_feature_view", "training_dataset", "feature_selection", "model_tuning", "fraud_model",
+                 "learning_curve", "model_evaluation", "registered_model"},
     "scoring": {"batch_scores"},
     "serving": {"card_recent_charges_fg", "card_versions_fg"},
 }

@@ -20,11 +20,13 @@ EVERYTHING = [*RAW_ASSETS, *RAW_CHECKS, *FEATURE_ASSETS, *FEATURE_CHECKS, *TRAIN
 
 FIRST, LAST = "2025-01-01", "2025-01-12"
 SMALL = RawSourceResource(n_cards=400, transactions_per_day=1_200, horizon_days=20, seed=5, fraud_rate=0.02)
-# Fewer features and stumps: still better than the baseline, worse than the champion.
-WEAKER = {"drop_features": ["trans_freq", "loc_delta_mavg", "loc_delta_t_minus_1"], "n_estimators": 5, "max_depth": 1}
+# Fewer features and stumps (not the tuned parameters): still better than the baseline, worse than the champion.
+WEAKER = {"drop_features": ["trans_freq", "loc_delta_mavg", "loc_delta_t_minus_1"], "n_estimators": 5, "max_depth": 1,
+          "use_tuned_params": False}
 # Without any behavioural feature the model cannot even beat the baseline: the gate stops it.
 HOPELESS = {"drop_features": ["loc_delta_t_minus_1", "time_delta_t_minus_1", "trans_volume_mavg",
-                              "trans_volume_mstd", "trans_freq", "loc_delta_mavg"], "n_estimators": 5, "max_depth": 1}
+                              "trans_volume_mstd", "trans_freq", "loc_delta_mavg"], "n_estimators": 5, "max_depth": 1,
+            "use_tuned_params": False}
 
 
 @pytest.fixture()
@@ -46,7 +48,8 @@ def run_job(instance, *, selection=None, run_config=None, first=FIRST, last=LAST
     )
 
 
-TRAINING = [dg.AssetKey(k) for k in ("training_dataset", "fraud_model", "model_evaluation", "registered_model")]
+TRAINING = [dg.AssetKey(k) for k in ("training_dataset", "feature_selection", "model_tuning", "fraud_model",
+                                      "model_evaluation", "registered_model")]
 
 
 def test_whole_graph_then_a_weaker_model_does_not_take_the_alias(instance):

@@ -7,6 +7,7 @@ and the model in MLflow.
 """
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,15 +20,18 @@ from fraud_pipelines.features import groups
 from fraud_pipelines.governance.compute import measured
 from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.resources import MlflowResource, StorageResource
-from fraud_pipelines.training import fraud_view
+from fraud_pipelines.training import curves, fraud_view
 from fraud_pipelines.training.baseline import train_baseline
 from fraud_pipelines.training.calibration import calibration_on_test
+from fraud_pipelines.training.config import CurvesConfig, SelectionConfig, TuningConfig
 from fraud_pipelines.training.evaluation import compare, evaluate
 from fraud_pipelines.training.model import TrainingParams, choose_threshold, train_model
 from fraud_pipelines.training.plots import markdown_image, save_evaluation_plots
 from fraud_pipelines.training.promotion import PromotionDecision, PromotionPolicy, decide
 from fraud_pipelines.training.registry import Lineage
 from fraud_pipelines.training.rescoring import rescore_versions
+from fraud_pipelines.training.selection import rank_features
+from fraud_pipelines.training.side_runs import SearchRuns, log_selection
 from fraud_pipelines.training.splits import MIN_POSITIVES, check_positives, configured_ranges, ranges_with_positives
 
 GROUP = "training"
@@ -55,9 +59,25 @@ class ModelConfig(dg.Config):
     max_depth: int = 6
     early_stopping_rounds: int = 50
     seed: int = 42
-    drop_features: list[str] = Field(default_factory=list)
+    drop_features: list[str] = Field(default_factory=list, description=(
+        "Features left out besides those feature_selection dropped (names it already dropped are ignored)."))
     calibration: Literal["auto", "platt", "isotonic", "none"] = Field(default="auto", description=(
         "Probability calibration fitted on validation: auto picks the lowest out-of-fold Brier score."))
+    use_selected_features: bool = Field(default=False, description=(
+        "Train on the features feature_selection kept (all of them when it adopted no subset). Off by default: "
+        "the served feature set changes only when asked."))
+    use_tuned_params: bool = Field(default=True, description=(
+        "Use model_tuning's best parameters (learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, "
+        "reg_lambda) instead of this config's, when the search ran."))
+    threshold_rule: Literal["max_f1", "target_precision", "max_recall_at_fpr", "min_cost"] = Field(
+        default="max_f1", description=(
+            "How the alert threshold is chosen on the calibrated validation probabilities: max_f1; target_precision "
+            "(lowest score reaching target_precision); max_recall_at_fpr (most frauds with at most max_fpr of genuine "
+            "charges flagged); min_cost (least cost_false_positive x false alerts + cost_false_negative x missed)."))
+    target_precision: float = Field(default=0.5, gt=0, le=1)
+    max_fpr: float = Field(default=0.01, ge=0, lt=1)
+    cost_false_positive: float = Field(default=1.0, ge=0, description="Cost of reviewing a genuine charge's alert.")
+    cost_false_negative: float = Field(default=100.0, ge=0, description="Cost of a missed fraud.")
 
 
 class PromotionConfig(dg.Config):
@@ -123,17 +143,107 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
 
 
 @dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
-          description="XGBoost trained on the training dataset, early-stopped on validation, logged to MLflow.")
+          description="Ranks the view's features on train + validation only (permutation importance on validation "
+                      "PR-AUC, gain, low variance, redundancy); a subset better on validation becomes a new feature "
+                      "view version with its training dataset.")
+def feature_selection(context: dg.AssetExecutionContext, config: SelectionConfig, training_dataset: dict[str, Any],
+                      storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
+    fs = storage.feature_store()
+    fv = fraud_view.get_or_create(fs)
+    version = training_dataset["version"]
+    out = {"training_dataset_version": version, "features": fv.feature_names(), "adopted": False,
+           "feature_view_version": fraud_view.VERSION, "selected_training_dataset_version": None}
+    if not config.enabled:
+        context.add_output_metadata({"enabled": False, "features": dg.MetadataValue.json(out["features"])})
+        return out
+    x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, version, event_time=True)
+    times = [c for c in fv.feature_names(event_time=True) if c not in fv.feature_names()]
+    latest = max(x_train[times].max().max(), x_val[times].max().max())
+    policy = config.policy()
+    result = rank_features(x_train.drop(columns=times), y_train, x_val.drop(columns=times), y_val, policy)
+    del x_train, x_val
+    if result.adopted:
+        view = fraud_view.get_or_create_selected(fs, result.selected)
+        record = fv.get_training_dataset(version)
+        selected_td = view.create_train_validation_test_split(
+            **{f"{name}_{end}": getattr(record.splits[name], end) for name in ("train", "validation", "test")
+               for end in ("start", "end")}, description=f"{fv.name} v{fv.version} td{version} on the selected features")
+        out |= {"features": list(result.selected), "adopted": True, "feature_view_version": view.version,
+                "selected_training_dataset_version": selected_td}
+    view_name = f"{fraud_view.NAME} v{out['feature_view_version']}"
+    run_id = log_selection(mlflow, result, policy, training_dataset_version=version, feature_view=view_name)
+    context.add_output_metadata({
+        "ranking": dg.MetadataValue.md(result.markdown()),
+        "decision": result.reason(),
+        "feature_view": view_name,
+        "selected_training_dataset_version": out["selected_training_dataset_version"],
+        "features": dg.MetadataValue.json(out["features"]),
+        "rows_read": dg.MetadataValue.json(result.rows),
+        "latest_event_time_read": str(latest),
+        "test_split_start": str(fv.get_training_dataset(version).splits["test"].start),
+        "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(run_id)),
+    })
+    return out | {"mlflow_run_id": run_id}
+
+
+@dg.asset(group_name=GROUP, kinds={"optuna", "mlflow"},
+          description="Optuna search of the XGBoost parameters on train + validation, pruned on validation PR-AUC; "
+                      "each trial a nested MLflow run; fraud_model trains with the best.")
+def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, feature_selection: dict[str, Any],
+                 storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
+    from fraud_pipelines.training.tuning import tune
+
+    budget = config.budget()
+    if not budget.enabled:
+        context.add_output_metadata({"enabled": False})
+        return {"params": {}, "enabled": False}
+    fv = fraud_view.get_or_create(storage.feature_store())
+    version = feature_selection["training_dataset_version"]
+    x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, version)
+    features = feature_selection["features"]
+    base = TrainingParams(n_estimators=config.n_estimators, early_stopping_rounds=config.early_stopping_rounds,
+                          seed=config.seed, calibration="none")
+    runs = SearchRuns(mlflow, training_dataset_version=version, budget=budget, base_params=base.to_dict())
+    try:
+        result = tune(x_train[features], y_train, x_val[features], y_val, base, budget, on_trial=runs.trial)
+    except BaseException as error:
+        runs.finish(None, error)
+        raise
+    runs.finish(result)
+    trials = pd.DataFrame([{"trial": t.number, "state": t.state, "validation_pr_auc": t.validation_pr_auc,
+                            "rounds": t.rounds, **t.params} for t in result.trials]).round(4)
+    context.add_output_metadata({
+        "best_params": dg.MetadataValue.json(result.best_params),
+        "best_validation_pr_auc": result.best_validation_pr_auc,
+        "trials": frame_table(trials),
+        "n_pruned": int((trials["state"] == "PRUNED").sum()),
+        "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(runs.run_id)),
+    })
+    return {"params": result.best_params, "enabled": True, "best_validation_pr_auc": result.best_validation_pr_auc,
+            "mlflow_run_id": runs.run_id}
+
+
+@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
+          description="XGBoost trained on the training dataset (selected features, tuned parameters), early-stopped "
+                      "on validation, logged to MLflow.")
 def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training_dataset: dict[str, Any],
+                feature_selection: dict[str, Any], model_tuning: dict[str, Any],
                 storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
     fv = fraud_view.get_or_create(storage.feature_store())
     version = training_dataset["version"]
     x_train, x_val, _, y_train, y_val, _ = fv.get_train_validation_test_split(version)
-    if config.drop_features:
-        x_train, x_val = x_train.drop(columns=config.drop_features), x_val.drop(columns=config.drop_features)
+    features = list(feature_selection["features"]) if config.use_selected_features else list(x_train.columns)
+    features = [f for f in features if f not in set(config.drop_features)]
+    x_train, x_val = x_train[features], x_val[features]
     params = TrainingParams(n_estimators=config.n_estimators, learning_rate=config.learning_rate,
                             max_depth=config.max_depth, early_stopping_rounds=config.early_stopping_rounds,
-                            seed=config.seed, calibration=config.calibration)
+                            seed=config.seed, calibration=config.calibration, threshold_rule=config.threshold_rule,
+                            target_precision=config.target_precision, max_fpr=config.max_fpr,
+                            cost_false_positive=config.cost_false_positive,
+                            cost_false_negative=config.cost_false_negative)
+    tuned = model_tuning.get("params") or {}
+    if config.use_tuned_params and tuned:
+        params = replace(params, **tuned)
     with measured() as cost:
         trained = train_model(x_train, y_train, x_val, y_val, params)
     record = fv.get_training_dataset(version)
@@ -145,6 +255,9 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
                         feature_view_version=fraud_view.VERSION, delta_versions=record.delta_versions),
         run_name=f"xgboost td{version}",
     )
+    mlflow.client().set_tag(logged.run_id, "selected_feature_view_version", str(feature_selection["feature_view_version"]))
+    if config.use_tuned_params and tuned:
+        mlflow.client().set_tag(logged.run_id, "tuning_run_id", model_tuning["mlflow_run_id"])
     summary = trained.summary()
     context.add_output_metadata({
         "mlflow_run_id": logged.run_id,
@@ -152,12 +265,43 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
         "mlflow_runs": dg.MetadataValue.url(mlflow.ui_url()),
         "training_dataset_version": version,
         "features": dg.MetadataValue.json(list(trained.feature_names)),
+        "params": dg.MetadataValue.json(params.to_dict()),
+        "tuned": bool(config.use_tuned_params and tuned),
         **{k: dg.MetadataValue.float(float(v)) for k, v in summary.items()},
         **cost.metadata("training"),
     })
     for name, value in cost.metadata("training").items():
         mlflow.client().log_metric(logged.run_id, name, float(value))
-    return {"run_id": logged.run_id, "training_dataset_version": version, "feature_names": list(trained.feature_names)}
+    return {"run_id": logged.run_id, "training_dataset_version": version, "feature_names": list(trained.feature_names),
+            "params": params.to_dict()}
+
+
+@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
+          description="The model's learning curve (validation PR-AUC against training rows), stored with its MLflow run.")
+def learning_curve(context: dg.AssetExecutionContext, config: CurvesConfig, fraud_model: dict[str, Any],
+                   storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
+    if not config.shares:
+        context.add_output_metadata({"enabled": False})
+        return {"enabled": False}
+    fv = fraud_view.get_or_create(storage.feature_store())
+    x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, fraud_model["training_dataset_version"])
+    features, run_id = fraud_model["feature_names"], fraud_model["run_id"]
+    full_pr_auc = mlflow.client().get_run(run_id).data.metrics.get("validation_pr_auc", float("nan"))
+    curve = curves.learning_curve(x_train[features], y_train, x_val[features], y_val,
+                                  TrainingParams(**fraud_model["params"]), shares=config.shares, seed=config.seed,
+                                  full=(float("nan"), full_pr_auc))
+    with tempfile.TemporaryDirectory(prefix="curves_") as folder:
+        path = curves.plot_learning_curve(curve, f"{folder}/learning_curve.png")
+        client = mlflow.client()
+        client.log_artifact(run_id, str(path), artifact_path="plots")
+        client.log_dict(run_id, curve.to_dict(orient="records"), "curves/learning_curve.json")
+        image = markdown_image(path)
+    context.add_output_metadata({
+        "learning_curve": frame_table(curve.round(4)),
+        "plot_learning_curve": dg.MetadataValue.md(image),
+        "plot": dg.MetadataValue.md(f"![learning curve]({mlflow.artifact_url(run_id, 'plots/learning_curve.png')})"),
+    })
+    return {"enabled": True, "curve": curve.to_dict(orient="records")}
 
 
 @dg.asset(group_name=GROUP, kinds={"mlflow"},
@@ -166,12 +310,16 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
                      storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
     fv = fraud_view.get_or_create(storage.feature_store())
     version = fraud_model["training_dataset_version"]
-    x_train, x_val, x_test, y_train, y_val, y_test = fv.get_train_validation_test_split(version)
-    candidate = mlflow.load_logged(mlflow.find_logged_run(fraud_model["run_id"]))
-    scores = {"model": candidate.predict_proba(x_test)}
+    # one split in memory at a time: the baseline is fitted on train and thresholded on validation first
+    [(x_train, y_train)] = fraud_view.read_splits(fv, version, ("train",))
     baseline = train_baseline(x_train, y_train)
-    scores["baseline"] = baseline.predict_proba(x_test)
+    del x_train, y_train
+    [(x_val, y_val)] = fraud_view.read_splits(fv, version, ("validation",))
     baseline_threshold = choose_threshold(np.asarray(y_val), baseline.predict_proba(x_val), rule="max_f1")
+    del x_val, y_val
+    [(x_test, y_test)] = fraud_view.read_splits(fv, version, ("test",))
+    candidate = mlflow.load_logged(mlflow.find_logged_run(fraud_model["run_id"]))
+    scores = {"model": candidate.predict_proba(x_test), "baseline": baseline.predict_proba(x_test)}
     evaluations = {"model": evaluate(y_test, scores["model"], threshold=candidate.threshold, name="model"),
                    "baseline": evaluate(y_test, scores["baseline"], threshold=baseline_threshold, name="baseline")}
     champion = mlflow.get_champion()
@@ -192,6 +340,7 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
                                       confusion=evaluations["model"].confusion,
                                       importance=candidate_importance(candidate))
         plots["reliability"] = calibration.plot(y_test, f"{folder}/reliability.png")
+        plots["lift_gain"] = curves.plot_lift_gain(evaluations["model"].lift_table(), f"{folder}/lift_gain.png")
         mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots, metrics=calibration.metrics())
         images = {f"plot_{name}": dg.MetadataValue.md(markdown_image(path)) for name, path in plots.items()}
     run_id = fraud_model["run_id"]
@@ -254,4 +403,5 @@ def registered_model(context: dg.AssetExecutionContext, model_evaluation: dict[s
     return {"version": version, "promoted": promoted, "champion_version": champion}
 
 
-TRAINING_ASSETS = [fraud_feature_view, training_dataset, fraud_model, model_evaluation, registered_model]
+TRAINING_ASSETS = [fraud_feature_view, training_dataset, feature_selection, model_tuning, fraud_model,
+                   learning_curve, model_evaluation, registered_model]

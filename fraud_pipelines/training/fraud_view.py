@@ -8,6 +8,7 @@ behaviour, and a model that memorizes them does not generalize (and should not).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fraud_pipelines.features import groups
@@ -40,19 +41,61 @@ def sources() -> dict[str, str]:
 
 def get_or_create(fs: Any) -> Any:
     """The feature view in `fs`, created from the three feature groups on first use."""
-    labels = groups.FRAUD_LABELS.get_or_create(fs)
-    transactions = groups.TRANSACTIONS.get_or_create(fs)
-    aggregates = groups.TRANSACTIONS_4H_AGGS.get_or_create(fs)
-    query = (
-        labels.select(["tid", "datetime", LABEL])
-        .join(transactions.select(list(TRANSACTION_FEATURES)), on=["tid"])
-        .join(aggregates.select(list(WINDOW_FEATURES)), on=["tid"])
-    )
     return fs.get_or_create_feature_view(
         NAME,
         VERSION,
-        query=query,
+        query=_query(fs, TRANSACTION_FEATURES + WINDOW_FEATURES),
         labels=[LABEL],
         transformation_functions=TRANSFORMATIONS,
         description="Labelled charges with their per-charge and 4-hour window features, point-in-time correct.",
     )
+
+
+def get_or_create_selected(fs: Any, features: Sequence[str], *, description: str = "") -> Any:
+    """The version of this view holding exactly `features` (a subset of v1's, kept in v1's order):
+    an existing version with those features, or the next version number, created now."""
+    features = list(features)
+    wanted = [f for f in TRANSACTION_FEATURES + WINDOW_FEATURES if f in set(features)]
+    unknown = sorted(set(features) - set(wanted))
+    if unknown or not wanted:
+        raise ValueError(f"feature view {NAME}: selected features must be a non-empty subset of v{VERSION}'s "
+                         f"{list(TRANSACTION_FEATURES + WINDOW_FEATURES)}; unknown: {unknown[:5]}")
+    versions = sorted(v for name, v in fs.feature_views() if name == NAME)
+    for version in versions:
+        if version != VERSION and fs.get_feature_view(NAME, version).feature_names() == wanted:
+            return fs.get_feature_view(NAME, version)
+    return fs.get_or_create_feature_view(
+        NAME,
+        max(versions, default=VERSION) + 1,
+        query=_query(fs, wanted),
+        labels=[LABEL],
+        transformation_functions={f: t for f, t in TRANSFORMATIONS.items() if f in wanted},
+        description=description or f"v{VERSION} narrowed to the selected features {wanted}",
+    )
+
+
+def _query(fs: Any, features: Sequence[str]) -> Any:
+    """Labels joined point-in-time on `tid` with the charge's features and, when any is wanted, its window's."""
+    query = groups.FRAUD_LABELS.get_or_create(fs).select(["tid", "datetime", LABEL])
+    own = [f for f in TRANSACTION_FEATURES if f in features]
+    window = [f for f in WINDOW_FEATURES if f in features]
+    if own:
+        query = query.join(groups.TRANSACTIONS.get_or_create(fs).select(own), on=["tid"])
+    if window:
+        query = query.join(groups.TRANSACTIONS_4H_AGGS.get_or_create(fs).select(window), on=["tid"])
+    return query
+
+
+def read_splits(fv: Any, training_dataset_version: int, names: Sequence[str], *, primary_key: bool = False,
+                event_time: bool = False) -> list[tuple[Any, Any]]:
+    """(X, y) of the named splits of a recorded version, and nothing else: feature selection and tuning
+    must not see the test split, and evaluation need not hold train while it reads test. The feature
+    store's public getters read every split, so this asks its split reader for these by name."""
+    return fv._get(training_dataset_version, tuple(names), primary_key, event_time)
+
+
+def train_and_validation(fv: Any, training_dataset_version: int, *, event_time: bool = False) -> tuple[Any, ...]:
+    """X_train, X_val, y_train, y_val of a recorded version; its test split is not read at all."""
+    (x_train, y_train), (x_val, y_val) = read_splits(fv, training_dataset_version, ("train", "validation"),
+                                                     event_time=event_time)
+    return x_train, x_val, y_train, y_val

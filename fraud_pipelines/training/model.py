@@ -12,10 +12,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, precision_recall_curve
+from sklearn.metrics import average_precision_score
 
 from fraud_pipelines.training.calibration import CalibrationReport, Calibrator, fit_calibrator
 from fraud_pipelines.training.evaluation import check_labels_and_scores
+from fraud_pipelines.training.thresholds import RULES, choose_threshold
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,13 +34,20 @@ class TrainingParams:
     scale_pos_weight: float | None = None  # None: negatives / positives of the train labels
     seed: int = 42
     n_jobs: int | None = None  # None: all cores; hist training is deterministic either way
-    threshold_rule: Literal["max_f1", "target_precision"] = "max_f1"
+    threshold_rule: Literal["max_f1", "target_precision", "max_recall_at_fpr", "min_cost"] = "max_f1"
     target_precision: float = 0.5  # used by threshold_rule="target_precision"
+    max_fpr: float = 0.01  # used by threshold_rule="max_recall_at_fpr"
+    cost_false_positive: float = 1.0  # used by threshold_rule="min_cost": reviewing a genuine alert
+    cost_false_negative: float = 100.0  # used by threshold_rule="min_cost": a missed fraud
     calibration: Literal["auto", "platt", "isotonic", "none"] = "auto"  # fitted on validation scores
 
     def __post_init__(self) -> None:
-        if self.threshold_rule not in ("max_f1", "target_precision"):
-            raise ValueError(f"threshold_rule must be 'max_f1' or 'target_precision', got {self.threshold_rule!r}")
+        if self.threshold_rule not in RULES:
+            raise ValueError(f"threshold_rule must be one of {', '.join(RULES)}, got {self.threshold_rule!r}")
+        if not 0.0 <= self.max_fpr < 1.0:
+            raise ValueError(f"max_fpr must be within [0, 1), got {self.max_fpr!r}")
+        if min(self.cost_false_positive, self.cost_false_negative) < 0:
+            raise ValueError("cost_false_positive and cost_false_negative must be >= 0")
         if not 0.0 < self.target_precision <= 1.0:
             raise ValueError(f"target_precision must be within (0, 1], got {self.target_precision!r}")
         if self.calibration not in ("auto", "platt", "isotonic", "none"):
@@ -140,30 +148,6 @@ def imbalance_weight(y_train: np.ndarray) -> float:
     return (len(y_train) - positives) / positives
 
 
-def choose_threshold(
-    y_val: Any, scores: Any, *, rule: str = "max_f1", target_precision: float = 0.5
-) -> float:
-    """The alert threshold (flag score >= threshold), chosen on the validation split.
-
-    "max_f1": the score that maximises F1 (ties: the highest such score, fewer alerts).
-    "target_precision": the lowest score whose precision reaches `target_precision`, i.e. the
-    most fraud caught at that alert quality; if none reaches it, falls back to max F1.
-    """
-    labels, probabilities = check_labels_and_scores(y_val, scores)
-    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
-    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
-                   where=(precision + recall) > 0)
-    if rule == "target_precision":
-        reaching = np.flatnonzero(precision >= target_precision)
-        if reaching.size:
-            return float(thresholds[reaching[0]])
-    elif rule != "max_f1":
-        raise ValueError(f"unknown threshold rule {rule!r}; use 'max_f1' or 'target_precision'")
-    best = np.flatnonzero(f1 == f1.max())[-1]
-    return float(thresholds[best])
-
-
 def feature_importance(classifier: Any, feature_names: tuple[str, ...]) -> pd.Series:
     """Total gain per feature from a fitted XGBClassifier, largest first."""
     gains = classifier.get_booster().get_score(importance_type="total_gain")
@@ -183,6 +167,28 @@ def _check_split(X: pd.DataFrame, y: Any, what: str) -> np.ndarray:
     return labels
 
 
+def make_classifier(params: TrainingParams, scale_pos_weight: float, callbacks: list[Any] | None = None) -> Any:
+    """The unfitted XGBClassifier of `params`: hist trees, early stopping on validation PR-AUC (aucpr)."""
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(
+        n_estimators=params.n_estimators,
+        learning_rate=params.learning_rate,
+        max_depth=params.max_depth,
+        min_child_weight=params.min_child_weight,
+        subsample=params.subsample,
+        colsample_bytree=params.colsample_bytree,
+        reg_lambda=params.reg_lambda,
+        scale_pos_weight=scale_pos_weight,
+        early_stopping_rounds=params.early_stopping_rounds,
+        eval_metric="aucpr",
+        tree_method="hist",
+        random_state=params.seed,
+        n_jobs=params.n_jobs,
+        callbacks=callbacks,
+    )
+
+
 def train_model(
     X_train: pd.DataFrame,
     y_train: Any,
@@ -195,8 +201,6 @@ def train_model(
 
     Both splits need both classes; the validation columns must match the train columns.
     """
-    from xgboost import XGBClassifier
-
     params = params or TrainingParams()
     train_labels = _check_split(X_train, y_train, "train")
     val_labels = _check_split(X_val, y_val, "val")
@@ -206,28 +210,15 @@ def train_model(
             f"extra {sorted(set(X_val.columns) - set(X_train.columns))} (order must match too)"
         )
     weight = params.scale_pos_weight or imbalance_weight(train_labels)
-    classifier = XGBClassifier(
-        n_estimators=params.n_estimators,
-        learning_rate=params.learning_rate,
-        max_depth=params.max_depth,
-        min_child_weight=params.min_child_weight,
-        subsample=params.subsample,
-        colsample_bytree=params.colsample_bytree,
-        reg_lambda=params.reg_lambda,
-        scale_pos_weight=weight,
-        early_stopping_rounds=params.early_stopping_rounds,
-        eval_metric="aucpr",
-        tree_method="hist",
-        random_state=params.seed,
-        n_jobs=params.n_jobs,
-    )
+    classifier = make_classifier(params, weight)
     classifier.fit(X_train, train_labels, eval_set=[(X_val, val_labels)], verbose=False)
     feature_names = tuple(str(name) for name in X_train.columns)
     raw_val_scores = classifier.predict_proba(X_val)[:, 1]
     calibrator, calibration = fit_calibrator(val_labels, raw_val_scores, method=params.calibration, seed=params.seed)
     threshold = choose_threshold(
         val_labels, calibrator.transform(raw_val_scores), rule=params.threshold_rule,
-        target_precision=params.target_precision,
+        target_precision=params.target_precision, max_fpr=params.max_fpr,
+        cost_false_positive=params.cost_false_positive, cost_false_negative=params.cost_false_negative,
     )
     return TrainedModel(
         classifier=classifier,

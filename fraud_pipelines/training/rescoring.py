@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fraud_pipelines.training.fraud_view import read_splits
 from fraud_pipelines.training.promotion import PromotionPolicy
 from fraud_pipelines.training.registry import RegistryOperations
 
@@ -36,7 +37,7 @@ def rescore_versions(mlflow: RegistryOperations, fv, td_version: int, champion: 
 
 def split_rows_for(fv, version: int, other_version: int) -> pd.DataFrame:
     """The test rows of training dataset `version`, transformed with training dataset `other_version`'s fitted state."""
-    x_test_keys, = fv.get_train_validation_test_split(version, primary_key=True, event_time=True)[2:3]
+    [(x_test_keys, _)] = read_splits(fv, version, ("test",), primary_key=True, event_time=True)
     spine = x_test_keys[["tid", "datetime"]]
     fv.init_batch_scoring(other_version)
     batch = fv.get_batch_data(spine=spine, primary_key=True)

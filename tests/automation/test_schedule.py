@@ -112,8 +112,8 @@ def test_jobs_schedule_and_sensors_are_wired():
     assert {"raw_transactions_suite", "raw_fraud_labels_suite"} <= daily_checks
     retrain = defs.resolve_job_def("retrain_job")
     assert {k.to_user_string() for k in retrain.asset_layer.executable_asset_keys} == {
-        "fraud_feature_view", "training_dataset", "fraud_model", "model_evaluation", "registered_model",
-        "model_importance", "model_fairness"}
+        "fraud_feature_view", "training_dataset", "feature_selection", "model_tuning", "fraud_model", "learning_curve",
+        "model_evaluation", "registered_model", "model_importance", "model_fairness"}
     schedule = defs.resolve_schedule_def("daily_schedule")
     assert schedule.job_name == "daily_job" and schedule.cron_schedule == "30 0 * * *"
     assert schedule.execution_timezone == "UTC"

@@ -15,7 +15,13 @@ from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.resources import MlflowResource, RawSourceResource, StorageResource
 from fraud_pipelines.training import fraud_view
-from fraud_pipelines.training.assets import fraud_feature_view, fraud_model, training_dataset
+from fraud_pipelines.training.assets import (
+    feature_selection,
+    fraud_feature_view,
+    fraud_model,
+    model_tuning,
+    training_dataset,
+)
 from fraud_pipelines.training.splits import (
     SplitError,
     check_positives,
@@ -83,7 +89,7 @@ def test_a_real_run_on_sparse_labels_fails_before_training():
     instance = dg.DagsterInstance.ephemeral()
     assert dg.materialize([*RAW_ASSETS, *FEATURE_ASSETS], tags=tags, resources=resources, instance=instance).success
 
-    result = dg.materialize([fraud_feature_view, training_dataset, fraud_model],
+    result = dg.materialize([fraud_feature_view, training_dataset, feature_selection, model_tuning, fraud_model],
                             resources={**resources, "mlflow": MlflowResource()}, instance=instance,
                             raise_on_error=False)
     assert not result.success
@@ -93,6 +99,6 @@ def test_a_real_run_on_sparse_labels_fails_before_training():
         error = error.cause
     assert error.cls_name == "SplitError"
     assert "`train_end`" in error.message and "`min_positives`=20" in error.message
-    assert "fraud_model" not in {e.step_key for e in result.get_step_success_events()}
+    assert not {"feature_selection", "fraud_model"} & {e.step_key for e in result.get_step_success_events()}
     # Refused before the split was recorded: no training dataset version exists.
     assert fraud_view.get_or_create(StorageResource().feature_store()).training_dataset_versions() == []

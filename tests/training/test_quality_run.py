@@ -1,0 +1,108 @@
+"""The model-quality assets in a real Dagster run on small synthetic data: feature selection reads
+train and validation only and records a selected feature view version that reproduces its training
+data; the Optuna search logs nested runs; fraud_model trains on the selection with the best parameters."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from fraud_pipelines.features.assets import FEATURE_ASSETS
+from fraud_pipelines.raw.assets import RAW_ASSETS
+from fraud_pipelines.resources import MlflowResource, RawSourceResource, StorageResource
+from fraud_pipelines.training import fraud_view
+from fraud_pipelines.training.assets import TRAINING_ASSETS
+from fraud_pipelines.training.side_runs import PARENT_TAG
+
+SMALL = RawSourceResource(n_cards=400, transactions_per_day=1_200, horizon_days=20, seed=5, fraud_rate=0.02)
+QUALITY = ["raw_transactions", "raw_fraud_labels", "raw_profiles", "raw_credit_cards", "transactions_fg",
+           "transactions_4h_aggs", "fraud_labels_fg", "fraud_feature_view", "training_dataset", "feature_selection",
+           "model_tuning", "fraud_model", "learning_curve"]
+# At most 5 features, adopted whatever their validation PR-AUC: a selected view version is certain.
+CONFIG = {"ops": {"feature_selection": {"config": {"max_features": 5, "min_gain": -1.0, "n_repeats": 2}},
+                  "model_tuning": {"config": {"n_trials": 3, "timeout_seconds": 0, "n_estimators": 200}},
+                  "fraud_model": {"config": {"use_selected_features": True}},
+                  "learning_curve": {"config": {"shares": [0.5]}}}}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    home = tmp_path_factory.mktemp("quality_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRAUD_HOME", str(home))
+        patch.setenv("DAGSTER_HOME", str(home / "dagster"))
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(
+                [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS], instance=instance,
+                resources={"storage": StorageResource(), "raw_source": SMALL, "mlflow": MlflowResource()},
+                selection=QUALITY, run_config=CONFIG,
+                tags={"dagster/asset_partition_range_start": "2025-01-01",
+                      "dagster/asset_partition_range_end": "2025-01-12"})
+            assert result.success
+            # pinned now: the per-test FRAUD_HOME fixture would move a lazily resolved store elsewhere
+            yield result, StorageResource().feature_store(), MlflowResource(
+                tracking_uri=MlflowResource().resolved_tracking_uri())
+
+
+def metadata(result, asset: str) -> dict:
+    event = next(m for m in result.get_asset_materialization_events() if m.asset_key == dg.AssetKey(asset))
+    return {key: value.value for key, value in event.materialization.metadata.items()}
+
+
+def test_selection_reads_train_and_validation_rows_only(run):
+    result, fs, _ = run
+    selection = result.output_for_node("feature_selection")
+    record = fraud_view.get_or_create(fs).get_training_dataset(selection["training_dataset_version"])
+    seen = metadata(result, "feature_selection")
+    assert seen["rows_read"] == {"train": record.row_counts["train"], "validation": record.row_counts["validation"]}
+    assert pd.Timestamp(seen["latest_event_time_read"]) < pd.Timestamp(record.splits["test"].start)
+    assert pd.Timestamp(seen["test_split_start"]) == pd.Timestamp(record.splits["test"].start)
+    assert "| rank | feature |" in seen["ranking"]
+
+
+def test_a_selected_view_version_reproduces_its_training_data(run):
+    result, fs, _ = run
+    selection = result.output_for_node("feature_selection")
+    assert selection["adopted"] and selection["feature_view_version"] == 2 and len(selection["features"]) == 5
+    full = fraud_view.get_or_create(fs)
+    view = fs.get_feature_view(fraud_view.NAME, 2)
+    assert view.feature_names() == selection["features"]
+    source = full.get_train_validation_test_split(selection["training_dataset_version"])
+    selected = view.get_train_validation_test_split(selection["selected_training_dataset_version"])
+    for mine, theirs in zip(selected[:3], source[:3]):
+        pd.testing.assert_frame_equal(mine.reset_index(drop=True), theirs[selection["features"]].reset_index(drop=True))
+    for mine, theirs in zip(selected[3:], source[3:]):
+        pd.testing.assert_series_equal(mine.reset_index(drop=True), theirs.reset_index(drop=True))
+    record = view.get_training_dataset(selection["selected_training_dataset_version"])
+    original = full.get_training_dataset(selection["training_dataset_version"])
+    assert record.splits == original.splits and record.row_counts == original.row_counts
+    assert all(original.delta_versions[table] == v for table, v in record.delta_versions.items())
+    # asking again for the same features finds that version; the full view is untouched
+    assert fraud_view.get_or_create_selected(fs, reversed(selection["features"])).version == 2
+    assert full.feature_names() == list(fraud_view.TRANSACTION_FEATURES + fraud_view.WINDOW_FEATURES)
+
+
+def test_fraud_model_trains_on_the_selection_with_the_tuned_parameters(run):
+    result, _, mlflow = run
+    selection = result.output_for_node("feature_selection")
+    tuning = result.output_for_node("model_tuning")
+    model = result.output_for_node("fraud_model")
+    assert model["feature_names"] == selection["features"]
+    assert {k: model["params"][k] for k in tuning["params"]} == tuning["params"]
+    client = mlflow.client()
+    tags = client.get_run(model["run_id"]).data.tags
+    assert tags["selected_feature_view_version"] == "2" and tags["tuning_run_id"] == tuning["mlflow_run_id"]
+    trials = client.search_runs([mlflow.experiment_id()], f"tags.`{PARENT_TAG}` = '{tuning['mlflow_run_id']}'")
+    assert len(trials) == 3
+    ranking = client.search_runs([mlflow.experiment_id()], "tags.`fraud.run_kind` = 'feature_selection'")
+    assert len(ranking) == 1 and ranking[0].data.metrics["n_selected"] == 5
+
+
+def test_learning_curve_is_stored_with_the_model_run(run):
+    result, _, mlflow = run
+    model = result.output_for_node("fraud_model")
+    curve = result.output_for_node("learning_curve")["curve"]
+    assert [point["share"] for point in curve] == [0.5, 1.0]
+    artifacts = {a.path for a in mlflow.client().list_artifacts(model["run_id"], "plots")}
+    assert "plots/learning_curve.png" in artifacts
