@@ -2,7 +2,8 @@
 the IO manager and the MLflow server, refuse what they do not know, and leave the embedded defaults alone
 when unset. A table that several writers create and fill at once ends with one copy of the rows: each
 writer either commits or is refused with CommitFailedError (the loser of the race for version 0 is not
-retried as an append: it overwrites its range instead). The whole cluster runs in tests/cluster (`make test-cluster`)."""
+retried as an append: it overwrites its range instead). The whole cluster runs in tests/cluster
+(`make test-cluster`)."""
 
 from __future__ import annotations
 
