@@ -95,10 +95,11 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, day: date) -> Any:
     """Evaluate the daily schedule at the tick that follows `day` (00:30 UTC the day after)."""
     schedule = defs.resolve_schedule_def("daily_schedule")
     moment = datetime.combine(day + timedelta(days=1), _TICK_TIME)
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=moment,
-                                        repository_def=defs.get_repository_def(),
-                                        resources={"storage": defs.resources["storage"]})
-    return schedule.evaluate_tick(context)
+    # Entered and closed: its resources are built inside an instance context that must not outlive it.
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=moment,
+                                   repository_def=defs.get_repository_def(),
+                                   resources={"storage": defs.resources["storage"]}) as context:
+        return schedule.evaluate_tick(context)
 
 
 def evaluate(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str, cursor: str | None) -> Any:

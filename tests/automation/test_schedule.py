@@ -22,9 +22,10 @@ def instance():
 
 def tick_at(instance, when: datetime, storage=None):
     storage = storage or defs.resources["storage"]
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                        repository_def=defs.get_repository_def(), resources={"storage": storage})
-    return defs.resolve_schedule_def("daily_schedule").evaluate_tick(context)
+    # Entered and closed: its resources are built inside an instance context that must not outlive it.
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                   repository_def=defs.get_repository_def(), resources={"storage": storage}) as context:
+        return defs.resolve_schedule_def("daily_schedule").evaluate_tick(context)
 
 
 def ingested(instance, *days: str) -> None:

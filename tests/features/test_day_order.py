@@ -61,8 +61,8 @@ def stale() -> dict:
 
 
 def sensor_request(instance):
-    context = dg.build_sensor_context(instance=instance, resources={"storage": StorageResource()})
-    return stale_features_sensor(context)
+    with dg.build_sensor_context(instance=instance, resources={"storage": StorageResource()}) as context:
+        return stale_features_sensor(context)
 
 
 def in_order(home, monkeypatch, days=("2025-01-01", "2025-01-03")) -> dict[str, pd.DataFrame]:
