@@ -23,8 +23,8 @@ class SelectionConfig(dg.Config):
     min_gain: float = Field(default=0.0, description="The subset is adopted when its validation PR-AUC beats the "
                                                      "full set's by more than this (negative: accept a small loss).")
     max_features: int = Field(default=0, ge=0, description="Keep at most this many, the most useful (0: no limit).")
-    n_repeats: int = Field(default=5, ge=1, description="Shuffles per feature (permutation importance).")
-    max_rows: int = Field(default=250_000, ge=100, description="Rows sampled for correlations and permutations.")
+    n_repeats: int = Field(default=3, ge=1, description="Shuffles per feature (permutation importance).")
+    max_rows: int = Field(default=100_000, ge=100, description="Rows sampled for correlations and permutations.")
     seed: int = 42
 
     def policy(self) -> SelectionPolicy:
@@ -38,8 +38,8 @@ class SelectionConfig(dg.Config):
 class TuningConfig(dg.Config):
     """The Optuna budget: `n_trials` 0 and `timeout_seconds` 0 turn the search off (fraud_model keeps its config)."""
 
-    n_trials: int = Field(default=4, ge=0, description="Trials to run (0: no limit by count).")
-    timeout_seconds: float = Field(default=30.0, ge=0, description=(
+    n_trials: int = Field(default=3, ge=0, description="Trials to run (0: no limit by count).")
+    timeout_seconds: float = Field(default=15.0, ge=0, description=(
         "Stop starting trials after this long (0: no limit by time). A time limit makes the number of trials, "
         "hence the result, depend on the machine; set 0 for a reproducible search."))
     seed: int = 42

@@ -22,7 +22,8 @@ WRITE_TOKEN = "wr1te-token"
 WRITE = {"Authorization": f"Bearer {WRITE_TOKEN}"}
 MAX_BATCH = 3
 LATER = "2025-01-25T12:00:00+00:00"  # well after the data: no charge of any card in the 4 hours before
-TRAINING = [dg.AssetKey(k) for k in ("training_dataset", "fraud_model", "model_evaluation", "registered_model")]
+TRAINING = [dg.AssetKey(k) for k in ("training_dataset", "feature_selection", "model_tuning", "fraud_model",
+                                      "model_evaluation", "registered_model")]
 
 
 @pytest.fixture(scope="module")
