@@ -12,6 +12,7 @@ from feature_logic.card_state import decode_versions
 from feature_logic.synthetic import SyntheticConfig, SyntheticGenerator
 from fraud_pipelines.features import groups
 from fraud_pipelines.features.assets import transactions_fg
+from fraud_pipelines.privacy.tokens import tokenizer
 from fraud_pipelines.raw.assets import raw_credit_cards, raw_profiles, raw_transactions
 from fraud_pipelines.resources import RawSourceResource, StorageResource
 from fraud_pipelines.serving import groups as serving_groups
@@ -77,18 +78,19 @@ def test_a_move_landed_on_day_n_changes_lives_city_from_day_n_on(tmp_path):
     for day in DAYS[:2]:  # the daily runs before the move lands
         assert dg.materialize(DAILY_PART, partition_key=day, resources=resources, instance=instance).success
     assert latest["city"] != city
-    assert int(MOVE.value // 1_000) not in [v[0] for v in versions_online(card)]
+    assert int(MOVE.value // 1_000) not in [v[0] for v in versions_online(tokenizer().token(card))]
 
     move = latest.to_frame().T.astype(profiles.dtypes.to_dict())
     move["city"], move["event_time"] = city, MOVE
     move.to_parquet(folder / "profiles" / "move_2025-01-03.parquet", index=False)  # lands on day 3
     assert dg.materialize(DAILY_PART, partition_key=DAYS[2], resources=resources, instance=instance).success
 
+    token = tokenizer().token(card)  # tables and the service know the card by its token only
     features = groups.TRANSACTIONS.get_or_create(StorageResource().feature_store()).read()
-    mine = features[features["cc_num"] == card]
+    mine = features[features["cc_num"] == token]
     before, after = mine[mine["datetime"] < MOVE], mine[mine["datetime"] >= MOVE]
     assert len(before) and len(after)
     assert set(before["lives_city"]) == {latest["city"]}
     assert set(after["lives_city"]) == {city}
     # The service's card state now holds the move as the owner's latest version.
-    assert versions_online(card)[-1][0] == int(MOVE.value // 1_000)
+    assert versions_online(token)[-1][0] == int(MOVE.value // 1_000)
