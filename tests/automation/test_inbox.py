@@ -18,6 +18,7 @@ from fraud_pipelines.automation.jobs import inbox_ingest_job
 from fraud_pipelines.automation.run_sensors import FAILURE_TAG, failure_reason_sensor, inbox_refresh_sensor
 from fraud_pipelines.automation.sensors import INBOX_SETTLE_SECONDS, inbox_sensor
 from fraud_pipelines.features.assets import FEATURE_ASSETS
+from fraud_pipelines.privacy.tokens import tokenizer
 from fraud_pipelines.resources import StorageResource
 
 DAY = date(2025, 1, 3)
@@ -28,6 +29,11 @@ GENERATOR = SyntheticGenerator(SyntheticConfig(n_cards=200, transactions_per_day
 def instance():
     with dg.instance_for_test() as instance:
         yield instance
+
+
+def as_stored(frame: pd.DataFrame) -> pd.DataFrame:
+    """A landed file's rows as the raw table keeps them: the card number replaced by its token."""
+    return frame.assign(cc_num=tokenizer().tokens(frame["cc_num"])).reset_index(drop=True)
 
 
 def drop(frame: pd.DataFrame, relative: str, *, settled: bool = True) -> None:
@@ -71,7 +77,7 @@ def test_a_good_file_is_requested_once_and_replaces_its_day(instance):
     result = ingest(instance, request)
     assert result.success
     stored = StorageResource().raw_table("transactions").read()
-    pd.testing.assert_frame_equal(stored, transactions.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(stored, as_stored(transactions), check_dtype=False)
     assert instance.get_materialized_partitions(dg.AssetKey("raw_transactions")) == {"2025-01-03"}
     assert (inbox.inbox_dir() / "processed" / "transactions" / "2025-01-03.csv").exists()
     assert not (inbox.inbox_dir() / "transactions" / "2025-01-03.csv").exists()
@@ -87,7 +93,7 @@ def test_a_good_file_is_requested_once_and_replaces_its_day(instance):
 
 def test_a_labels_file_refreshes_the_labels_feature_group(instance):
     labels = GENERATOR.day(DAY).fraud_labels
-    StorageResource().raw_table("transactions").replace_days(GENERATOR.day(DAY).transactions, [DAY])
+    StorageResource().raw_table("transactions").replace_days(as_stored(GENERATOR.day(DAY).transactions), [DAY])
     drop(labels, "fraud_labels_2025-01-03.parquet")
     request = evaluate(instance).run_requests[0]
     result = ingest(instance, request)
@@ -114,7 +120,7 @@ def test_a_labels_file_refreshes_the_labels_feature_group(instance):
 def test_a_bad_file_is_moved_aside_and_nothing_is_written(instance, problem, expected):
     table = StorageResource().raw_table("transactions")
     good = GENERATOR.day(DAY).transactions
-    table.replace_days(good, [DAY])
+    table.replace_days(as_stored(good), [DAY])
     version = table.version()
     bad, name = good.copy(), "transactions/2025-01-03.csv"
     if problem == "mistyped":
@@ -130,7 +136,7 @@ def test_a_bad_file_is_moved_aside_and_nothing_is_written(instance, problem, exp
     result = ingest(instance, request)
     assert not result.success
     assert table.version() == version  # no commit
-    pd.testing.assert_frame_equal(table.read(), good.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(table.read(), as_stored(good), check_dtype=False)
     table_folder = "transactions" if problem != "unknown_table" else ""
     rejected = inbox.inbox_dir() / "rejected" / table_folder / os.path.basename(name)
     report = rejected.with_name(rejected.name + ".error.txt")
@@ -158,7 +164,7 @@ def test_days_outside_the_partitions_are_refused():
 
 
 def test_a_value_that_does_not_fit_the_stored_type_is_named():
-    StorageResource().raw_table("transactions").replace_days(GENERATOR.day(DAY).transactions, [DAY])
+    StorageResource().raw_table("transactions").replace_days(as_stored(GENERATOR.day(DAY).transactions), [DAY])
     labels = GENERATOR.day(DAY).fraud_labels.astype({"is_fraud": "int64"})
     labels.loc[4, "is_fraud"] = 300  # the table stores is_fraud as int8
     drop(labels, "fraud_labels/2025-01-03.parquet")

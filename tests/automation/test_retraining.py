@@ -16,6 +16,7 @@ from fraud_pipelines.automation.drift_data import drift_table
 from fraud_pipelines.automation.jobs import CHAMPION_TAG, REASON_TAG, TRIGGER_TAG
 from fraud_pipelines.automation.policy import RetrainPolicy
 from fraud_pipelines.automation.run_sensors import inbox_refresh_sensor
+from fraud_pipelines.privacy.tokens import tokenizer
 from fraud_pipelines.resources import MlflowResource, StorageResource
 
 from .world import CUTOFF, SMALL
@@ -119,8 +120,11 @@ def test_decay_sensor_fires_when_corrected_labels_arrive_through_the_inbox(make_
     assert healthy.run_requests == [] and "test PR-AUC" in healthy.skip_message and "drop" in healthy.skip_message
 
     raw = StorageResource().raw_table("fraud_labels")
+    pans = ShiftedRawSource(**SMALL).source().history("profiles")[0].frame["cc_num"]
+    card_numbers = dict(zip(tokenizer().tokens(pans).tolist(), pans.tolist()))  # files carry card numbers
     for offset, day in enumerate((DAY_1, DAY_2, DAY_3)):
         frame = raw.read(*[pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=d) for d in (0, 1)])
+        frame["cc_num"] = frame["cc_num"].map(card_numbers)
         path = inbox.inbox_dir() / "fraud_labels" / f"{day}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         swap_labels(frame, offset).to_parquet(path, index=False)
