@@ -18,6 +18,7 @@ import pytest
 from feature_logic.card_state import RECENT_INPUT_COLUMNS, decode_charges, recent_charges
 from feature_logic.on_demand import haversine_km
 from fraud_pipelines.features.groups import TRANSACTIONS
+from fraud_pipelines.privacy.tokens import tokenizer
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.serving.card_states import CardStateStore, write_online
 from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES, CARD_VERSIONS
@@ -49,13 +50,15 @@ def _string_state(home, storage: StorageResource) -> None:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
-def served(request, home, tmp_path_factory):
-    """(HTTP client of a service under a string-tid contract, its card-state store, a known card)."""
+def served(request, home, tmp_path_factory, card_numbers):
+    """(HTTP client of a service under a string-tid contract, its card-state store, a known card's
+    number as clients send it); the store knows the card by its token (`token_of`)."""
     folder = tmp_path_factory.mktemp("text_ids")
     contract = folder / "contract.yaml"
     contract.write_text("name: text_ids\nsource: synthetic\ntid_type: string\n")
     env = home.env(FRAUD_CONTRACT=str(contract), FRAUD_SERVING_WRITE_TOKEN="text-writer")
-    card = int(home.storage.raw_table("transactions").read().sort_values(["datetime", "tid"])["cc_num"].iloc[-1])
+    token = int(home.storage.raw_table("transactions").read().sort_values(["datetime", "tid"])["cc_num"].iloc[-1])
+    card = card_numbers[token]
     if request.param == "sqlite":
         _string_state(home, home.storage)
         with uvicorn_server(env, folder / "sqlite.log") as url, httpx.Client(base_url=url, timeout=30) as client:
@@ -68,6 +71,11 @@ def served(request, home, tmp_path_factory):
         with uvicorn_server(env, folder / "redis.log") as url, httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/health").json()["online_store"] == "redis"
             yield client, CardStateStore(storage.feature_store()), card
+
+
+def token_of(card: int) -> int:
+    """The token the service and the stores hold for a card number."""
+    return tokenizer().token(card)
 
 
 def charge(card: int, at: datetime, tid: str | int | None = None, latitude: float = 40.0, **changes) -> dict:
@@ -84,7 +92,7 @@ def features(api, body: dict) -> dict:
 
 def test_the_state_holds_string_tids_and_integers_are_refused(served):
     api, states, card = served
-    stored = states.get(card).charges
+    stored = states.get(token_of(card)).charges
     assert stored and all(isinstance(c.tid, str) and c.tid.startswith("T") for c in stored)
     for path, headers in (("/predict", {}), ("/charges", WRITE)):
         refused = api.post(path, json=charge(card, T0, tid=123), headers=headers)
@@ -102,7 +110,7 @@ def test_the_state_holds_string_tids_and_integers_are_refused(served):
 
 def test_charges_of_one_microsecond_are_ordered_as_text_and_duplicates_refused(served):
     api, states, card = served
-    before = states.get(card).charges
+    before = states.get(token_of(card)).charges
     at = T0 + timedelta(hours=1)
     shuffled = SAME_TIME[:]
     random.Random(5).shuffle(shuffled)
@@ -112,11 +120,11 @@ def test_charges_of_one_microsecond_are_ordered_as_text_and_duplicates_refused(s
     again = api.post("/charges", json=charge(card, at + timedelta(seconds=1), "T10"), headers=WRITE)
     assert again.status_code == 409 and "already in card" in again.json()["detail"]
 
-    after = states.get(card).charges
+    after = states.get(token_of(card)).charges
     assert after[0] == before[-1] and len(after) == 1 + len(SAME_TIME)  # the one before the window, then these
     assert [c.tid for c in after[1:]] == sorted(SAME_TIME)  # code point order, not numbers: T10 before T9
     # The batch's own rule orders the same charges the same way.
-    frame = pd.DataFrame({"tid": [c.tid for c in after], "cc_num": card,
+    frame = pd.DataFrame({"tid": [c.tid for c in after], "cc_num": token_of(card),
                           "datetime": pd.to_datetime([c.micros for c in after], unit="us", utc=True),
                           "latitude": [c.latitude for c in after], "longitude": [c.longitude for c in after],
                           "amount": [c.amount for c in after], "loc_delta_t_minus_1": 0.0})
@@ -133,7 +141,7 @@ def test_scoring_orders_a_new_charge_among_same_time_ones_as_text(served):
     at = T0 + timedelta(hours=6)  # 4 hours after the previous test's charges: a window of its own
     for index, tid in enumerate(["V9", "V1", "V10"]):
         assert api.post("/charges", json=charge(card, at, tid, latitude=30.0 + index), headers=WRITE).status_code == 201
-    by_tid = {c.tid: c for c in states.get(card).charges}
+    by_tid = {c.tid: c for c in states.get(token_of(card)).charges}
     # "V5" sorts between "V10" and "V9": its predecessor is "V10" (as numbers it would be "V1").
     scored = features(api, charge(card, at, "V5", latitude=10.0))["features"]
     predecessor = by_tid["V10"]
