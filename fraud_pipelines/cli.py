@@ -117,8 +117,13 @@ def model_lines(evaluation: dict | None) -> list[str]:
 
 def demo(args: argparse.Namespace) -> int:
     from fraud_pipelines import contract as contracts
-    from fraud_pipelines.settings import ensure_dagster_home, local_home
+    from fraud_pipelines.settings import HomeFormatError, check_home_format, ensure_dagster_home, local_home
 
+    try:
+        check_home_format()
+    except HomeFormatError as error:
+        print(error, file=sys.stderr)
+        return 2
     ensure_dagster_home()
     if not os.environ.get(contracts.CONTRACT_ENV):
         stored = contracts.contract_path()
@@ -148,10 +153,14 @@ def run(args: argparse.Namespace) -> int:
     from fraud_pipelines import contract as contracts
     from fraud_pipelines.raw.files import RawInputError
     from fraud_pipelines.raw.sources import FileSource
-    from fraud_pipelines.settings import ensure_dagster_home, fraud_home, local_home
+    from fraud_pipelines.settings import HomeFormatError, check_home_format, ensure_dagster_home, fraud_home, local_home
 
     try:
+        check_home_format()
         contract = contracts.load(args.contract)
+    except HomeFormatError as error:
+        print(error, file=sys.stderr)
+        return 2
     except contracts.ContractError as error:
         print(error, file=sys.stderr)
         return 2

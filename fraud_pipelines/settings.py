@@ -6,6 +6,7 @@ Deleting that folder resets the project. The same root may be an object-store UR
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import date
@@ -61,6 +62,38 @@ def start_date() -> date:
         if days:
             return days[0]
     return date.fromisoformat(DEFAULT_START_DATE)
+
+
+#: The layout of what this version stores under $FRAUD_HOME. 2: card numbers stored only as
+#: tokens, owners' names dropped, `batch_scores` with reason codes, feature days with lineage.
+HOME_FORMAT = 2
+_FORMAT_FILE = "format.json"
+
+
+class HomeFormatError(RuntimeError):
+    """$FRAUD_HOME holds data this version cannot continue."""
+
+
+def check_home_format() -> None:
+    """Refuse a $FRAUD_HOME written by an earlier, incompatible version (appending to it would mix
+    card numbers in clear with tokens); stamp a new home with this version's format."""
+    home = local_home()
+    marker = home / _FORMAT_FILE
+    if marker.exists():
+        stored = json.loads(marker.read_text()).get("format")
+        if stored != HOME_FORMAT:
+            raise HomeFormatError(f"{home} holds data of storage format {stored}; this version writes format "
+                                  f"{HOME_FORMAT}. Use another FRAUD_HOME, or `make clean` (deletes {home}) "
+                                  "and run again.")
+        return
+    written = [name for name in ("raw", "feature_store", "scores") if (home / name).exists()]
+    if written:
+        raise HomeFormatError(
+            f"{home} holds data ({', '.join(written)}) written by an earlier version of fraud_pipelines, which stored "
+            "card numbers in clear and kept no feature-day lineage; this version cannot continue it. Use another "
+            f"FRAUD_HOME (e.g. FRAUD_HOME=.fraud-2 make demo), or `make clean` (deletes {home}) and run again.")
+    home.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"format": HOME_FORMAT}) + "\n")
 
 
 def ensure_dagster_home() -> Path:
