@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from serving.processes import redis_server
 
-from fraud_pipelines.feature_store import FeatureStore
+from fraud_pipelines.feature_store import FeatureStore, SQLiteOnlineStore
+from fraud_pipelines.feature_store.redis_online_store import RedisOnlineStore
 
 DAY0 = pd.Timestamp("2024-03-01", tz="UTC")
 
@@ -78,3 +80,21 @@ def build_fraud_like(store: FeatureStore, days: int = 4) -> dict:
         .join(groups["profiles"].select(["city", "age"]), on=["cc_num"], prefix="profile_")
     )
     return {"groups": groups, "query": query, "tx": tx, "labels": labels}
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def online_store(request, tmp_path):
+    """An empty online store of each backend: SQLite in a file, Redis on a local server."""
+    if request.param == "sqlite":
+        yield SQLiteOnlineStore(tmp_path / "online.sqlite")
+    else:
+        namespace = f"e{abs(hash(request.node.nodeid))}"
+        redis_store = RedisOnlineStore(request.getfixturevalue("redis_url"), namespace=namespace)
+        yield redis_store
+        redis_store.close()

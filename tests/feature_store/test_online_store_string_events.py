@@ -10,36 +10,16 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
-from serving.processes import redis_server
 
-from fraud_pipelines.feature_store import OnlineTableSpec, SQLiteOnlineStore
+from fraud_pipelines.feature_store import OnlineTableSpec
 from fraud_pipelines.feature_store.errors import InvalidInputError
 from fraud_pipelines.feature_store.event_lists import EventMerge, event_item, merge_event
-from fraud_pipelines.feature_store.redis_online_store import RedisOnlineStore
+
+from .test_online_store_events import BASE, HOUR, RETENTION
 
 SCHEMA = pa.schema([("card", pa.int64()), ("t", pa.timestamp("us", tz="UTC")), ("events", pa.string())])
 SPEC = OnlineTableSpec(name="recent_text_v1", key_columns=("card",), event_time="t", schema=SCHEMA)
-HOUR = 3_600_000_000
-RETENTION = 4 * HOUR
-BASE = 1_735_689_600_000_000  # 2025-01-01
 PIECES = ["T", "9", "10", "[", "]", '"', "\\", ",", " ", "é", "Ж", "😀", "a", "Z", "null", "-1", "{}"]
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        yield SQLiteOnlineStore(tmp_path / "online.sqlite")
-    else:
-        namespace = f"s{abs(hash(request.node.nodeid))}"
-        redis_store = RedisOnlineStore(request.getfixturevalue("redis_url"), namespace=namespace)
-        yield redis_store
-        redis_store.close()
 
 
 def _stream(seed: int, n: int = 150) -> list[str]:
@@ -57,15 +37,15 @@ def _stream(seed: int, n: int = 150) -> list[str]:
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_string_ids_merge_like_the_python_rule(store, seed):
+def test_string_ids_merge_like_the_python_rule(online_store, seed):
     expected_text, outcomes = None, []
     for item in _stream(seed):
         outcome, text, _ = merge_event(expected_text, item, retention_us=RETENTION)
         if outcome is EventMerge.STORED:
             expected_text = text
         outcomes.append(outcome)
-        assert store.merge_event(SPEC, (7,), column="events", item=item, retention_us=RETENTION) is outcome, item
-        assert store.read(SPEC, [(7,)], ["events"]) == [(expected_text,)]
+        assert online_store.merge_event(SPEC, (7,), column="events", item=item, retention_us=RETENTION) is outcome, item
+        assert online_store.read(SPEC, [(7,)], ["events"]) == [(expected_text,)]
     assert set(outcomes) == set(EventMerge)
     listed = json.loads(expected_text)
     keys = [(e[0], e[1]) for e in listed]
@@ -73,21 +53,24 @@ def test_string_ids_merge_like_the_python_rule(store, seed):
     assert any(a[0] == b[0] for a, b in zip(listed, listed[1:]))  # equal times were ordered by id
 
 
-def test_text_order_not_number_order_and_exact_ids(store):
+def test_text_order_not_number_order_and_exact_ids(online_store):
     for event_id in ("9", "10", "T-1", "t-1"):
         item = event_item(BASE, event_id, 1.0)
-        assert store.merge_event(SPEC, (1,), column="events", item=item, retention_us=RETENTION) is EventMerge.STORED
-    listed = json.loads(store.read(SPEC, [(1,)], ["events"])[0][0])
+        assert online_store.merge_event(SPEC, (1,), column="events", item=item,
+                                        retention_us=RETENTION) is EventMerge.STORED
+    listed = json.loads(online_store.read(SPEC, [(1,)], ["events"])[0][0])
     assert [e[1] for e in listed] == ["10", "9", "T-1", "t-1"]  # as text, as the batch orders them
     again = event_item(BASE + 5, "9", 2.0)
-    assert store.merge_event(SPEC, (1,), column="events", item=again, retention_us=RETENTION) is EventMerge.DUPLICATE
+    assert online_store.merge_event(SPEC, (1,), column="events", item=again,
+                                    retention_us=RETENTION) is EventMerge.DUPLICATE
 
 
-def test_a_list_never_mixes_integer_and_string_ids(store):
-    assert store.merge_event(SPEC, (2,), column="events", item=event_item(BASE, 5, 1.0),
-                             retention_us=RETENTION) is EventMerge.STORED
+def test_a_list_never_mixes_integer_and_string_ids(online_store):
+    assert online_store.merge_event(SPEC, (2,), column="events", item=event_item(BASE, 5, 1.0),
+                                    retention_us=RETENTION) is EventMerge.STORED
     with pytest.raises(InvalidInputError, match="integers or all strings"):
-        store.merge_event(SPEC, (2,), column="events", item=event_item(BASE + 1, "5", 1.0), retention_us=RETENTION)
-    assert json.loads(store.read(SPEC, [(2,)], ["events"])[0][0]) == [[BASE, 5, 1.0, None]]  # unchanged
+        online_store.merge_event(SPEC, (2,), column="events", item=event_item(BASE + 1, "5", 1.0),
+                                 retention_us=RETENTION)
+    assert json.loads(online_store.read(SPEC, [(2,)], ["events"])[0][0]) == [[BASE, 5, 1.0, None]]  # unchanged
     with pytest.raises(InvalidInputError, match="integers or strings"):
         event_item(BASE, 5.0, 1.0)
