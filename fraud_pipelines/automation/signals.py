@@ -14,7 +14,7 @@ import numpy as np
 
 from fraud_pipelines.features import groups
 from fraud_pipelines.resources import MlflowResource, StorageResource
-from fraud_pipelines.scoring.assets import scores_table
+from fraud_pipelines.scoring.tables import scores_table
 from fraud_pipelines.tables import day_window
 from fraud_pipelines.training import fraud_view
 

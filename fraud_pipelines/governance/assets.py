@@ -11,7 +11,6 @@ import pyarrow as pa
 from pydantic import Field
 
 from fraud_pipelines.features import groups
-from fraud_pipelines.features.assets import fraud_labels_fg
 from fraud_pipelines.governance.challenger import challenger_version
 from fraud_pipelines.governance.competition import compete
 from fraud_pipelines.governance.fairness import fairness_report
@@ -20,12 +19,9 @@ from fraud_pipelines.governance.reasons import Explainer
 from fraud_pipelines.governance.value import value_by_day, value_by_version
 from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.resources import MlflowResource, StorageResource
-from fraud_pipelines.scoring.assets import batch_scores
-from fraud_pipelines.scoring.shadow import shadow_scores
 from fraud_pipelines.scoring.tables import scores_table, shadow_table
 from fraud_pipelines.tables import DeltaDayTable
 from fraud_pipelines.training import fraud_view
-from fraud_pipelines.training.assets import registered_model
 from fraud_pipelines.training.model import select_features
 
 GROUP = "governance"
@@ -86,7 +82,7 @@ def _test_split(storage: StorageResource, mlflow: MlflowResource, version: str):
     return mlflow.load_version(version), x_test, np.asarray(y_test).ravel(), window
 
 
-@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"}, deps=[registered_model],
+@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"}, deps=["registered_model"],
           description="Global feature importance of a registered version: mean |TreeSHAP contribution| on a "
                       "seeded sample of its test split, logged to its MLflow run.")
 def model_importance(context: dg.AssetExecutionContext, config: ImportanceConfig, storage: StorageResource,
@@ -115,7 +111,7 @@ def model_importance(context: dg.AssetExecutionContext, config: ImportanceConfig
     })
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow"}, deps=[registered_model],
+@dg.asset(group_name=GROUP, kinds={"mlflow"}, deps=["registered_model"],
           check_specs=[dg.AssetCheckSpec(FAIRNESS_CHECK, asset="model_fairness",
                                          description="Warns when a metric's ratio between owner groups passes "
                                                      "max_ratio (non-blocking).")],
@@ -161,7 +157,7 @@ def _with_day(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(day=frame["datetime"].dt.strftime("%Y-%m-%d"))
 
 
-@dg.asset(group_name=GROUP, kinds={"delta"}, deps=[shadow_scores, batch_scores, fraud_labels_fg],
+@dg.asset(group_name=GROUP, kinds={"delta"}, deps=["shadow_scores", "batch_scores", "fraud_labels_fg"],
           description="Champion against challenger on the same labelled shadow days: PR-AUC, recall at each "
                       "one's threshold and a paired bootstrap of the PR-AUC difference. A report: promotion "
                       "stays the registry's rule.")
@@ -217,7 +213,7 @@ def value_table(storage: StorageResource) -> DeltaDayTable:
                          storage_options=storage.storage_options)
 
 
-@dg.asset(group_name=GROUP, kinds={"delta"}, deps=[batch_scores, shadow_scores, fraud_labels_fg],
+@dg.asset(group_name=GROUP, kinds={"delta"}, deps=["batch_scores", "shadow_scores", "fraud_labels_fg"],
           description="Per model version and labelled scored day: fraud amount caught and missed, false alerts "
                       "x review cost, net value; the champion's decisions and the challenger's shadow ones.")
 def model_value(context: dg.AssetExecutionContext, config: ValueConfig,
