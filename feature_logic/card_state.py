@@ -144,8 +144,10 @@ def card_versions(profiles: pd.DataFrame, credit_cards: pd.DataFrame) -> pd.Data
         {
             "cc_num": np.array(numbers, dtype=np.int64),
             "event_time": _utc_index(np.array(event_times, dtype=np.int64)),
-            "profile_versions": np.array([json.dumps(owners.get(c, []), separators=(",", ":")) for c in numbers], dtype=object),
-            "card_versions": np.array([json.dumps(cards.get(c, []), separators=(",", ":")) for c in numbers], dtype=object),
+            "profile_versions": np.array([json.dumps(owners.get(c, []), separators=(",", ":")) for c in numbers],
+                                         dtype=object),
+            "card_versions": np.array([json.dumps(cards.get(c, []), separators=(",", ":")) for c in numbers],
+                                      dtype=object),
         },
         columns=list(CARD_VERSIONS_DESCRIPTIONS),
     )

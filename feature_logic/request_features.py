@@ -202,7 +202,8 @@ def _covers(charges: Sequence[StoredCharge], charge: NewCharge, window_us: int) 
     may_miss_older = first.micros <= latest.micros - window_us
     if not may_miss_older:
         return True
-    has_predecessor = order_key(first.micros, first.tid) < order_key(charge.micros, charge.tid) and first.tid != charge.tid
+    has_predecessor = (order_key(first.micros, first.tid) < order_key(charge.micros, charge.tid)
+                       and first.tid != charge.tid)
     return has_predecessor and charge.micros - window_us >= first.micros
 
 

@@ -97,11 +97,13 @@ def model_lines(evaluation: dict | None) -> list[str]:
     metrics = evaluation["evaluations"]
     model, baseline = metrics["model"], metrics["baseline"]
     rate = model["n_positives"] / model["n_rows"]
-    lines = ["", f"Model (MLflow run {evaluation['run_id']}, training dataset v{evaluation['training_dataset_version']}):",
+    lines = ["", f"Model (MLflow run {evaluation['run_id']}, "
+                 f"training dataset v{evaluation['training_dataset_version']}):",
              f"  test split: {model['n_rows']:,} charges, fraud rate {rate:.2%}",
              f"  PR-AUC {model['pr_auc']:.3f} (baseline {baseline['pr_auc']:.3f}), ROC-AUC {model['roc_auc']:.3f}, "
              f"recall at 1% FPR {model['recall_at_1pct_fpr']:.3f}",
-             f"  at threshold {model['threshold']:.3f}: precision {model['precision']:.3f}, recall {model['recall']:.3f}, "
+             f"  at threshold {model['threshold']:.3f}: precision {model['precision']:.3f}, "
+             f"recall {model['recall']:.3f}, "
              f"F1 {model['f1']:.3f}",
              *([f"  calibration {evaluation['calibration']['method']}: test Brier score "
                 f"{evaluation['calibration']['test_brier_uncalibrated']:.5f} uncalibrated, "
@@ -292,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo_command = commands.add_parser("demo", help="run the main job end to end on the embedded synthetic data")
     demo_command.add_argument("--days", type=int, default=int(os.environ.get("FRAUD_DEMO_DAYS", DEMO_DAYS)))
-    demo_command.add_argument("--start", default=None, help="first day, YYYY-MM-DD (default: the days ending yesterday)")
+    demo_command.add_argument("--start", default=None,
+                              help="first day, YYYY-MM-DD (default: the days ending yesterday)")
     demo_command.set_defaults(func=demo)
     run_command = commands.add_parser("run", help="run the whole graph on your files, described by a data contract")
     run_command.add_argument("--contract", required=True, help="the data contract (YAML); see the README")

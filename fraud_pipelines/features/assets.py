@@ -36,11 +36,11 @@ from feature_logic.windows import DEFAULT_WINDOW, window_aggregates
 from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.features import day_lineage, groups
 from fraud_pipelines.features.writes import chunks, group_metadata, typed_table, write_days  # noqa: F401 (chunks: re-export)
-from fraud_pipelines.per_day import days_text, split_by_day
 from fraud_pipelines.partitions import DAILY, PREVIOUS_DAY, WITH_PREVIOUS_DAY, days_in
-from fraud_pipelines.tables import day_window
+from fraud_pipelines.per_day import days_text, split_by_day
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.settings import start_date
+from fraud_pipelines.tables import day_window
 
 GROUP = "features"
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -83,7 +83,8 @@ def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource)
                 context.log.warning(f"transactions from {start:%Y-%m-%d}: {warning.message}")
             else:
                 warnings.warn(warning.message, warning.category, stacklevel=1)
-        carried = [features[list(PREVIOUS_COLUMNS)]] if previous is None else [previous, features[list(PREVIOUS_COLUMNS)]]
+        latest = features[list(PREVIOUS_COLUMNS)]
+        carried = [latest] if previous is None else [previous, latest]
         previous = last_transaction_per_card(pd.concat(carried, ignore_index=True))
         return typed_table(features, strings=("tid", "category", "sex", "lives_city"))
 
@@ -161,8 +162,8 @@ def fraud_labels_fg(context: dg.AssetExecutionContext, storage: StorageResource)
         frauds += int(labels["is_fraud"].sum())
         for day, rows in split_by_day(labels, "datetime", [d for d in days if start.date() <= d < end.date()]).items():
             day_frauds = int(rows["is_fraud"].sum()) if len(rows) else 0
-            context.add_asset_metadata({"frauds": day_frauds, "fraud_rate": round(day_frauds / len(rows), 5) if len(rows) else 0.0},
-                                       partition_key=day.isoformat())
+            rate = round(day_frauds / len(rows), 5) if len(rows) else 0.0
+            context.add_asset_metadata({"frauds": day_frauds, "fraud_rate": rate}, partition_key=day.isoformat())
         return typed_table(labels, strings=("tid",))
 
     rows, last = yield from write_days(context, fg, days, "fraud_labels", build)

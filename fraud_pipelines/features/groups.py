@@ -12,8 +12,8 @@ from typing import Any
 from feature_logic.transactions import FEATURE_DESCRIPTIONS as TRANSACTION_FEATURES
 from feature_logic.windows import FEATURE_DESCRIPTIONS as WINDOW_FEATURES
 from fraud_pipelines.feature_store.statistics import StatisticsConfig
-from fraud_pipelines.privacy.tokens import CARD_COLUMN
 from fraud_pipelines.features import suites
+from fraud_pipelines.privacy.tokens import CARD_COLUMN
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,8 @@ def _common(start: datetime | None, end: datetime | None) -> list[Any]:
         exp.ExpectColumnValuesToBeUnique(column="tid"),
     ]
     if start is not None and end is not None:
-        out.append(exp.ExpectColumnValuesToBeBetween(column="datetime", min_value=start, max_value=end, strict_max=True))
+        out.append(exp.ExpectColumnValuesToBeBetween(column="datetime", min_value=start, max_value=end,
+                                                     strict_max=True))
     return out
 
 

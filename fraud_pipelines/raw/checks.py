@@ -3,12 +3,11 @@ models or scores read it. A failure names the column, the expectation and sample
 The daily tables' checks give each day its own result (`fraud_pipelines.day_checks`)."""
 
 
-import dagster as dg
-
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import dagster as dg
 import pandas as pd
 
 from fraud_pipelines.day_checks import day_check_evaluations, report_metadata
@@ -38,7 +37,8 @@ def check_result(report: ValidationReport) -> dg.AssetCheckResult:
 CHUNK_DAYS = 10
 
 
-def validate_window(read: Callable[[datetime, datetime], pd.DataFrame], suite: Callable[[datetime, datetime], list[Any]],
+def validate_window(read: Callable[[datetime, datetime], pd.DataFrame],
+                    suite: Callable[[datetime, datetime], list[Any]],
                     start: datetime, end: datetime, name: str) -> ValidationReport:
     """Validate [start, end) chunk by chunk (each chunk with its own time-window expectation) and merge."""
     reports = []
@@ -66,7 +66,8 @@ def raw_fraud_labels_suite(context: dg.AssetCheckExecutionContext, storage: Stor
 
 
 @dg.asset_check(asset=raw_profiles, name=PROFILES_SUITE, blocking=True,
-                description="Schema, non-null keys, one version per (cc_num, event_time), sex in {F,M}, sane birthdates.")
+                description="Schema, non-null keys, one version per (cc_num, event_time), sex in {F,M}, "
+                            "sane birthdates.")
 def raw_profiles_suite(storage: StorageResource) -> dg.AssetCheckResult:
     frame = storage.raw_table("profiles").read()
     return check_result(validate(frame, suites.profiles_suite(), suite_name=PROFILES_SUITE, id_columns=["cc_num"]))

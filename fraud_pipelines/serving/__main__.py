@@ -33,9 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot serve: {error}", file=sys.stderr)
         return 2
 
-    from fraud_pipelines.training.registry import ModelRegistry
-
     from fraud_pipelines.settings import local_home
+    from fraud_pipelines.training.registry import ModelRegistry
 
     mlflow = ModelRegistry()
     embedded_store_missing = not mlflow.tracking_uri and not (local_home() / "mlflow" / "mlflow.db").exists()

@@ -118,7 +118,8 @@ class ServingService:
         reachable = scorer.states.reachable() if scorer is not None else _store_answers(self.fs)
         ok = model is not None and reachable and scorer is not None
         return Health(
-            status="ok" if ok else "degraded", model_loaded=model is not None, model_name=self.holder.mlflow.registered_model_name,
+            status="ok" if ok else "degraded", model_loaded=model is not None,
+            model_name=self.holder.mlflow.registered_model_name,
             model_version=model.version if model else None, model_loaded_at=model.loaded_at if model else None,
             training_dataset_version=model.training_dataset_version if model else None,
             online_store=self.storage.online_store_kind(), online_store_reachable=reachable,

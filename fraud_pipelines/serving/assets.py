@@ -26,9 +26,9 @@ from feature_logic.card_state import (
     recent_charges,
 )
 from feature_logic.windows import DEFAULT_WINDOW
+from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.features import groups as feature_groups
 from fraud_pipelines.features.writes import group_metadata, write_by_chunks
-from fraud_pipelines.feature_store.errors import NotFoundError
 from fraud_pipelines.partitions import DAILY, WITH_PREVIOUS_DAY, days_in
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.serving import groups

@@ -94,7 +94,8 @@ def write_online(fs: Any, states: pd.DataFrame) -> int:
     return fs.online_store.write_batch(table, pa.Table.from_pandas(states, schema=table.schema, preserve_index=False))
 
 
-def recent_charges_as_of(fs: Any, at: datetime, cards: Sequence[int], *, window: timedelta = DEFAULT_WINDOW) -> pd.DataFrame:
+def recent_charges_as_of(fs: Any, at: datetime, cards: Sequence[int], *,
+                         window: timedelta = DEFAULT_WINDOW) -> pd.DataFrame:
     """The state of each of a few `cards` as of `at` (their charges strictly before it), rebuilt
     from the offline `transactions` feature group."""
     transactions = feature_groups.TRANSACTIONS.get_or_create(fs)

@@ -124,7 +124,8 @@ class ChampionHolder:
         if self.current is not None and self.current.version == version:
             self.last_error = None  # e.g. the alias came back after a version that failed to load
             return False
-        if self._failed is not None and self._failed[0] == version and time.monotonic() - self._failed[1] < _RETRY_SECONDS:
+        recently_failed = self._failed is not None and self._failed[0] == version
+        if recently_failed and time.monotonic() - self._failed[1] < _RETRY_SECONDS:
             return False  # already reported; retried a minute later or when the alias moves
         started = time.perf_counter()
         try:

@@ -48,7 +48,8 @@ class FraudScorer:
         """The model's input vector for one charge. With `earlier` (a batch's scratch memory), the
         card's state includes the batch's earlier charges with a tid, and this one is added to it."""
         micros = utc_micros(transaction.datetime)
-        amount, latitude, longitude = float(transaction.amount), float(transaction.latitude), float(transaction.longitude)
+        amount = float(transaction.amount)
+        latitude, longitude = float(transaction.latitude), float(transaction.longitude)
         charge = NewCharge(micros, transaction.tid, transaction.category, amount, latitude, longitude)
         try:
             state = self.states.get(transaction.cc_num)
