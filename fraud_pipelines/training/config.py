@@ -39,9 +39,9 @@ class TuningConfig(dg.Config):
     """The Optuna budget: `n_trials` 0 and `timeout_seconds` 0 turn the search off (fraud_model keeps its config)."""
 
     n_trials: int = Field(default=3, ge=0, description="Trials to run (0: no limit by count).")
-    timeout_seconds: float = Field(default=15.0, ge=0, description=(
-        "Stop starting trials after this long (0: no limit by time). A time limit makes the number of trials, "
-        "hence the result, depend on the machine; set 0 for a reproducible search."))
+    timeout_seconds: float = Field(default=0.0, ge=0, description=(
+        "Stop starting trials after this long (0, the default: no limit by time, so the search is reproducible). "
+        "A time limit makes the number of trials, hence the model, depend on the machine's speed."))
     seed: int = 42
     n_startup_trials: int = Field(default=3, ge=1, description="Random trials before TPE and pruning start.")
     n_estimators: int = Field(default=1_000, ge=1, description="Upper bound of trees per trial (early stopping).")
