@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import pandas as pd
 from fraud_pipelines.settings import fraud_home, is_uri, local_home
 from fraud_pipelines.training.calibration import Calibrator
 from fraud_pipelines.training.evaluation import Comparison, Evaluation
+from fraud_pipelines.training.mlflow_values import log_values
 from fraud_pipelines.training.model import TrainedModel, select_features
 from fraud_pipelines.training.promotion import PromotionDecision
 
@@ -217,7 +217,7 @@ class RegistryOperations:
         run_id, model_id = run.info.run_id, None
         try:
             params = trained.params.to_dict() | {"calibration_method": trained.calibrator.kind}
-            _log_values(client, run_id, params=params, metrics=trained.summary())
+            log_values(client, run_id, params=params, metrics=trained.summary())
             _log_dataset_input(client, run_id, lineage)
             logged_model = client.create_logged_model(
                 experiment_id, name="model", source_run_id=run_id, model_type="xgboost",
@@ -267,7 +267,7 @@ class RegistryOperations:
             prefix = TEST_PREFIX if role == "model" else f"{role}_{TEST_PREFIX}"
             metrics |= {f"{prefix}{key}": value for key, value in evaluation.metrics().items()}
             client.log_dict(run_id, evaluation.to_dict(), f"evaluation/{role}.json")
-        _log_values(client, run_id, metrics=metrics, model_id=model_id)
+        log_values(client, run_id, metrics=metrics, model_id=model_id)
         for path in (plots or {}).values():
             client.log_artifact(run_id, str(path), artifact_path="plots")
 
@@ -472,20 +472,6 @@ def _pip_requirements() -> list[str]:
             except PackageNotFoundError:
                 continue
     return requirements
-
-
-def _log_values(
-    client: Any, run_id: str, *, params: Mapping[str, Any] | None = None,
-    metrics: Mapping[str, float] | None = None, model_id: str | None = None,
-) -> None:
-    from mlflow.entities import Metric, Param
-
-    now = int(time.time() * 1000)
-    client.log_batch(
-        run_id,
-        metrics=[Metric(k, float(v), now, 0, model_id=model_id) for k, v in (metrics or {}).items()],
-        params=[Param(k, str(v)) for k, v in (params or {}).items()],
-    )
 
 
 def _log_dataset_input(client: Any, run_id: str, lineage: Lineage) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fraud_pipelines.training.registry import RegistryOperations, _log_values
+from fraud_pipelines.training.mlflow_values import log_values
+from fraud_pipelines.training.registry import RegistryOperations
 from fraud_pipelines.training.selection import SelectionPolicy, SelectionResult
 from fraud_pipelines.training.tuning import TrialRecord, TuningBudget, TuningResult
 
@@ -30,7 +31,7 @@ def log_selection(mlflow: RegistryOperations, result: SelectionResult, policy: S
     params = {k: v for k, v in vars(policy).items() if k != "params"} | {
         f"ranking_{k}": v for k, v in policy.params.to_dict().items() if k in ("n_estimators", "learning_rate",
                                                                               "max_depth")}
-    _log_values(client, run_id, params=params | {"selected_features": ",".join(result.selected)}, metrics={
+    log_values(client, run_id, params=params | {"selected_features": ",".join(result.selected)}, metrics={
         "full_validation_pr_auc": result.full_validation_pr_auc,
         "selected_validation_pr_auc": result.selected_validation_pr_auc,
         "n_candidates": float(len(result.ranking)), "n_selected": float(len(result.selected)),
@@ -55,7 +56,7 @@ class SearchRuns:
                                      tags={KIND_TAG: "hyperparameter_search",
                                            "training_dataset_version": str(training_dataset_version)})
         self.run_id = run.info.run_id
-        _log_values(self.client, self.run_id, params={**{f"budget_{k}": v for k, v in vars(budget).items()},
+        log_values(self.client, self.run_id, params={**{f"budget_{k}": v for k, v in vars(budget).items()},
                                                       **{f"base_{k}": v for k, v in base_params.items()}})
 
     def trial(self, record: TrialRecord) -> None:
@@ -66,13 +67,13 @@ class SearchRuns:
         metrics = {"rounds": float(record.rounds)}
         if record.validation_pr_auc is not None:
             metrics["validation_pr_auc"] = record.validation_pr_auc
-        _log_values(self.client, run.info.run_id, params=record.params, metrics=metrics)
+        log_values(self.client, run.info.run_id, params=record.params, metrics=metrics)
         self.client.set_terminated(run.info.run_id, "FINISHED" if record.state == "COMPLETE" else "KILLED")
 
     def finish(self, result: TuningResult | None, error: BaseException | None = None) -> None:
         """Close the parent run with the best parameters, or as failed."""
         if result is not None:
-            _log_values(self.client, self.run_id, params={f"best_{k}": v for k, v in result.best_params.items()},
+            log_values(self.client, self.run_id, params={f"best_{k}": v for k, v in result.best_params.items()},
                         metrics={"best_validation_pr_auc": result.best_validation_pr_auc,
                                  "n_trials": float(len(result.trials)),
                                  "n_pruned": float(sum(t.state == "PRUNED" for t in result.trials))})
