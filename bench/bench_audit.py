@@ -13,46 +13,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import tempfile
-import time
-from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_ingestion import run_child as run_process  # noqa: E402  (one child runner for the benches)
-
-SHAPES = {"1M": (10_000, 10, 100_000), "10M": (100_000, 90, 111_112)}  # cards, days, charges a day
+from ingestion_ab import ingest_seeded, interleaved, run_case  # noqa: E402
 
 
 def child(size: str, audited: bool) -> None:
-    import great_expectations  # noqa: F401  (imported in both cases: a run's blocking checks import it anyway)
-
-    from fraud_pipelines.raw.ingest import ingest_days
-    from fraud_pipelines.resources import RawSourceResource, StorageResource
-
-    cards, n_days, per_day = SHAPES[size]
-    raw = RawSourceResource(n_cards=cards, transactions_per_day=per_day, horizon_days=n_days)
-    source, contract, storage = raw.source(), raw.contract(), StorageResource()
-    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(n_days)]
-
-    began = time.perf_counter()
-    rows = 0
-    for table in ("transactions", "fraud_labels"):
-        written = ingest_days(table, days, lambda d, t=table: source.day_parts(t, d), storage.raw_table(table),
-                              contract=contract, charges=storage.raw_table("transactions"),
-                              audited=audited)
-        rows += written.rows if table == "transactions" else 0
-    print(json.dumps({"rows": rows, "seconds": time.perf_counter() - began}))
+    print(json.dumps(ingest_seeded(size, audited=audited)))
 
 
-def run_child(size: str, audited: bool) -> tuple[dict, int]:
-    """One case in a fresh FRAUD_HOME: its JSON figures and its own peak RSS in kB."""
-    with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "FRAUD_HOME": home, "DAGSTER_HOME": f"{home}/dagster", "FRAUD_START_DATE": "2025-01-01"}
-        return run_process([sys.executable, __file__, "--child", size, "--audited", str(int(audited))], env)
+def run_audit(size: str, audited: bool) -> tuple[dict, int]:
+    """One case in a fresh FRAUD_HOME: its figures and its own peak RSS in kB."""
+    return run_case(__file__, ["--child", size, "--audited", str(int(audited))])
 
 
 def main() -> None:
@@ -68,22 +42,14 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     print(f"{'size':>5} {'audit':>6} {'rows':>12} {'seconds':>9} {'rows/s':>10} {'peak RSS':>9}")
     for size in args.sizes.split(","):
-        seconds: dict[bool, list[float]] = {True: [], False: []}
-        peaks: dict[bool, list[int]] = {True: [], False: []}
-        rows = 0
-        for _ in range(args.repeats):
-            for audited in (False, True):  # interleaved: the machine's load hits both alike
-                figures, peak = run_child(size, audited)
-                seconds[audited].append(figures["seconds"])
-                peaks[audited].append(peak)
-                rows = figures["rows"]
+        runs = interleaved(lambda audited, size=size: run_audit(size, audited), args.repeats)
         for audited in (False, True):
-            median = statistics.median(seconds[audited])
-            print(f"{size:>5} {'yes' if audited else 'no':>6} {rows:>12,} {median:>9.1f} {rows / median:>10,.0f} "
-                  f"{max(peaks[audited]) / 1024**2:>7.2f} GB")
-        ratio = statistics.median(seconds[True]) / statistics.median(seconds[False])
+            case = runs[audited]
+            print(f"{size:>5} {'yes' if audited else 'no':>6} {case.rows:>12,} {case.median_seconds:>9.1f} "
+                  f"{case.rows / case.median_seconds:>10,.0f} {case.peak_gb:>7.2f} GB")
+        ratio = runs[True].median_seconds / runs[False].median_seconds
         print(f"{size:>5} audited / not audited: {ratio:.2f}x time, "
-              f"{max(peaks[True]) / max(peaks[False]):.2f}x peak memory (target <= 1.3x time)")
+              f"{runs[True].peak_gb / runs[False].peak_gb:.2f}x peak memory (target <= 1.3x time)")
 
 
 if __name__ == "__main__":

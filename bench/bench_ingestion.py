@@ -3,7 +3,7 @@ tables (transactions and their labels, histories), for 1M and 10M transactions, 
 run each. rows/s counts transactions; each run also writes as many label rows.
 
 Each case runs in its own child process (a fresh FRAUD_HOME), so its peak RSS is its own.
-Usage: python bench/bench_ingestion.py [--sizes 1M,10M]
+Usage: python bench/bench_ingestion.py [--sizes 1M,10M]   (100k: a quick try)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {  # name -> (cards, days, transactions per day)
+    "100k": (1_000, 5, 20_000),  # a quick try of a bench
     "1M": (10_000, 10, 100_000),
     "10M": (100_000, 90, 111_112),
 }

@@ -11,37 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import tempfile
 import time
-from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_ingestion import run_child as run_process  # noqa: E402  (one child runner for the benches)
+from ingestion_ab import SHAPES, ingest_seeded, interleaved, run_case, seeded_days  # noqa: E402
 
-SHAPES = {"1M": (10_000, 10, 100_000), "10M": (100_000, 90, 111_112)}  # cards, days, charges a day
+KEY = "7f" * 32  # one fixed key for every case
 
 
 def child(size: str, pseudonymized: bool) -> None:
-    import great_expectations  # noqa: F401  (imported in both cases before the clock starts)
-
-    from fraud_pipelines.raw.ingest import ingest_days
-    from fraud_pipelines.resources import RawSourceResource, StorageResource
-
-    cards, n_days, per_day = SHAPES[size]
-    raw = RawSourceResource(n_cards=cards, transactions_per_day=per_day, horizon_days=n_days)
-    source, contract, storage = raw.source(), raw.contract(), StorageResource()
-    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(n_days)]
-    began, cpu = time.perf_counter(), time.process_time()
-    rows = 0
-    for table in ("transactions", "fraud_labels"):
-        written = ingest_days(table, days, lambda d, t=table: source.day_parts(t, d), storage.raw_table(table),
-                              contract=contract, charges=storage.raw_table("transactions"),
-                              pseudonymized=pseudonymized)
-        rows += written.rows if table == "transactions" else 0
-    print(json.dumps({"rows": rows, "seconds": time.perf_counter() - began, "cpu": time.process_time() - cpu}))
+    print(json.dumps(ingest_seeded(size, pseudonymized=pseudonymized)))
 
 
 def tokenizing_only(size: str) -> None:
@@ -54,14 +35,15 @@ def tokenizing_only(size: str) -> None:
 
     cards, n_days, per_day = SHAPES[size]
     source = RawSourceResource(n_cards=cards, transactions_per_day=per_day, horizon_days=n_days).source()
-    tokens = Tokenizer(bytes.fromhex("7f" * 32))
+    tokens = Tokenizer(bytes.fromhex(KEY))
     seconds = cpu = 0.0
     rows = 0
     for table in ("transactions", "fraud_labels"):
         pending = []
-        for i in range(n_days):
-            pending += [p.frame for p in source.day_parts(table, date(2025, 1, 1) + timedelta(days=i))]
-            if sum(len(f) for f in pending) >= CHUNK_ROWS or i == n_days - 1:
+        days = seeded_days(size)
+        for i, day in enumerate(days):
+            pending += [p.frame for p in source.day_parts(table, day)]
+            if sum(len(f) for f in pending) >= CHUNK_ROWS or i == len(days) - 1:
                 import pandas as pd
 
                 frame = pd.concat(pending, ignore_index=True)
@@ -74,12 +56,9 @@ def tokenizing_only(size: str) -> None:
     print(json.dumps({"rows": rows, "seconds": seconds, "cpu": cpu}))
 
 
-def run_child(size: str, pseudonymized: bool | int) -> tuple[dict, int]:
-    """One case in a fresh FRAUD_HOME (2: the tokenization step alone): its JSON figures and peak RSS in kB."""
-    with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "FRAUD_HOME": home, "DAGSTER_HOME": f"{home}/dagster", "FRAUD_START_DATE": "2025-01-01",
-               "FRAUD_TOKEN_KEY": "7f" * 32}
-        return run_process([sys.executable, __file__, "--child", size, "--tokens", str(int(pseudonymized))], env)
+def run_tokens(size: str, mode: int) -> tuple[dict, int]:
+    """One case in a fresh FRAUD_HOME (mode 2: the tokenization step alone): its figures and peak RSS in kB."""
+    return run_case(__file__, ["--child", size, "--tokens", str(mode)], {"FRAUD_TOKEN_KEY": KEY})
 
 
 def main() -> None:
@@ -98,29 +77,19 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     print(f"{'size':>5} {'tokens':>6} {'rows':>12} {'seconds':>9} {'CPU s':>8} {'rows/s':>10} {'peak RSS':>9}")
     for size in args.sizes.split(","):
-        seconds: dict[bool, list[float]] = {True: [], False: []}
-        cpu: dict[bool, list[float]] = {True: [], False: []}
-        peaks: dict[bool, list[int]] = {True: [], False: []}
-        rows = 0
-        for _ in range(args.repeats):
-            for pseudonymized in (False, True):  # interleaved: the machine's load hits both alike
-                figures, peak = run_child(size, pseudonymized)
-                seconds[pseudonymized].append(figures["seconds"])
-                cpu[pseudonymized].append(figures["cpu"])
-                peaks[pseudonymized].append(peak)
-                rows = figures["rows"]
+        runs = interleaved(lambda pseudonymized, size=size: run_tokens(size, int(pseudonymized)), args.repeats)
         for pseudonymized in (False, True):
-            median = statistics.median(seconds[pseudonymized])
-            print(f"{size:>5} {'yes' if pseudonymized else 'no':>6} {rows:>12,} {median:>9.1f} "
-                  f"{statistics.median(cpu[pseudonymized]):>8.1f} {rows / median:>10,.0f} "
-                  f"{max(peaks[pseudonymized]) / 1024**2:>8.2f}G", flush=True)
-        ratio = statistics.median(seconds[True]) / statistics.median(seconds[False])
-        cpu_ratio = statistics.median(cpu[True]) / statistics.median(cpu[False])
-        alone, _ = run_child(size, 2)
-        step = (statistics.median(cpu[False]) + alone["cpu"]) / statistics.median(cpu[False])
+            case = runs[pseudonymized]
+            print(f"{size:>5} {'yes' if pseudonymized else 'no':>6} {case.rows:>12,} {case.median_seconds:>9.1f} "
+                  f"{case.median_cpu:>8.1f} {case.rows / case.median_seconds:>10,.0f} {case.peak_gb:>8.2f}G",
+                  flush=True)
+        ratio = runs[True].median_seconds / runs[False].median_seconds
+        cpu_ratio = runs[True].median_cpu / runs[False].median_cpu
+        alone, _ = run_tokens(size, 2)
+        step = (runs[False].median_cpu + alone["cpu"]) / runs[False].median_cpu
         print(f"{size:>5} tokenized / plain: {ratio:.3f}x wall, {cpu_ratio:.3f}x CPU (target <= 1.2x; runs: "
-              f"{', '.join(f'{s:.1f}' for s in seconds[False])} s plain, "
-              f"{', '.join(f'{s:.1f}' for s in seconds[True])} s tokenized)", flush=True)
+              f"{', '.join(f'{s:.1f}' for s in runs[False].seconds)} s plain, "
+              f"{', '.join(f'{s:.1f}' for s in runs[True].seconds)} s tokenized)", flush=True)
         print(f"{size:>5} the tokenization step alone: {alone['seconds']:.2f} s wall, {alone['cpu']:.2f} s CPU "
               f"for {alone['rows']:,} charges and their labels: plain ingestion's CPU plus it = {step:.3f}x",
               flush=True)
