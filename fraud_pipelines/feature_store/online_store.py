@@ -247,6 +247,33 @@ class SQLiteOnlineStore(OnlineStore):
             return None if row is None else _apply(decode, row)
         return fetch
 
+    def joined_lookup(
+        self, tables: Sequence[tuple[OnlineTableSpec, Sequence[str]]]
+    ) -> Callable[[Row], list[Row | None]]:
+        """Like `lookup`, for the same key in several tables at once: one SELECT (a LEFT JOIN of each
+        table to the key), not one per table. The tables must share the key's width."""
+        widths = {len(table.key_columns) for table, _ in tables}
+        if len(widths) != 1:
+            raise InvalidInputError(f"joined_lookup needs tables keyed alike, got key widths {sorted(widths)}")
+        (width,) = widths
+        key = ", ".join(f"? AS k{i}" for i in range(width))
+        selected, joins, prepared = [], [], []
+        for index, (table, columns) in enumerate(tables):
+            alias = f"t{index}"
+            on = " AND ".join(f"{alias}.{quote(k)} = key.k{i}" for i, k in enumerate(table.key_columns))
+            joins.append(f"LEFT JOIN {quote(table.name)} AS {alias} ON {on}")
+            start = len(selected)
+            selected += [f"{alias}.{quote(table.key_columns[0])}", *(f"{alias}.{quote(c)}" for c in columns)]
+            prepared.append((start, start + 1 + len(columns), _decoders(table, columns)))
+        sql = f"SELECT {', '.join(selected)} FROM (SELECT {key}) AS key {' '.join(joins)}"
+        connection = self._connection
+
+        def fetch(key: Row) -> list[Row | None]:
+            row = connection().execute(sql, key).fetchone()
+            return [None if row[start] is None else _apply(decode, row[start + 1:end])
+                    for start, end, decode in prepared]
+        return fetch
+
     def teardown(self, table: OnlineTableSpec) -> None:
         """Drop the table and forget its layout."""
         con = self._connection()

@@ -51,8 +51,16 @@ class Tokenizer:
         self.key_id = hashlib.sha256(b"fraud_pipelines key id:" + key).hexdigest()[:12]
 
     def token(self, pan: int | str) -> int:
-        """The token of one card number given as an integer or a string of digits."""
-        return int(self.tokens(np.array([_pan_int(pan)], dtype=np.uint64))[0])
+        """The token of one card number given as an integer or a string of digits: `tokens`' memo and
+        digest in plain Python (the REST service's path, once per request: no numpy or pandas)."""
+        number = _pan_int(pan)
+        known = self._known
+        found = known.get(number)
+        if found is None:
+            if len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            found = known[number] = self._digest(number)
+        return found
 
     def tokens(self, pans: Iterable[int] | np.ndarray | pd.Series) -> np.ndarray:
         """Tokens (int64) of many card numbers: each distinct PAN is hashed once, so the cost follows

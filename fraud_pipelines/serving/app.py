@@ -44,6 +44,7 @@ from fraud_pipelines.serving.docs import add_offline_docs
 from fraud_pipelines.serving.limits import BodySizeLimit, bounded_errors
 from fraud_pipelines.serving.schemas import (
     BatchPrediction,
+    CardTokens,
     Charge,
     ChargeStored,
     Health,
@@ -160,7 +161,8 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
         # FastAPI's own handler echoes each bad input in full (a 50 MB body came back as 314 MB).
         return JSONResponse({"detail": bounded_errors(list(error.errors()))}, status_code=422)
 
-    context = {"rules": request_rules()}  # the data contract's categories and tid type, read once
+    # the data contract's categories and tid type, and the card tokenizer: resolved once, not per request
+    context = {"rules": request_rules(), "card_tokens": CardTokens()}
 
     def score(transactions: list[Transaction], include_features: bool,
               include_reasons: bool = False) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from feature_logic.request_features import utc_micros
 from feature_logic.schema import MAX_AMOUNT
 from fraud_pipelines.contract import DataContract
 from fraud_pipelines.contract import active as active_contract
-from fraud_pipelines.privacy.tokens import MAX_PAN, tokenizer
+from fraud_pipelines.privacy.tokens import MAX_PAN, Tokenizer, tokenizer
 
 _INT64_MAX = 2**63 - 1
 #: Longest string tid a request may carry (string ids are kept exactly; this bounds what one costs).
@@ -44,7 +44,7 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-def _card_number(value: Any) -> Any:
+def _card_number(value: Any, info: ValidationInfo) -> Any:
     """A card number as a JSON integer or a string of digits (JavaScript clients lose integers above 2**53),
     replaced here, in memory, by its keyed token: the service looks cards up, answers and logs by token only."""
     if isinstance(value, str):
@@ -55,7 +55,23 @@ def _card_number(value: Any) -> Any:
         raise ValueError(f"must be an integer or a string of digits, got {type(value).__name__}")
     if not 0 < value <= MAX_PAN:
         raise ValueError("must be a card number of 1 to 19 digits")
-    return tokenizer(create=False).token(value)
+    context = info.context
+    tokens = context.get("card_tokens") if isinstance(context, dict) else None
+    return tokens.token(value) if isinstance(tokens, CardTokens) else tokenizer(create=False).token(value)
+
+
+class CardTokens:
+    """The tokenizer of $FRAUD_HOME, looked up once (on first use: a missing key is reported by the
+    request that needs it) rather than per request; pass it as the validation context's "card_tokens"."""
+
+    def __init__(self) -> None:
+        self._tokenizer: Tokenizer | None = None
+
+    def token(self, pan: int) -> int:
+        """The card number's token."""
+        if self._tokenizer is None:
+            self._tokenizer = tokenizer(create=False)
+        return self._tokenizer.token(pan)
 
 
 def _iso_text(value: Any) -> Any:

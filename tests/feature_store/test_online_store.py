@@ -98,3 +98,22 @@ def test_online_group_insert_keeps_latest_and_ignores_late_batches(store: Featur
     pd.testing.assert_series_equal(
         fg.as_of(DAY0 + pd.Timedelta(days=3)).amount, df.sort_values("cc_num").amount.reset_index(drop=True)
     )
+
+
+def test_joined_lookup_reads_several_tables_in_one_select(tmp_path) -> None:
+    store = SQLiteOnlineStore(tmp_path / "online.sqlite")
+    other = OnlineTableSpec(name="limits_v1", key_columns=("card",), event_time="t",
+                            schema=pa.schema([("card", pa.int64()), ("t", pa.timestamp("us", tz="UTC")),
+                                              ("limit", pa.float64())]))
+    store.write_batch(SPEC, _rows((1, _t(1), 10.0, "Oslo", dt.date(1980, 5, 1), True),
+                                  (4, _t(1), None, None, None, None)))
+    store.write_batch(other, pa.Table.from_pylist([{"card": 2, "t": _t(2), "limit": 5.5},
+                                                   {"card": 4, "t": _t(2), "limit": None}], schema=other.schema))
+    fetch = store.joined_lookup([(SPEC, ["city", "born", "vip"]), (other, ["limit", "t"])])
+    assert fetch((1,)) == [("Oslo", dt.date(1980, 5, 1), True), None]
+    assert fetch((2,)) == [None, (5.5, _t(2))]
+    assert fetch((3,)) == [None, None]
+    assert fetch((4,)) == [(None, None, None), (None, _t(2))]  # a row of nulls is a row, not a missing one
+    alone = [store.lookup(SPEC, ["city", "born", "vip"]), store.lookup(other, ["limit", "t"])]
+    for key in [(1,), (2,), (3,), (4,)]:  # the same answers as one lookup per table
+        assert fetch(key) == [lookup(key) for lookup in alone]

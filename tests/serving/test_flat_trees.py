@@ -1,0 +1,74 @@
+"""The numpy walk of XGBoost's trees gives XGBoost's own float32 probabilities, bit for bit, and
+refuses the models it does not reproduce (the service then uses XGBoost itself)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from fraud_pipelines.serving.flat_trees import FlatTrees, Unsupported
+from fraud_pipelines.serving.trees import RowPredictor
+
+
+def _data(seed: int, n: int = 3_000, width: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 50.0, size=(n, width))
+    x[:, 0] = rng.integers(-1, 12, size=n)  # an encoded category
+    x[:, 1] = np.round(x[:, 1], 1)  # many rows on the same values, hence on the thresholds
+    y = ((x[:, 0] > 7) ^ (x[:, 2] + rng.normal(0, 20, n) > 30)).astype(int)
+    x[rng.random(x.shape) < 0.15] = np.nan
+    return x, y
+
+
+def _rows(trees: FlatTrees, x: np.ndarray, seed: int) -> np.ndarray:
+    """Held-out rows, rows far outside the training range, and rows exactly on the split thresholds."""
+    rng = np.random.default_rng(seed)
+    far = rng.normal(0.0, 1e4, size=(200, x.shape[1]))
+    on = np.full((200, x.shape[1]), np.nan)
+    for feature, values in trees.thresholds.items():
+        if len(values):
+            on[:, feature] = rng.choice(values, size=200)
+    return np.concatenate([x[:500], far, on])
+
+
+@pytest.mark.parametrize("params", [
+    {"n_estimators": 60, "max_depth": 6},
+    {"n_estimators": 150, "max_depth": 11, "scale_pos_weight": 9.0},
+    {"n_estimators": 80, "max_depth": 3, "learning_rate": 0.5, "early_stopping_rounds": 5},
+])
+def test_the_walk_gives_xgboosts_probabilities_bit_for_bit(params):
+    x, y = _data(7)
+    fit = {"eval_set": [(x[2_000:], y[2_000:])], "verbose": False} if "early_stopping_rounds" in params else {}
+    model = xgb.XGBClassifier(**params, base_score=0.5, n_jobs=1, random_state=0).fit(x[:2_000], y[:2_000], **fit)
+    rounds = (0, model.best_iteration + 1) if "early_stopping_rounds" in params else (0, 0)
+    booster = model.get_booster()
+    trees = FlatTrees(booster, x.shape[1], rounds, float("nan"))
+    rows = _rows(trees, x[2_000:], 3)
+    expected = booster.inplace_predict(rows, iteration_range=rounds, missing=np.nan, validate_features=False)
+    got = np.array([trees.predict_one(row.tolist()) for row in rows], dtype=np.float32)
+    assert np.array_equal(got.view(np.int32), expected.view(np.int32))
+    assert np.array_equal(got, model.predict_proba(rows)[:, 1].astype(np.float32))
+
+
+def test_the_service_uses_the_walk_and_falls_back_to_xgboost_where_it_cannot():
+    x, y = _data(8)
+    binary = xgb.XGBClassifier(n_estimators=20, max_depth=4, base_score=0.5, n_jobs=1).fit(x, y)
+    predictor = RowPredictor(binary.get_booster(), x.shape[1], (0, 0), float("nan"))
+    assert predictor.path == "flat trees"
+    assert predictor.predict([x[0].tolist()])[0] == binary.predict_proba(x[:1])[0, 1]
+
+    three = xgb.XGBClassifier(n_estimators=5, max_depth=3, n_jobs=1).fit(x, np.nan_to_num(x[:, 0]).astype(int) % 3)
+    with pytest.raises(Unsupported, match="objective multi:softprob"):
+        FlatTrees(three.get_booster(), x.shape[1], (0, 0), float("nan"))
+    averaged = xgb.XGBClassifier(n_estimators=5, max_depth=3, n_jobs=1).fit(x, y)  # base score from the labels
+    with pytest.raises(Unsupported, match="base_score"):
+        FlatTrees(averaged.get_booster(), x.shape[1], (0, 0), float("nan"))
+    assert RowPredictor(averaged.get_booster(), x.shape[1], (0, 0), float("nan")).path == "prepared C call"
+    with pytest.raises(Unsupported, match="missing"):
+        FlatTrees(binary.get_booster(), x.shape[1], (0, 0), 0.0)
+    zero_missing = RowPredictor(binary.get_booster(), x.shape[1], (0, 0), 0.0)
+    assert zero_missing.path == "prepared C call"
+    row = np.where(np.isnan(x[:5]), 0.0, x[:5])
+    expected = binary.get_booster().inplace_predict(row, missing=0.0, validate_features=False)
+    assert np.array_equal(np.array([zero_missing.predict([r.tolist()])[0] for r in row]), expected)
