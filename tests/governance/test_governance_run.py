@@ -57,7 +57,7 @@ def world(tmp_path_factory) -> tuple[Home, str, str]:
                                                                       "n_estimators": 30}}}})
     champion = home.mlflow.champion_version()
     challenger = "1" if champion == "2" else "2"
-    set_challenger(home.mlflow, challenger)
+    set_challenger(home.mlflow, challenger, "smaller model, scored in shadow")
     return home, champion, challenger
 
 
@@ -71,9 +71,9 @@ def shadowed(world) -> tuple[Home, str, str]:
 def test_the_champion_cannot_be_its_own_challenger(world):
     home, champion, challenger = world
     with pytest.raises(ValueError, match="is the champion"):
-        set_challenger(home.mlflow, champion)
+        set_challenger(home.mlflow, champion, "test")
     with pytest.raises(ValueError, match=r"v9 is not a registered version of 'fraud_model' \(registered: 1, 2\)"):
-        set_challenger(home.mlflow, "9")
+        set_challenger(home.mlflow, "9", "test")
     assert challenger_version(home.mlflow) == challenger
 
 
@@ -90,12 +90,12 @@ def test_shadow_scores_carry_the_challengers_version_and_never_affect_decisions(
     assert alerted.any() and all(len(json.loads(r)) == 3 for r in shadow.loc[alerted, "reasons"])
     assert shadow.loc[~alerted, "reasons"].isna().all()  # by default only alerts carry reason codes
 
-    clear_challenger(home.mlflow)
+    clear_challenger(home.mlflow, "compare without a shadow")
     try:
         run(home, ["batch_scores", "shadow_scores"], partitioned=True)
         without_shadow = scores_table(home.storage).read()
     finally:
-        set_challenger(home.mlflow, challenger)
+        set_challenger(home.mlflow, challenger, "back in shadow")
     pd.testing.assert_frame_equal(with_shadow, without_shadow)  # same scores, decisions and reasons
     assert shadow_table(home.storage).read().equals(shadow)  # with nothing in shadow, nothing changes
 
