@@ -14,6 +14,7 @@ from fraud_pipelines.features import groups
 from fraud_pipelines.governance.challenger import challenger_version
 from fraud_pipelines.governance.competition import compete
 from fraud_pipelines.governance.fairness import fairness_report
+from fraud_pipelines.governance.importance import global_importance
 from fraud_pipelines.governance.owners import owner_slices
 from fraud_pipelines.governance.reasons import Explainer
 from fraud_pipelines.governance.value import value_by_day, value_by_version
@@ -94,10 +95,7 @@ def model_importance(context: dg.AssetExecutionContext, config: ImportanceConfig
         x_test = x_test.iloc[rows]
     matrix = select_features(x_test, model.feature_names).to_numpy(dtype=np.float64, na_value=np.nan)
     contributions = Explainer.from_classifier(model.classifier, model.feature_names).contributions(matrix)
-    importance = pd.DataFrame({"feature": list(model.feature_names),
-                               "mean_abs_contribution": np.abs(contributions[:, :-1]).mean(axis=0),
-                               "mean_contribution": contributions[:, :-1].mean(axis=0)})
-    importance = importance.sort_values("mean_abs_contribution", ascending=False, kind="stable")
+    importance = global_importance(contributions, model.feature_names)
     client = mlflow.client()
     client.log_dict(model.run_id, importance.to_dict(orient="records"), "governance/importance.json")
     for row in importance.itertuples():

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from fraud_pipelines.governance.importance import global_importance
 from fraud_pipelines.governance.reasons import Explainer, as_text, top_reasons
 
 
@@ -48,3 +49,11 @@ def test_reasons_of_a_trained_model_point_at_the_signal(trained, splits):
     reasons = explainer.reasons(top[list(trained.feature_names)].to_numpy(dtype=np.float64))
     assert all(len(r) == 3 for r in reasons)
     assert sum(r[0]["feature"] in ("x0", "x1") for r in reasons) >= 18
+
+
+def test_global_importance_is_the_mean_absolute_contribution_per_feature():
+    contributions = np.array([[0.5, -2.0, 0.0, 9.0], [-1.5, 1.0, 0.0, 9.0]])  # the last column is the bias
+    importance = global_importance(contributions, ["a", "b", "c"])
+    assert importance["feature"].tolist() == ["b", "a", "c"]
+    np.testing.assert_allclose(importance["mean_abs_contribution"], [1.5, 1.0, 0.0])
+    np.testing.assert_allclose(importance["mean_contribution"], [-0.5, -0.5, 0.0])
