@@ -144,6 +144,22 @@ def test_value_per_version_and_day_equals_a_direct_computation(shadowed):
     assert reported["review_cost"] == 7.5 and reported["plot_net_value"].startswith("![net value per day](data:")
 
 
+def test_value_recomputes_only_the_latest_days_and_keeps_the_stored_others(shadowed):
+    home, _, _ = shadowed
+    table = value_table(home.storage)
+    run(home, ["model_value"], run_config={"ops": {"model_value": {"config": {"review_cost": 7.5, "days": 0}}}})
+    full = table.read()
+    run(home, ["model_value"], run_config={"ops": {"model_value": {"config": {"review_cost": 7.5, "days": 2}}}})
+    pd.testing.assert_frame_equal(table.read(), full)  # two days read again, the same result
+    run(home, ["model_value"], run_config={"ops": {"model_value": {"config": {"review_cost": 100.0, "days": 2}}}})
+    after = table.read()
+    last_two = sorted(full["day"].unique())[-2:]
+    older = ~full["day"].isin(last_two)
+    pd.testing.assert_frame_equal(after[older.to_numpy()], full[older])  # older days keep their stored rows
+    recent = after[after["day"].isin(last_two)]
+    assert len(recent) == (~older).sum() and (recent["review_cost"] == recent["false_alerts"] * 100.0).all()
+
+
 def _check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     [evaluation] = result.get_asset_check_evaluations()
     return evaluation
