@@ -12,7 +12,7 @@ requests, at concurrency 1 and 8. Targets (issue 16): batch with reasons <= 1.5x
 p99 with reasons <= 1.5x without.
 
 Usage: python bench/bench_reason_codes.py [--home DIR] [--cards 2000] [--per-day 20000] [--days 5]
-       [--repeats 3] [--exact-all] [--requests 1500] [--skip-rest] [--keep]
+       [--repeats 3] [--exact-all] [--requests 1500] [--skip-batch] [--skip-rest] [--keep]
 """
 
 from __future__ import annotations
@@ -204,6 +204,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the batch settings")
     parser.add_argument("--exact-all", action="store_true",
                         help="also time exact TreeSHAP for every charge (minutes a thousand charges)")
+    parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--skip-rest", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     args = parser.parse_args()
@@ -213,7 +214,8 @@ def main() -> int:
         if not args.home:
             _serving_bench().build_home(home, args.cards, args.per_day, args.days)
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-        bench_batch(home, scratch, args.repeats, args.exact_all)
+        if not args.skip_batch:
+            bench_batch(home, scratch, args.repeats, args.exact_all)
         if not args.skip_rest:
             bench_rest(home, args.requests, scratch)
     finally:

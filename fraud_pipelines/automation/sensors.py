@@ -16,6 +16,7 @@ import dagster as dg
 
 from fraud_pipelines.automation import inbox, signals
 from fraud_pipelines.automation.decay import judge_decay
+from fraud_pipelines.automation.drift import ranked_beyond
 from fraud_pipelines.automation.jobs import (
     CHAMPION_TAG,
     REASON_TAG,
@@ -105,8 +106,7 @@ def drift_sensor(context: dg.SensorEvaluationContext, mlflow: MlflowResource,
         return _skip(f"the drift of {measurement.day} was measured against v{measurement.model_version}, not the "
                      f"champion v{version}; waiting for a measurement against v{version}", cursor)
     threshold = retrain_policy.psi_threshold
-    ranked = sorted(measurement.psi.items(), key=lambda item: (-item[1], item[0]))
-    drifted = [(feature, value) for feature, value in ranked if value > threshold]
+    ranked, drifted = ranked_beyond(measurement.psi, threshold)
     if not drifted:
         feature, value = ranked[0]
         return _skip(f"{measurement.day}: largest PSI {value:.3f} ({feature}) is within {threshold}", cursor)
