@@ -1,16 +1,18 @@
-"""Benchmark of reason codes (XGBoost TreeSHAP, `pred_contribs`): what they add to batch scoring
-and to POST /predict.
+"""Benchmark of reason codes (XGBoost's `pred_contribs`: exact TreeSHAP, or Saabas with
+`approx_contribs`): what they add to batch scoring and to POST /predict.
 
 Batch: the real scoring path (`scoring.batch.VersionScorer`: the feature view's batch data, the
 champion's calibrated scores, the Delta write) over every day of a home built by the Dagster
-graph, with reason codes for no charge, for alerts only (the default) and for every charge; then
-the TreeSHAP cost per charge on its own, from which the cost at 10M charges is extrapolated
-(labelled as such). REST: /predict p50/p99 with and without `include_reasons=true` on the same
+graph, with reason codes for no charge, for alerts (exact TreeSHAP, Saabas) and for every charge
+(Saabas; exact with --exact-all), interleaved in --repeats rounds and reported as medians with the
+load average; then each method's cost per charge on its own, how often the two methods give the
+same top reasons, and the cost at 10M charges extrapolated from the per-charge figures (labelled as
+such). REST: /predict p50/p99 with and without `include_reasons=true` on the same
 requests, at concurrency 1 and 8. Targets (issue 16): batch with reasons <= 1.5x without, /predict
 p99 with reasons <= 1.5x without.
 
 Usage: python bench/bench_reason_codes.py [--home DIR] [--cards 2000] [--per-day 20000] [--days 5]
-       [--requests 1500] [--keep]
+       [--repeats 3] [--exact-all] [--requests 1500] [--skip-batch] [--skip-rest] [--keep]
 """
 
 from __future__ import annotations
@@ -44,56 +46,121 @@ def _serving_bench():
     return module
 
 
-def bench_batch(home: Path, scratch: Path) -> dict[str, float]:
-    """Seconds to score (and write) every stored day with each reason-code setting."""
+def _batch_pass(scorer, days: list, mode: str, scratch: Path) -> tuple[float, int, int]:
+    """Seconds to score and write every day once with reason codes for `mode`'s rows."""
     from fraud_pipelines.features.writes import chunks
-    from fraud_pipelines.resources import StorageResource
-    from fraud_pipelines.scoring.batch import VersionScorer
     from fraud_pipelines.scoring.tables import SCORES
     from fraud_pipelines.tables import DeltaDayTable
+
+    table = DeltaDayTable(str(scratch / f"scores_{mode}_{time.monotonic_ns()}"), SCORES, time_column="datetime")
+    began = time.perf_counter()
+    charges = alerts = 0
+    for start, end in chunks(days):
+        scored = scorer.score(start, end, reasons=mode)
+        table.replace_days(scored, [d for d in days if start.date() <= d < end.date()])
+        charges, alerts = charges + len(scored), alerts + int(scored["decision"].sum())
+    return time.perf_counter() - began, charges, alerts
+
+
+def bench_batch(home: Path, scratch: Path, repeats: int, exact_all: bool) -> dict[str, float]:
+    """Median seconds to score (and write) every stored day per setting (rows explained x method),
+    the settings interleaved in each of `repeats` rounds so that load elsewhere hits them alike."""
+    from dataclasses import replace
+
+    from fraud_pipelines.resources import StorageResource
+    from fraud_pipelines.scoring.batch import VersionScorer
 
     storage = StorageResource(root=str(home))
     mlflow = _serving_bench()._mlflow(home)
     champion = mlflow.get_champion()
     scorer = VersionScorer.load(mlflow, storage.feature_store(), champion.version, champion.training_dataset_version)
+    by_method = {m: replace(scorer, explainer=replace(scorer.explainer, method=m)) for m in ("treeshap", "saabas")}
     days = [np.datetime64(d).astype(object) for d in storage.raw_table("transactions").days()]
     trees = scorer.explainer.iteration_range[1]
     print(f"champion v{champion.version}: {trees} trees, {len(scorer.model.feature_names)} features; "
           f"{len(days)} days")
-    timings: dict[str, float] = {}
-    charges = alerts = 0
-    for mode in ("none", "alerts", "all", "none"):  # "none" again last: the first pass warms caches
-        table = DeltaDayTable(str(scratch / f"scores_{mode}_{time.monotonic_ns()}"), SCORES, time_column="datetime")
-        began = time.perf_counter()
-        charges = alerts = 0
-        for start, end in chunks(days):
-            scored = scorer.score(start, end, reasons=mode)
-            table.replace_days(scored, [d for d in days if start.date() <= d < end.date()])
-            charges, alerts = charges + len(scored), alerts + int(scored["decision"].sum())
-        timings[mode] = time.perf_counter() - began
-        print(f"  batch scoring, reasons={mode:<6} {timings[mode]:7.1f} s  ({charges:,} charges, {alerts:,} alerts)",
-              flush=True)
-    # TreeSHAP alone on a sample of charges, for the per-charge cost and the 10M extrapolation
+    settings = [("none", "-"), ("alerts", "treeshap"), ("alerts", "saabas"), ("all", "saabas")]
+    if exact_all:
+        settings.append(("all", "treeshap"))
+    _batch_pass(scorer, days, "none", scratch)  # warm caches (files, model) once
+    runs: dict[tuple[str, str], list[float]] = {s: [] for s in settings}
+    loads = []
+    for round_ in range(repeats):
+        for mode, method in settings:
+            seconds, charges, alerts = _batch_pass(by_method.get(method, scorer), days, mode, scratch)
+            runs[(mode, method)].append(seconds)
+            loads.append(os.getloadavg()[0])
+            print(f"  round {round_ + 1}: reasons={mode:<6} {method:<8} {seconds:7.1f} s  ({charges:,} charges, "
+                  f"{alerts:,} alerts, load {loads[-1]:.1f})", flush=True)
+    median = {s: float(np.median(v)) for s, v in runs.items()}
+    base = median[("none", "-")]
+    print(f"\n  medians of {repeats} interleaved rounds, load average {min(loads):.1f}-{max(loads):.1f}:")
+    for (mode, method), seconds in median.items():
+        ratio = seconds / base
+        print(f"    reasons={mode:<6} {method:<8} {seconds:7.1f} s  x{ratio:.2f}"
+              f"{'' if mode == 'none' else ('  ok <= 1.5x' if ratio <= 1.5 else '  MISSED 1.5x')}")
+    per_row = bench_methods(scorer, charges, alerts, base)
+    return {f"{m}/{k}": v for (m, k), v in median.items()} | per_row
+
+
+def bench_methods(scorer, charges: int, alerts: int, base: float) -> dict[str, float]:
+    """Per charge: trees alone, exact TreeSHAP, Saabas; how often the two methods give the same top
+    reasons on alert-like charges (the highest scored); the cost at 10M charges, extrapolated."""
+    from fraud_pipelines.governance.reasons import as_text, reason_texts, top_reasons
+
     spine = scorer.transactions.read(columns=["tid", "datetime"]).head(5_000)
     features = scorer.feature_view.get_batch_data(spine=spine, primary_key=True)
     matrix = features[list(scorer.model.feature_names)].to_numpy(dtype=np.float64, na_value=np.nan)
-    began = time.perf_counter()
-    scorer.explainer.contributions(matrix)
-    per_row = (time.perf_counter() - began) / len(matrix)
-    began = time.perf_counter()
-    scorer.model.predict_proba(features)
-    score_row = (time.perf_counter() - began) / len(matrix)
-    base = timings["none"]
-    print(f"\n  per charge: TreeSHAP {per_row * 1e6:,.0f} us, scoring (trees + calibration) {score_row * 1e6:.1f} us")
-    print(f"  batch with reasons / without: alerts x{timings['alerts'] / base:.2f}, all x{timings['all'] / base:.2f} "
-          f"(target <= 1.5x: alerts {'ok' if timings['alerts'] <= 1.5 * base else 'MISSED'}, "
-          f"all {'ok' if timings['all'] <= 1.5 * base else 'MISSED'})")
+    from dataclasses import replace
+
+    explain = {m: replace(scorer.explainer, method=m) for m in ("treeshap", "saabas")}
+    cost: dict[str, float] = {}
+    for name, run, rows in (("margin", lambda m: scorer.explainer.margins(m), matrix),
+                            ("saabas", lambda m: explain["saabas"].contributions(m), matrix),
+                            ("treeshap", lambda m: explain["treeshap"].contributions(m), matrix[:1_000])):
+        times = []
+        for _ in range(3):
+            began = time.perf_counter()
+            run(rows)
+            times.append((time.perf_counter() - began) / len(rows))
+        cost[name] = float(np.median(times))
+    print(f"\n  per charge (median of 3): trees' margin {cost['margin'] * 1e6:,.1f} us, Saabas "
+          f"{cost['saabas'] * 1e6:,.1f} us, exact TreeSHAP {cost['treeshap'] * 1e6:,.0f} us "
+          f"(x{cost['treeshap'] / cost['saabas']:,.0f} Saabas)")
+    contributions = explain["saabas"].contributions(matrix)
+    text = {"dicts": [], "texts": []}
+    for _ in range(3):  # the JSON of each row: a dict and json.dumps per row, or reason_texts
+        began = time.perf_counter()
+        [as_text(r) for r in top_reasons(contributions, matrix, scorer.model.feature_names)]
+        text["dicts"].append((time.perf_counter() - began) / len(matrix))
+        began = time.perf_counter()
+        reason_texts(contributions, matrix, scorer.model.feature_names)
+        text["texts"].append((time.perf_counter() - began) / len(matrix))
+    cost |= {f"json_{name}": float(np.median(v)) for name, v in text.items()}
+    print(f"  writing a charge's reasons as JSON: {cost['json_dicts'] * 1e6:.1f} us with a dict and json.dumps, "
+          f"{cost['json_texts'] * 1e6:.1f} us with reason_texts")
+    score = scorer.model.predict_proba(features)
+    top = matrix[np.argsort(-score, kind="stable")[:500]]  # the charges most like alerts
+    names = scorer.model.feature_names
+    exact = top_reasons(explain["treeshap"].contributions(top), top, names)
+    approx = top_reasons(explain["saabas"].contributions(top), top, names)
+    firsts = np.mean([e[0]["feature"] == a[0]["feature"] for e, a in zip(exact, approx)])
+    ordered = np.mean([[r["feature"] for r in e] == [r["feature"] for r in a] for e, a in zip(exact, approx)])
+    same_set = np.mean([{r["feature"] for r in e} == {r["feature"] for r in a} for e, a in zip(exact, approx)])
+    in_top3 = np.mean([e[0]["feature"] in {r["feature"] for r in a} for e, a in zip(exact, approx)])
+    print(f"  Saabas vs exact TreeSHAP on the 500 highest-scored of those charges: same first reason {firsts:.0%}, "
+          f"TreeSHAP's first among Saabas' three {in_top3:.0%}, same three {same_set:.0%}, same three in the same "
+          f"order {ordered:.0%}")
     rate = alerts / charges if charges else 0.0
     per_charge = base / charges
-    print(f"  extrapolated to 10M charges (not measured at that size): scoring without reasons "
-          f"{per_charge * 1e7 / 60:,.0f} min; TreeSHAP for alerts ({rate:.1%}) +{per_row * rate * 1e7 / 60:,.0f} min, "
-          f"for every charge +{per_row * 1e7 / 3600:,.1f} h on {os.cpu_count()} cores")
-    return timings
+    print(f"  extrapolated to 10M charges (not measured at that size; alert rate {rate:.2%}): scoring without "
+          f"reasons {per_charge * 1e7 / 60:,.0f} min; reasons for alerts +{cost['saabas'] * rate * 1e7 / 60:,.1f} min "
+          f"(Saabas) or +{cost['treeshap'] * rate * 1e7 / 60:,.0f} min (exact); for every charge "
+          f"+{cost['saabas'] * 1e7 / 60:,.0f} min (Saabas) or +{cost['treeshap'] * 1e7 / 3600:,.1f} h (exact) "
+          f"on {os.cpu_count()} cores")
+    return {"margin_us": cost["margin"] * 1e6, "saabas_us": cost["saabas"] * 1e6,
+            "treeshap_us": cost["treeshap"] * 1e6, "json_dicts_us": cost["json_dicts"] * 1e6,
+            "json_texts_us": cost["json_texts"] * 1e6, "same_first": float(firsts), "same_three": float(same_set)}
 
 
 def bench_rest(home: Path, requests: int, scratch: Path) -> None:
@@ -134,6 +201,10 @@ def main() -> int:
     parser.add_argument("--per-day", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--requests", type=int, default=1_500)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the batch settings")
+    parser.add_argument("--exact-all", action="store_true",
+                        help="also time exact TreeSHAP for every charge (minutes a thousand charges)")
+    parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--skip-rest", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     args = parser.parse_args()
@@ -143,7 +214,8 @@ def main() -> int:
         if not args.home:
             _serving_bench().build_home(home, args.cards, args.per_day, args.days)
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-        bench_batch(home, scratch)
+        if not args.skip_batch:
+            bench_batch(home, scratch, args.repeats, args.exact_all)
         if not args.skip_rest:
             bench_rest(home, args.requests, scratch)
     finally:

@@ -1,6 +1,7 @@
 """Command line: `demo` runs the main job end to end on the embedded synthetic data; `run --contract`
 runs the same graph on a user's files described by a data contract. Both print where everything is.
-`rollback --to VERSION --reason "..."` moves the champion alias back to an earlier version.
+`rollback --to VERSION --reason "..."` moves the champion alias back to an earlier version;
+`challenger --version N --reason "..."` (or `--clear`) puts a version in shadow or takes it out.
 `forget --card PAN` erases one card everywhere (the right to erasure); `token --card PAN` prints its token."""
 
 from __future__ import annotations
@@ -253,6 +254,22 @@ def rollback_champion(args: argparse.Namespace) -> int:
     return 0
 
 
+def set_challenger(args: argparse.Namespace) -> int:
+    """Set (`--version`) or remove (`--clear`) the challenger alias, with `--reason` recorded in the registry."""
+    from fraud_pipelines.governance.challenger import ChallengerError, clear_challenger
+    from fraud_pipelines.governance.challenger import set_challenger as put_in_shadow
+    from fraud_pipelines.training.registry import ModelRegistry
+
+    try:
+        done = (clear_challenger(ModelRegistry(), args.reason) if args.clear
+                else put_in_shadow(ModelRegistry(), args.version, args.reason))
+    except ChallengerError as error:
+        print(f"challenger refused: {error}", file=sys.stderr)
+        return 2
+    print(done.describe())
+    return 0
+
+
 def _card_token(card: str) -> int:
     """The token of a card number given on the command line (the key must exist: data was ingested)."""
     from fraud_pipelines.privacy.tokens import tokenizer
@@ -306,6 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     rollback_command.add_argument("--to", required=True, help="the registered version to serve again, e.g. 3")
     rollback_command.add_argument("--reason", required=True, help="why (recorded on the versions in the registry)")
     rollback_command.set_defaults(func=rollback_champion)
+    challenger_command = commands.add_parser("challenger", help="put a registered version in shadow beside the "
+                                                                "champion (the challenger alias), or take it out")
+    which = challenger_command.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version", help="the registered version to score in shadow, e.g. 4")
+    which.add_argument("--clear", action="store_true", help="remove the challenger alias (the version stays)")
+    challenger_command.add_argument("--reason", required=True, help="why (recorded in the registry)")
+    challenger_command.set_defaults(func=set_challenger)
     forget_command = commands.add_parser("forget", help="erase one card from every table, store and training dataset")
     forget_command.add_argument("--card", required=True, help="the card number (digits)")
     forget_command.add_argument("--reason", default="erasure request", help="recorded on the training datasets changed")

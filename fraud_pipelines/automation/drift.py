@@ -147,6 +147,13 @@ def psi_table(profiles: Mapping[str, FeatureProfile], current: pd.DataFrame) -> 
     return table.sort_values(["psi", "feature"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+def ranked_beyond(psi_by_feature: Mapping[str, float], threshold: float) -> tuple[list[tuple[str, float]],
+                                                                                 list[tuple[str, float]]]:
+    """(every feature, the features whose PSI passes `threshold`), each largest PSI first (ties by name)."""
+    ranked = sorted(((f, float(v)) for f, v in psi_by_feature.items()), key=lambda item: (-item[1], item[0]))
+    return ranked, [(feature, value) for feature, value in ranked if value > threshold]
+
+
 def _numeric(values: pd.Series, feature: str) -> np.ndarray:
     try:
         return values.to_numpy(dtype=np.float64)

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 import dagster as dg
 
 from fraud_pipelines.automation import inbox, signals
+from fraud_pipelines.automation.decay import judge_decay
+from fraud_pipelines.automation.drift import ranked_beyond
 from fraud_pipelines.automation.jobs import (
     CHAMPION_TAG,
     REASON_TAG,
@@ -104,8 +106,7 @@ def drift_sensor(context: dg.SensorEvaluationContext, mlflow: MlflowResource,
         return _skip(f"the drift of {measurement.day} was measured against v{measurement.model_version}, not the "
                      f"champion v{version}; waiting for a measurement against v{version}", cursor)
     threshold = retrain_policy.psi_threshold
-    ranked = sorted(measurement.psi.items(), key=lambda item: (-item[1], item[0]))
-    drifted = [(feature, value) for feature, value in ranked if value > threshold]
+    ranked, drifted = ranked_beyond(measurement.psi, threshold)
     if not drifted:
         feature, value = ranked[0]
         return _skip(f"{measurement.day}: largest PSI {value:.3f} ({feature}) is within {threshold}", cursor)
@@ -140,15 +141,11 @@ def decay_sensor(context: dg.SensorEvaluationContext, storage: StorageResource, 
     cursor = replace(cursor, seen=seen)
     live = signals.live_performance(storage, champion.version, days)
     where = f"{live.rows:,} labelled charges scored by v{champion.version} on {signals.describe_days(days)}"
-    if live.positives < retrain_policy.min_positives or live.pr_auc is None:
-        return _skip(f"{live.positives} frauds among {where}: need {retrain_policy.min_positives} to judge decay",
-                     cursor)
-    drop = champion.test_pr_auc - live.pr_auc
-    if drop < retrain_policy.pr_auc_drop:
-        return _skip(f"PR-AUC {live.pr_auc:.3f} on {where}; test PR-AUC {champion.test_pr_auc:.3f} "
-                     f"(drop {drop:.3f} < {retrain_policy.pr_auc_drop})", cursor)
-    reason = (f"champion v{champion.version}'s PR-AUC fell to {live.pr_auc:.3f} on {where}, {drop:.3f} below its "
-              f"test PR-AUC {champion.test_pr_auc:.3f} (allowed drop {retrain_policy.pr_auc_drop})")
+    decay = judge_decay(live, champion.test_pr_auc, pr_auc_drop=retrain_policy.pr_auc_drop,
+                        min_positives=retrain_policy.min_positives, where=where)
+    if not decay.retrain:
+        return _skip(decay.why, cursor)
+    reason = f"champion v{champion.version}'s {decay.why}"
     return _retrain(context, retrain_policy, "decay", days[-1].isoformat(), reason, champion.version,
                     replace(cursor, requested_through=days[-1].isoformat()))
 

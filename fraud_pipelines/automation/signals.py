@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 
 import dagster as dg
-import numpy as np
 
+from fraud_pipelines.automation.decay import LivePerformance, live_performance_of
 from fraud_pipelines.features import groups
 from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.scoring.tables import scores_table
@@ -40,16 +40,6 @@ class DriftMeasurement:
     day: str
     psi: dict[str, float]
     model_version: str
-
-
-@dataclass(frozen=True)
-class LivePerformance:
-    """The champion's scores on labelled charges of some days."""
-
-    days: list[date]
-    rows: int
-    positives: int
-    pr_auc: float | None  # None when the rows hold no fraud or only fraud
 
 
 def champion(storage: StorageResource, mlflow: MlflowResource) -> Champion | None:
@@ -90,27 +80,17 @@ def latest_drift(instance: dg.DagsterInstance) -> DriftMeasurement | None:
 
 
 def live_performance(storage: StorageResource, model_version: str, days: list[date]) -> LivePerformance:
-    """PR-AUC of `model_version`'s batch scores against the labels of `days` (only charges it scored)."""
-    from sklearn.metrics import average_precision_score
-
+    """PR-AUC of `model_version`'s batch scores against the labels of `days` (only charges it scored):
+    reads those days of both tables and leaves the computation to `decay.live_performance_of`."""
     if not days:
         return LivePerformance([], 0, 0, None)
     start, end = day_window(min(days))[0], day_window(max(days))[1]
-    wanted = {d.isoformat() for d in days}
     scores = scores_table(storage)
     if not scores.exists():
-        return LivePerformance(list(days), 0, 0, None)
+        return LivePerformance(sorted(days), 0, 0, None)
     scored = scores.read(start, end)
-    scored = scored[(scored["model_version"] == str(model_version))
-                    & scored["datetime"].dt.strftime("%Y-%m-%d").isin(wanted)]
     labels = groups.FRAUD_LABELS.get_or_create(storage.feature_store()).read(start, end, columns=["tid", "is_fraud"])
-    joined = scored[["tid", "fraud_score"]].merge(labels, on="tid", how="inner")
-    y = joined["is_fraud"].to_numpy(dtype=np.int64)
-    positives = int(y.sum())
-    pr_auc = None
-    if 0 < positives < len(y):
-        pr_auc = float(average_precision_score(y, joined["fraud_score"].to_numpy()))
-    return LivePerformance(sorted(days), len(joined), positives, pr_auc)
+    return live_performance_of(scored, labels, model_version, days)
 
 
 def retrain_on_latest_labels(instance: dg.DagsterInstance, job_name: str = "retrain_job") -> dg.RunRecord | None:

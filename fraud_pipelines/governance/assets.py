@@ -3,6 +3,7 @@ slices on its test split, stored with the version in MLflow; the champion/challe
 on labelled shadow days; the value of each version's decisions per scored day."""
 
 import tempfile
+from datetime import date
 
 import dagster as dg
 import numpy as np
@@ -14,6 +15,8 @@ from fraud_pipelines.features import groups
 from fraud_pipelines.governance.challenger import challenger_version
 from fraud_pipelines.governance.competition import compete
 from fraud_pipelines.governance.fairness import fairness_report
+from fraud_pipelines.governance.importance import global_importance
+from fraud_pipelines.governance.labelled import amounts_of, labels_of, read_days, stored_days
 from fraud_pipelines.governance.owners import owner_slices
 from fraud_pipelines.governance.reasons import Explainer
 from fraud_pipelines.governance.value import value_by_day, value_by_version
@@ -60,6 +63,9 @@ class CompetitionConfig(dg.Config):
 class ValueConfig(dg.Config):
     review_cost: float = Field(default=5.0, ge=0.0, description="What reviewing one alert costs, in the "
                                                                 "amount's currency; charged per false alert.")
+    days: int = Field(default=60, ge=0, description=(
+        "Recompute the latest N scored days (their labels arrive within weeks); older days keep their stored "
+        "rows, so a run costs N days whatever the history. 0: every scored day (e.g. after changing review_cost)."))
 
 
 def _version(mlflow: MlflowResource, wanted: str) -> str:
@@ -83,7 +89,7 @@ def _test_split(storage: StorageResource, mlflow: MlflowResource, version: str):
 
 
 @dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"}, deps=["registered_model"],
-          description="Global feature importance of a registered version: mean |TreeSHAP contribution| on a "
+          description="Global feature importance of a registered version: mean |exact TreeSHAP contribution| on a "
                       "seeded sample of its test split, logged to its MLflow run.")
 def model_importance(context: dg.AssetExecutionContext, config: ImportanceConfig, storage: StorageResource,
                      mlflow: MlflowResource) -> dg.MaterializeResult:
@@ -93,11 +99,9 @@ def model_importance(context: dg.AssetExecutionContext, config: ImportanceConfig
         rows = np.sort(np.random.default_rng(config.seed).choice(len(x_test), config.sample_rows, replace=False))
         x_test = x_test.iloc[rows]
     matrix = select_features(x_test, model.feature_names).to_numpy(dtype=np.float64, na_value=np.nan)
-    contributions = Explainer.from_classifier(model.classifier, model.feature_names).contributions(matrix)
-    importance = pd.DataFrame({"feature": list(model.feature_names),
-                               "mean_abs_contribution": np.abs(contributions[:, :-1]).mean(axis=0),
-                               "mean_contribution": contributions[:, :-1].mean(axis=0)})
-    importance = importance.sort_values("mean_abs_contribution", ascending=False, kind="stable")
+    explainer = Explainer.from_classifier(model.classifier, model.feature_names, method="treeshap")  # exact: a sample
+    contributions = explainer.contributions(matrix)
+    importance = global_importance(contributions, model.feature_names)
     client = mlflow.client()
     client.log_dict(model.run_id, importance.to_dict(orient="records"), "governance/importance.json")
     for row in importance.itertuples():
@@ -153,8 +157,14 @@ def model_fairness(context: dg.AssetExecutionContext, config: FairnessConfig, st
     )
 
 
-def _with_day(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(day=frame["datetime"].dt.strftime("%Y-%m-%d"))
+def _days(frame: pd.DataFrame) -> list[date]:
+    return sorted(date.fromisoformat(d) for d in set(frame["day"]))
+
+
+def _latest_version(table: DeltaDayTable, day: date) -> str:
+    """The model version that scored the latest charge of `day` in `table`."""
+    rows = read_days(table, [day], ["datetime", "model_version"])
+    return str(rows.sort_values("datetime")["model_version"].iloc[-1])
 
 
 @dg.asset(group_name=GROUP, kinds={"delta"}, deps=["shadow_scores", "batch_scores", "fraud_labels_fg"],
@@ -163,15 +173,18 @@ def _with_day(frame: pd.DataFrame) -> pd.DataFrame:
                       "stays the registry's rule.")
 def model_competition(context: dg.AssetExecutionContext, config: CompetitionConfig, storage: StorageResource,
                       mlflow: MlflowResource) -> dg.MaterializeResult:
-    shadow = shadow_table(storage)
-    if not shadow.exists() or shadow.count() == 0:
+    shadow, scores = shadow_table(storage), scores_table(storage)
+    shadow_days = stored_days(shadow)
+    if not shadow_days:
         return dg.MaterializeResult(metadata={"verdict": "no shadow scores yet: give a registered version the "
                                                          "`challenger` alias and run shadow_scores"})
-    challenger = _with_day(shadow.read())
-    wanted = challenger_version(mlflow) or challenger.sort_values("datetime")["model_version"].iloc[-1]
+    wanted = challenger_version(mlflow) or _latest_version(shadow, shadow_days[-1])
+    candidates = sorted(set(shadow_days) & set(stored_days(scores)))
+    labels = labels_of(groups.FRAUD_LABELS.get_or_create(storage.feature_store()), candidates)
+    columns = ["tid", "datetime", "fraud_score", "decision", "threshold", "model_version"]
+    challenger = read_days(shadow, _days(labels), [*columns, "champion_version"])
     challenger = challenger[challenger["model_version"] == wanted]
-    labels = groups.FRAUD_LABELS.get_or_create(storage.feature_store()).read(columns=["tid", "datetime", "is_fraud"])
-    labelled_days = sorted(set(_with_day(labels)["day"]) & set(challenger["day"]))
+    labelled_days = sorted(set(challenger["day"]))
     if config.days:
         labelled_days = labelled_days[-config.days:]
     challenger = challenger[challenger["day"].isin(labelled_days)]
@@ -179,8 +192,8 @@ def model_competition(context: dg.AssetExecutionContext, config: CompetitionConf
         return dg.MaterializeResult(metadata={"challenger_version": wanted,
                                               "verdict": f"challenger v{wanted} has no labelled shadow day yet"})
     champion_version = challenger.sort_values("datetime")["champion_version"].iloc[-1]
-    champion = _with_day(scores_table(storage).read())
-    champion = champion[(champion["model_version"] == champion_version) & champion["day"].isin(labelled_days)]
+    champion = read_days(scores, [date.fromisoformat(d) for d in labelled_days], columns)
+    champion = champion[champion["model_version"] == champion_version]
     challenger = challenger[challenger["champion_version"] == champion_version]
     result = compete(champion, challenger, labels, n_resamples=config.n_resamples, confidence=config.confidence,
                      seed=config.seed)
@@ -219,17 +232,20 @@ def value_table(storage: StorageResource) -> DeltaDayTable:
 def model_value(context: dg.AssetExecutionContext, config: ValueConfig,
                 storage: StorageResource) -> dg.MaterializeResult:
     fs = storage.feature_store()
-    parts = []
-    for role, table in (("champion", scores_table(storage)), ("challenger", shadow_table(storage))):
-        if table.exists():
-            parts.append(_with_day(table.read()).assign(role=role)[["tid", "day", "decision", "model_version", "role"]])
-    if not parts:
+    tables = {"champion": scores_table(storage), "challenger": shadow_table(storage)}
+    candidates = stored_days(*tables.values())
+    if not candidates:
         return dg.MaterializeResult(metadata={"rows": 0, "note": "no scores yet: materialize batch_scores"})
-    scored = pd.concat(parts, ignore_index=True)
-    labels = groups.FRAUD_LABELS.get_or_create(fs).read(columns=["tid", "is_fraud"])
-    amounts = groups.TRANSACTIONS.get_or_create(fs).read(columns=["tid", "amount"])
+    if config.days:
+        candidates = candidates[-config.days:]
+    labels = labels_of(groups.FRAUD_LABELS.get_or_create(fs), candidates)
+    days = _days(labels)
+    scored = pd.concat([read_days(table, days, ["tid", "decision", "model_version"]).assign(role=role)
+                        for role, table in tables.items()], ignore_index=True)
     scored = scored[scored["tid"].isin(labels["tid"])]
-    by_day = value_by_day(scored, labels, amounts[amounts["tid"].isin(scored["tid"])], review_cost=config.review_cost)
+    amounts = amounts_of(groups.TRANSACTIONS.get_or_create(fs), days, scored["tid"])
+    by_day = value_by_day(scored, labels, amounts, review_cost=config.review_cost)
+    by_day = _keep_older_days(value_table(storage), by_day, recomputed={d.isoformat() for d in candidates})
     written = value_table(storage).replace_all(by_day)
     totals = value_by_version(by_day)
     with tempfile.TemporaryDirectory(prefix="model_value_") as folder:
@@ -241,6 +257,16 @@ def model_value(context: dg.AssetExecutionContext, config: ValueConfig,
         "by_day": frame_table(by_day.tail(60).round(2)),
         "plot_net_value": dg.MetadataValue.md(plot),
     })
+
+
+def _keep_older_days(table: DeltaDayTable, by_day: pd.DataFrame, recomputed: set[str]) -> pd.DataFrame:
+    """The new rows, plus the stored rows of days outside those recomputed (in value_by_day's order)."""
+    if not table.exists():
+        return by_day
+    stored = table.read()
+    kept = stored[~stored["day"].isin(recomputed)]
+    merged = pd.concat([kept, by_day], ignore_index=True) if len(kept) else by_day
+    return merged.sort_values(["role", "model_version", "day"], kind="stable").reset_index(drop=True)
 
 
 def _value_plot(by_day: pd.DataFrame, path: str) -> str:

@@ -1,9 +1,14 @@
-"""Reason codes: why a charge got its score, from XGBoost's own TreeSHAP contributions
+"""Reason codes: why a charge got its score, from XGBoost's own per-feature contributions
 (`pred_contribs`) on the model's transformed input vector, no second model.
 
-One function serves batch scoring and the REST service, so the same charge gets the same reasons
-in both. Contributions are in the trees' margin (log-odds) space, before calibration: per row they
-sum to the margin. xgboost is never imported here; the booster is passed in.
+Two methods, both XGBoost's and both summing per row to the trees' margin (log-odds, before
+calibration): "treeshap", exact TreeSHAP, which walks every path of every tree (O(trees x leaves x
+depth^2) a charge, milliseconds on hundreds of trees), and "saabas" (`approx_contribs`), which walks
+only the path the charge took and credits each split's feature with the change of the node's mean
+value (O(trees x depth), as cheap as a few predictions). `REASON_METHOD` is the one reason codes use,
+in batch scoring and in the REST service alike, so the same charge gets the same reasons in both
+(bench/bench_reason_codes.py has the costs and how often the two agree). xgboost is never imported
+at module level; the booster is passed in.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 #: How many reasons a score carries (the `reasons` column of batch_scores, /predict?include_reasons=true).
 TOP_K = 3
+Method = Literal["treeshap", "saabas"]
+#: The contributions reason codes are made of, in batch scoring and in the REST service.
+REASON_METHOD: Method = "saabas"
 
 
 @dataclass(frozen=True)
@@ -27,24 +35,29 @@ class Explainer:
     feature_names: tuple[str, ...]
     iteration_range: tuple[int, int]
     missing: float
+    method: Method = REASON_METHOD
 
     @classmethod
-    def from_classifier(cls, classifier: Any, feature_names: Sequence[str]) -> Explainer:
+    def from_classifier(cls, classifier: Any, feature_names: Sequence[str], *,
+                        method: Method = REASON_METHOD) -> Explainer:
         """The explainer of a fitted XGBClassifier, limited to its early-stopped trees as `predict_proba` is."""
         try:
             iteration_range = (0, int(classifier.best_iteration) + 1)
         except AttributeError:
             iteration_range = (0, 0)
-        return cls(classifier.get_booster(), tuple(feature_names), iteration_range, float(classifier.missing))
+        return cls(classifier.get_booster(), tuple(feature_names), iteration_range, float(classifier.missing),
+                   method)
 
     def contributions(self, vectors: Any) -> np.ndarray:
-        """TreeSHAP contributions, shape (n_rows, n_features + 1); the last column is the bias."""
+        """Per-feature contributions by `method`, shape (n_rows, n_features + 1); the last column is the bias."""
         from xgboost import DMatrix
 
+        if self.method not in ("treeshap", "saabas"):
+            raise ValueError(f"method must be 'treeshap' or 'saabas', got {self.method!r}")
         matrix = as_matrix(vectors, len(self.feature_names))
         data = DMatrix(matrix, missing=self.missing, nthread=1 if len(matrix) < 1_000 else None)
-        return self.booster.predict(data, pred_contribs=True, iteration_range=self.iteration_range,
-                                    validate_features=False)
+        return self.booster.predict(data, pred_contribs=True, approx_contribs=self.method == "saabas",
+                                    iteration_range=self.iteration_range, validate_features=False)
 
     def margins(self, vectors: Any) -> np.ndarray:
         """The trees' raw margin (log-odds) per row: what each row's contributions add up to."""
@@ -85,7 +98,7 @@ def top_reasons(contributions: np.ndarray, matrix: np.ndarray, feature_names: Se
     or for a transformed feature (e.g. an encoded category) the value given in `readable`."""
     names = list(feature_names)
     per_feature = np.asarray(contributions)[:, : len(names)]
-    order = np.argsort(-per_feature, axis=1, kind="stable")[:, :k]
+    order = np.argsort(-per_feature, axis=1, kind="stable")[:, :k]  # 3 of ~20 features: a full sort is cheap
     readable = readable or {}
     out = []
     for row, picks in enumerate(order):
@@ -93,6 +106,31 @@ def top_reasons(contributions: np.ndarray, matrix: np.ndarray, feature_names: Se
                                                             else matrix[row, j]),
                      "contribution": float(per_feature[row, j])} for j in picks])
     return out
+
+
+def reason_texts(contributions: np.ndarray, matrix: np.ndarray, feature_names: Sequence[str], *,
+                 readable: Mapping[str, Sequence[Any]] | None = None, k: int = TOP_K) -> list[str]:
+    """Per row, exactly `as_text(top_reasons(...))`, built from vectorized picks and per-feature JSON
+    pieces: batch scoring may explain every charge of a day, and a dict and `json.dumps` per row cost
+    more than Saabas' contributions themselves."""
+    names = list(feature_names)
+    per_feature = np.asarray(contributions)[:, : len(names)]
+    order = np.argsort(-per_feature, axis=1, kind="stable")[:, :k]
+    rows = np.arange(len(order))[:, None]
+    contribs = per_feature[rows, order].astype(np.float64)  # float32 -> float64 is exact, as float() is
+    values = np.asarray(matrix, dtype=np.float64)[rows, order]
+    if not np.isfinite(contribs).all() or np.isinf(values).any():
+        raise ValueError("reason contributions and values must be finite to be written as JSON")
+    width = order.shape[1]
+    heads = [f'{{"feature":{json.dumps(name)},"value":' for name in names]
+    readable = readable or {}
+    shown = {j: readable[name] for j, name in enumerate(names) if name in readable}
+    picked = order.ravel().tolist()
+    contribution_text = list(map(repr, contribs.ravel().tolist()))  # json.dumps writes a float as its repr
+    value_text = ["null" if t == "nan" else t for t in map(repr, values.ravel().tolist())]
+    pieces = [f'{heads[j]}{_json(shown[j][i // width]) if j in shown else value_text[i]},'
+              f'"contribution":{contribution_text[i]}}}' for i, j in enumerate(picked)]
+    return [f"[{','.join(pieces[i:i + width])}]" for i in range(0, len(pieces), width)]
 
 
 def readable_values(transformed: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -103,6 +141,10 @@ def readable_values(transformed: Sequence[str], rows: Sequence[Mapping[str, Any]
 def as_text(reasons: list[dict[str, Any]]) -> str:
     """A row's reasons as the compact JSON stored in batch_scores' `reasons` column."""
     return json.dumps(reasons, separators=(",", ":"), allow_nan=False)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_value(value), allow_nan=False)
 
 
 def _value(value: Any) -> Any:

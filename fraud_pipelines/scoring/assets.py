@@ -21,8 +21,8 @@ class ScoringConfig(dg.Config):
     """Which charges carry reason codes in the `reasons` column."""
 
     reason_codes: ReasonCodes = Field(default="alerts", description=(
-        "alerts: every alerted charge (what analysts review); all: every charge (TreeSHAP costs far more than "
-        "scoring: see bench/bench_reason_codes.py); none: no reasons."))
+        "alerts: every alerted charge (what analysts review; about 1.3x scoring without reasons); all: every "
+        "charge (about 6x: see bench/bench_reason_codes.py); none: no reasons."))
 
 
 @dg.asset(

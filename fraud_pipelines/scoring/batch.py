@@ -11,13 +11,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from fraud_pipelines.governance.reasons import Explainer, as_text
+from fraud_pipelines.governance.reasons import Explainer, reason_texts
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.model import select_features
 from fraud_pipelines.training.registry import LoadedModel
 
 #: Which charges get reason codes: every one, only alerts (what an analyst reviews), or none.
-#: TreeSHAP walks every path of every tree, so explaining a charge costs far more than scoring it.
+#: Explaining a charge costs more than scoring it (governance.reasons; bench/bench_reason_codes.py).
 ReasonCodes = Literal["all", "alerts", "none"]
 
 
@@ -67,7 +67,8 @@ class VersionScorer:
             chosen = select_features(features, self.model.feature_names).iloc[rows]
             matrix = chosen.to_numpy(dtype=np.float64, na_value=np.nan)
             readable = {name: spine[name].iloc[rows].tolist() for name in self.transformed}
-            texts = [as_text(r) for r in self.explainer.reasons(matrix, readable=readable)]
+            texts = reason_texts(self.explainer.contributions(matrix), matrix, self.explainer.feature_names,
+                                 readable=readable)
             column = np.full(len(scored), None, dtype=object)
             column[rows] = texts
             scored["reasons"] = column

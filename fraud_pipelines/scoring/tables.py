@@ -19,7 +19,7 @@ SCORES = pa.schema([
     ("threshold", pa.float64()),
     ("model_name", pa.string()),
     ("model_version", pa.string()),
-    ("reasons", pa.string()),  # the top 3 TreeSHAP reasons as JSON (governance.reasons)
+    ("reasons", pa.string()),  # the top 3 reasons as JSON (governance.reasons)
 ])
 #: A challenger's scores: `decision` is what it would have decided; `champion_version` the version
 #: whose decisions stood for the same charges.

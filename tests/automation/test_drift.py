@@ -92,3 +92,9 @@ def test_bad_inputs_are_named():
         drift.psi(ref, pd.Series([], dtype=float))
     with pytest.raises(ValueError, match=r"current data has no column\(s\) \['amount'\]"):
         drift.psi_table({"amount": ref}, pd.DataFrame({"other": [1.0]}))
+
+
+def test_features_beyond_the_threshold_are_ranked_largest_first():
+    ranked, beyond = drift.ranked_beyond({"b": 0.3, "a": 0.3, "c": 0.05, "d": 0.2}, 0.2)
+    assert ranked == [("a", 0.3), ("b", 0.3), ("d", 0.2), ("c", 0.05)]
+    assert beyond == [("a", 0.3), ("b", 0.3)]  # strictly above the threshold

@@ -1,3 +1,11 @@
-"""The training tests' seeded synthetic split and trained model, shared here."""
+"""The training tests' seeded synthetic split, trained model and pre-migrated MLflow store, shared here."""
 
-from tests.training.conftest import FAST_PARAMS, Splits, make_rows, splits, trained  # noqa: F401
+from tests.training.conftest import (  # noqa: F401
+    FAST_PARAMS,
+    Splits,
+    make_rows,
+    migrated_mlflow_db,
+    mlflow_resource,
+    splits,
+    trained,
+)

@@ -57,7 +57,7 @@ def world(tmp_path_factory) -> tuple[Home, str, str]:
                                                                       "n_estimators": 30}}}})
     champion = home.mlflow.champion_version()
     challenger = "1" if champion == "2" else "2"
-    set_challenger(home.mlflow, challenger)
+    set_challenger(home.mlflow, challenger, "smaller model, scored in shadow")
     return home, champion, challenger
 
 
@@ -71,9 +71,9 @@ def shadowed(world) -> tuple[Home, str, str]:
 def test_the_champion_cannot_be_its_own_challenger(world):
     home, champion, challenger = world
     with pytest.raises(ValueError, match="is the champion"):
-        set_challenger(home.mlflow, champion)
+        set_challenger(home.mlflow, champion, "test")
     with pytest.raises(ValueError, match=r"v9 is not a registered version of 'fraud_model' \(registered: 1, 2\)"):
-        set_challenger(home.mlflow, "9")
+        set_challenger(home.mlflow, "9", "test")
     assert challenger_version(home.mlflow) == challenger
 
 
@@ -90,12 +90,12 @@ def test_shadow_scores_carry_the_challengers_version_and_never_affect_decisions(
     assert alerted.any() and all(len(json.loads(r)) == 3 for r in shadow.loc[alerted, "reasons"])
     assert shadow.loc[~alerted, "reasons"].isna().all()  # by default only alerts carry reason codes
 
-    clear_challenger(home.mlflow)
+    clear_challenger(home.mlflow, "compare without a shadow")
     try:
         run(home, ["batch_scores", "shadow_scores"], partitioned=True)
         without_shadow = scores_table(home.storage).read()
     finally:
-        set_challenger(home.mlflow, challenger)
+        set_challenger(home.mlflow, challenger, "back in shadow")
     pd.testing.assert_frame_equal(with_shadow, without_shadow)  # same scores, decisions and reasons
     assert shadow_table(home.storage).read().equals(shadow)  # with nothing in shadow, nothing changes
 
@@ -142,6 +142,22 @@ def test_value_per_version_and_day_equals_a_direct_computation(shadowed):
                                                                 "amount"].sum())
     assert row["false_alerts"] == false_alerts and row["net_value"] == pytest.approx(caught - 7.5 * false_alerts)
     assert reported["review_cost"] == 7.5 and reported["plot_net_value"].startswith("![net value per day](data:")
+
+
+def test_value_recomputes_only_the_latest_days_and_keeps_the_stored_others(shadowed):
+    home, _, _ = shadowed
+    table = value_table(home.storage)
+    run(home, ["model_value"], run_config={"ops": {"model_value": {"config": {"review_cost": 7.5, "days": 0}}}})
+    full = table.read()
+    run(home, ["model_value"], run_config={"ops": {"model_value": {"config": {"review_cost": 7.5, "days": 2}}}})
+    pd.testing.assert_frame_equal(table.read(), full)  # two days read again, the same result
+    run(home, ["model_value"], run_config={"ops": {"model_value": {"config": {"review_cost": 100.0, "days": 2}}}})
+    after = table.read()
+    last_two = sorted(full["day"].unique())[-2:]
+    older = ~full["day"].isin(last_two)
+    pd.testing.assert_frame_equal(after[older.to_numpy()], full[older])  # older days keep their stored rows
+    recent = after[after["day"].isin(last_two)]
+    assert len(recent) == (~older).sum() and (recent["review_cost"] == recent["false_alerts"] * 100.0).all()
 
 
 def _check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:

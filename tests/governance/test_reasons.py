@@ -1,21 +1,27 @@
-"""Reason codes come from XGBoost's TreeSHAP: each row's contributions add up to its margin, and
-the top reasons are the largest contributions, named and valued readably."""
+"""Reason codes come from XGBoost's contributions, exact TreeSHAP or Saabas (the method reason codes
+use): with either, each row's contributions add up to its margin; Saabas credits each split on the
+charge's path with the change of the node's mean value (checked against the trees' own dump); the
+top reasons are the largest contributions, named and valued readably."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from fraud_pipelines.governance.reasons import Explainer, as_text, top_reasons
+from fraud_pipelines.governance.importance import global_importance
+from fraud_pipelines.governance.reasons import REASON_METHOD, Explainer, as_text, reason_texts, top_reasons
 
 
-def _explainer(trained) -> Explainer:
-    return Explainer.from_classifier(trained.classifier, trained.feature_names)
+def _explainer(trained, method=REASON_METHOD) -> Explainer:
+    return Explainer.from_classifier(trained.classifier, trained.feature_names, method=method)
 
 
-def test_contributions_sum_to_the_margin_for_sampled_rows(trained, splits):
-    explainer = _explainer(trained)
+@pytest.mark.parametrize("method", ["treeshap", "saabas"])
+def test_contributions_sum_to_the_margin_for_sampled_rows(trained, splits, method):
+    explainer = _explainer(trained, method)
     rows = splits.X_test.sample(200, random_state=3)
     matrix = rows[list(trained.feature_names)].to_numpy(dtype=np.float64)
     contributions = explainer.contributions(matrix)
@@ -26,6 +32,59 @@ def test_contributions_sum_to_the_margin_for_sampled_rows(trained, splits):
     raw = trained.raw_proba(rows)
     np.testing.assert_allclose(1 / (1 + np.exp(-margins)), raw, rtol=1e-5)
     assert np.abs(contributions[:, :-1]).sum() > 0  # the features, not only the bias, carry the score
+
+
+def _saabas_by_hand(trees: pd.DataFrame, names: list[str], row: pd.Series, n_trees: int) -> np.ndarray:
+    """Saabas from the trees' dump: along the row's path, each split's feature gets the change of the
+    cover-weighted mean leaf value from the node to the child the row went to."""
+    nodes = trees.set_index("ID")
+    means: dict[str, float] = {}
+
+    def mean(node_id: str) -> float:
+        node = nodes.loc[node_id]
+        if node_id not in means:
+            means[node_id] = node["Gain"] if node["Feature"] == "Leaf" else (
+                (mean(node["Yes"]) * nodes.loc[node["Yes"], "Cover"]
+                 + mean(node["No"]) * nodes.loc[node["No"], "Cover"]) / node["Cover"])
+        return means[node_id]
+
+    out = np.zeros(len(names))
+    for tree in range(n_trees):
+        node_id = f"{tree}-0"
+        while nodes.loc[node_id, "Feature"] != "Leaf":
+            node = nodes.loc[node_id]
+            value = row[node["Feature"]]
+            child = node["Missing"] if np.isnan(value) else (node["Yes"] if value < node["Split"] else node["No"])
+            out[names.index(node["Feature"])] += mean(child) - mean(node_id)
+            node_id = child
+    return out
+
+
+def test_saabas_credits_each_split_on_the_charges_path(trained, splits):
+    explainer = _explainer(trained, "saabas")
+    names = list(trained.feature_names)
+    rows = splits.X_test.sample(5, random_state=1)[names]
+    contributions = explainer.contributions(rows.to_numpy(dtype=np.float64))
+    trees = trained.classifier.get_booster().trees_to_dataframe()
+    n_trees = explainer.iteration_range[1] or int(trees["Tree"].max()) + 1
+    for i, (_, row) in enumerate(rows.iterrows()):
+        np.testing.assert_allclose(contributions[i, :-1], _saabas_by_hand(trees, names, row, n_trees), atol=1e-4)
+
+
+def test_saabas_and_exact_treeshap_agree_on_what_drives_high_scores(trained, splits):
+    scores = trained.raw_proba(splits.X_test)
+    top = splits.X_test.iloc[np.argsort(-scores)[:50]][list(trained.feature_names)].to_numpy(dtype=np.float64)
+    exact = _explainer(trained, "treeshap").reasons(top)
+    saabas = _explainer(trained, "saabas").reasons(top)
+    # the signal is x0 * x1: both methods name those two first, which of them may differ
+    assert np.mean([{e[0]["feature"], s[0]["feature"]} <= {"x0", "x1"} for e, s in zip(exact, saabas)]) >= 0.9
+    assert np.mean([{r["feature"] for r in e[:2]} == {r["feature"] for r in s[:2]}
+                    for e, s in zip(exact, saabas)]) >= 0.8
+
+
+def test_an_unknown_method_is_refused(trained):
+    with pytest.raises(ValueError, match="method must be 'treeshap' or 'saabas'"):
+        _explainer(trained, "lime").contributions(np.zeros((1, len(trained.feature_names))))
 
 
 def test_top_reasons_are_the_largest_contributions_with_readable_values():
@@ -48,3 +107,27 @@ def test_reasons_of_a_trained_model_point_at_the_signal(trained, splits):
     reasons = explainer.reasons(top[list(trained.feature_names)].to_numpy(dtype=np.float64))
     assert all(len(r) == 3 for r in reasons)
     assert sum(r[0]["feature"] in ("x0", "x1") for r in reasons) >= 18
+
+
+def test_global_importance_is_the_mean_absolute_contribution_per_feature():
+    contributions = np.array([[0.5, -2.0, 0.0, 9.0], [-1.5, 1.0, 0.0, 9.0]])  # the last column is the bias
+    importance = global_importance(contributions, ["a", "b", "c"])
+    assert importance["feature"].tolist() == ["b", "a", "c"]
+    np.testing.assert_allclose(importance["mean_abs_contribution"], [1.5, 1.0, 0.0])
+    np.testing.assert_allclose(importance["mean_contribution"], [-0.5, -0.5, 0.0])
+
+
+@pytest.mark.parametrize("method", ["treeshap", "saabas"])
+def test_batch_reason_texts_are_the_reasons_the_service_returns(trained, splits, method):
+    """Batch scoring writes `reason_texts`; the REST service returns `top_reasons`: the same JSON."""
+    explainer = _explainer(trained, method)
+    rows = splits.X_test.head(300)
+    matrix = rows[list(trained.feature_names)].to_numpy(dtype=np.float64)
+    matrix[::7, 3] = np.nan  # missing inputs are shown as null
+    contributions = explainer.contributions(matrix)
+    shown = ["Grocery", None, np.nan, 'a "quoted" name', "Café"] * 60
+    readable = {"category": shown}
+    texts = reason_texts(contributions, matrix, explainer.feature_names, readable=readable)
+    expected = [as_text(r) for r in top_reasons(contributions, matrix, explainer.feature_names, readable=readable)]
+    assert texts == expected
+    assert any('"value":null' in t for t in texts) and any('"feature":"category"' in t for t in texts)
