@@ -75,9 +75,10 @@ def main() -> int:
     print(f"bootstrap {first}..{bootstrap_last}: {time.perf_counter() - began:.0f}s, champion "
           f"v{defs.resources['mlflow'].champion_version()}\n")
 
-    def measure_reads(day) -> tuple[float, float]:
-        """Seconds of training data over the last `training_days` days, and of each card's last charge."""
-        from fraud_pipelines.features import groups
+    def measure_reads(day) -> tuple[float, float, float]:
+        """Seconds of training data over the last `training_days` days, of each card's last charge read
+        as-of over all history, and of the same read from the state the daily run carries."""
+        from fraud_pipelines.features import day_lineage, groups, last_charges
         from fraud_pipelines.training import fraud_view
 
         fs = storage.feature_store()
@@ -89,7 +90,12 @@ def main() -> int:
         started = time.perf_counter()
         groups.TRANSACTIONS.get_or_create(fs).as_of(end - timedelta(microseconds=1), by=["cc_num"],
                                                     columns=["cc_num", "datetime", "latitude", "longitude"])
-        return training, time.perf_counter() - started
+        as_of = time.perf_counter() - started
+        started = time.perf_counter()
+        stamp = day_lineage.lineage_of(storage).builds(day_lineage.TRANSACTIONS)[day].stamp
+        if last_charges.last_charges_of(storage).read(day, str(stamp)) is None:
+            raise SystemExit(f"no carried state stored for {day}")
+        return training, as_of, time.perf_counter() - started
 
     def table_figures() -> dict[str, tuple[int, int, int]]:
         """Per table: files in the current version, data files on disk, Delta log files."""
@@ -104,8 +110,8 @@ def main() -> int:
             out[uri[len(location) + 1:]] = (current, on_disk, logs)
         return out
 
-    header = (f"{'day':>4} {'date':>10} {'daily s (month mean)':>21} {'training s':>10} {'as-of s':>8} "
-              "files current/on disk/log files per table")
+    header = (f"{'day':>4} {'date':>10} {'daily s (mean)':>14} {'7-day median':>12} {'training s':>10} "
+              f"{'as-of s':>8} {'state s':>8} load  files current/on disk/log files per table")
     print(header)
     times: dict[int, float] = {}
     month: list[float] = []
@@ -130,8 +136,9 @@ def main() -> int:
             figures = table_figures()
             shown = "; ".join(f"{name} {c}/{d}/{log}" for name, (c, d, log) in sorted(figures.items())
                               if name.startswith(("raw/transactions", "feature_store/offline", "scores")))
-            print(f"{n:>4} {day} {statistics.mean(month):>21.2f} {reads[n][0]:>10.2f} {reads[n][1]:>8.3f} {shown}",
-                  flush=True)
+            median = statistics.median(times[d] for d in range(max(1, n - 6), n + 1))
+            print(f"{n:>4} {day} {statistics.mean(month):>14.2f} {median:>12.2f} {reads[n][0]:>10.2f} "
+                  f"{reads[n][1]:>8.3f} {reads[n][2]:>8.3f} {os.getloadavg()[0]:>4.1f}  {shown}", flush=True)
             month = []
 
     def around(n: int) -> float:
@@ -139,7 +146,7 @@ def main() -> int:
         return statistics.median(times[d] for d in range(max(1, n - 6), n + 1))
 
     last = args.days
-    print(f"\ntotal {time.perf_counter() - began:.0f}s")
+    print(f"\ntotal {time.perf_counter() - began:.0f}s; load average {os.getloadavg()}")
     if last >= 30:
         ratio = around(last) / around(30)
         print(f"daily run, day {last} / day 30 (7-day medians): {around(last):.2f}s / {around(30):.2f}s = "

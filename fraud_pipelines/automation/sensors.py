@@ -47,7 +47,7 @@ def _retrain(context: dg.SensorEvaluationContext, policy: RetrainPolicy, trigger
         run = running.dagster_run
         return _skip(f"{reason}; but retraining run {run.run_id[:8]} ({run.tags.get(TRIGGER_TAG, 'manual')}, "
                      f"{run.status.value}) already started on the latest labels", cursor)
-    last = signals.last_labelled_day(context.instance)
+    last = signals.last_labelled_day(context.instance, getattr(context.resources, "storage", None))
     request = dg.RunRequest(
         run_key=f"{trigger}:v{champion}:{key}",
         run_config=policy.training_run_config(last) if last else {},
@@ -74,7 +74,7 @@ def new_labels_sensor(context: dg.SensorEvaluationContext, storage: StorageResou
                      SensorCursor.parse(context.cursor))
     cursor = SensorCursor.parse(context.cursor).for_champion(champion.version)
     since = _counted_from(champion.cutoff, cursor)
-    days = signals.labelled_days(context.instance, since=since)
+    days = signals.labelled_days(context.instance, since=since, storage=storage)
     needed = retrain_policy.new_label_days
     if len(days) < needed:
         return _skip(f"{len(days)} of {needed} labelled days since {since} (champion v{champion.version} "
@@ -131,7 +131,7 @@ def decay_sensor(context: dg.SensorEvaluationContext, storage: StorageResource, 
         why = "no champion yet" if champion is None else f"champion v{champion.version} has no test PR-AUC logged"
         return _skip(f"{why}: nothing to compare live performance with", SensorCursor.parse(context.cursor))
     cursor = SensorCursor.parse(context.cursor).for_champion(champion.version)
-    days = signals.labelled_days(context.instance, since=_counted_from(champion.cutoff, cursor))
+    days = signals.labelled_days(context.instance, since=_counted_from(champion.cutoff, cursor), storage=storage)
     if not days:
         return _skip(f"no labelled days after {champion.cutoff} yet for champion v{champion.version}", cursor)
     days = days[-retrain_policy.decay_window_days:]

@@ -7,12 +7,12 @@ Kept apart from the sensors so the month simulation and the tests read the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
 from fraud_pipelines.automation.decay import LivePerformance, live_performance_of
-from fraud_pipelines.features import groups
+from fraud_pipelines.features import groups, label_time
 from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.scoring.tables import scores_table
 from fraud_pipelines.tables import day_window
@@ -57,11 +57,16 @@ def champion(storage: StorageResource, mlflow: MlflowResource) -> Champion | Non
     return Champion(info.version, version, last_instant.date() + timedelta(days=1), info.test_metrics.get("pr_auc"))
 
 
-def labelled_days(instance: dg.DagsterInstance, *, since: date | None = None) -> list[date]:
-    """Days whose `fraud_labels_fg` partition has been materialized (from `since` on), ascending."""
+def labelled_days(instance: dg.DagsterInstance, *, since: date | None = None, storage: StorageResource | None = None,
+                  at: datetime | None = None) -> list[date]:
+    """Days whose `fraud_labels_fg` partition has been materialized (from `since` on), ascending; with
+    `storage`, only those whose labels are all known at `at` (default now), up to the first day still
+    waiting for one (`features/label_time.py`)."""
     keys = instance.get_materialized_partitions(LABELS_ASSET)
-    days = sorted(date.fromisoformat(k) for k in keys)
-    return [d for d in days if since is None or d >= since]
+    days = [d for d in sorted(date.fromisoformat(k) for k in keys) if since is None or d >= since]
+    if storage is None or not days:
+        return days
+    return label_time.labelled_days(storage.feature_store(), days, at)
 
 
 def latest_drift(instance: dg.DagsterInstance) -> DriftMeasurement | None:
@@ -105,9 +110,9 @@ def retrain_on_latest_labels(instance: dg.DagsterInstance, job_name: str = "retr
     return runs[0]
 
 
-def last_labelled_day(instance: dg.DagsterInstance) -> date | None:
-    """The latest day with labels (what a retraining now would train up to)."""
-    days = labelled_days(instance)
+def last_labelled_day(instance: dg.DagsterInstance, storage: StorageResource | None = None) -> date | None:
+    """The latest labelled day (what a retraining now would train up to); see `labelled_days`."""
+    days = labelled_days(instance, storage=storage)
     return days[-1] if days else None
 
 

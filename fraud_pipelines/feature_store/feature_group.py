@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import online_replacement
 from .context import StoreContext
 from .errors import InvalidInputError, NotFoundError, SchemaMismatchError
 from .input_batches import prepare, to_arrow
@@ -103,8 +104,9 @@ class FeatureGroup:
         is replaced by `df` in one commit (all of `df` must lie in the range); re-running a day
         therefore never duplicates rows and never touches other days.
         Checks and validation run before the commit, so a refused batch leaves nothing behind.
-        Online-enabled groups then upsert each key's latest row online (never back in time);
-        rows removed offline by a replacement stay online until a newer row replaces them.
+        Online-enabled groups then upsert each key's latest row online (never back in time); a key
+        whose online row was removed offline by the replacement gets its newest remaining row, or
+        leaves the online store (`online_replacement`).
         """
         started = time.perf_counter()
         window = _time_range(replace_time_range) if replace_time_range is not None else None
@@ -126,8 +128,11 @@ class FeatureGroup:
                     "operation": "none", "online_rows": 0, "seconds": round(time.perf_counter() - started, 4),
                     "validation": validation}
         self._register()
+        replaced = self._replaced_keys(window) if self.online_enabled and stored is not None else None
         operation, version, extra = self._write(table, window, first=stored is None)
         self._schema = None
+        if replaced is not None and window is not None:
+            self._withdraw_online(replaced, window)
         if statistics is not None:
             statistics.update(delta_version=version, operation=operation,
                               computed_at=datetime.now().astimezone().isoformat())
@@ -203,6 +208,30 @@ class FeatureGroup:
         """Remove this group's rows from the online store (nothing offline changes)."""
         if self.commit_details():
             self._context.online_store().teardown(self.online_table())
+
+    def _replaced_keys(self, window: TimeRange | None) -> pa.Table | None:
+        """Primary keys with stored rows in the range a replacement is about to remove."""
+        if window is None:
+            return None
+        con = self._context.connect()
+        try:
+            return online_replacement.keys_in_range(con, self._table.snapshot(), primary_key=self.primary_key,
+                                                    event_time=self.event_time, window=window)
+        finally:
+            con.close()
+
+    def _withdraw_online(self, keys: pa.Table, window: TimeRange) -> None:
+        """After a replacement: online rows of `keys` still in the range get the newest remaining row, or go."""
+        if keys.num_rows == 0:
+            return
+        spec = self.online_table()
+        con = self._context.connect()
+        try:
+            newest = online_replacement.newest_rows(con, self._table.snapshot(), keys, primary_key=self.primary_key,
+                                                    event_time=self.event_time, columns=spec.schema.names)
+        finally:
+            con.close()
+        online_replacement.withdraw_replaced(self._context.online_store(), spec, keys, newest, window)
 
     def _write_online(self, table: pa.Table) -> int:
         store = self._context.online_store()

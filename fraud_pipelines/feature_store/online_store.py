@@ -89,6 +89,14 @@ class OnlineStore(ABC):
         returns how many were there."""
 
     @abstractmethod
+    def reset_rows(self, table: OnlineTableSpec, rows: pa.Table, gone: Sequence[Row], *, since: dt.datetime,
+                   until: dt.datetime) -> None:
+        """Where a key's stored row has its event time in [since, until): replace it by the key's row in
+        `rows` (the table's columns; older or not), or remove it for a key in `gone`. Rows stored with
+        other times stay, checked per key atomically. Used when an offline replacement of that time
+        range removed the rows (`online_replacement`): the one write that may go back in time."""
+
+    @abstractmethod
     def merge_event(self, table: OnlineTableSpec, key: Row, *, column: str, item: str,
                     retention_us: int) -> EventMerge:
         """Merge one event (`event_lists.event_item`) into the event-list `column` of the row at
@@ -176,6 +184,27 @@ class SQLiteOnlineStore(OnlineStore):
         con.execute("BEGIN IMMEDIATE")
         try:
             con.executemany(sql, zip(*encoded))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def reset_rows(self, table: OnlineTableSpec, rows: pa.Table, gone: Sequence[Row], *, since: dt.datetime,
+                   until: dt.datetime) -> None:
+        """One transaction of conditional UPDATEs and DELETEs (see `OnlineStore.reset_rows`)."""
+        low, high = time_bounds(table, since, until)
+        target, time = quote(table.name), quote(table.event_time)
+        where = " AND ".join(f"{quote(k)} = ?" for k in table.key_columns) + f" AND {time} >= ? AND {time} < ?"
+        names = table.schema.names
+        encoded = [_encode(rows[name], table.schema.field(name).type).to_pylist() for name in names]
+        positions = [names.index(k) for k in table.key_columns]
+        update = f"UPDATE {target} SET {', '.join(f'{quote(n)} = ?' for n in names)} WHERE {where}"
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executemany(update, [(*values, *(values[p] for p in positions), low, high)
+                                     for values in zip(*encoded)])
+            con.executemany(f"DELETE FROM {target} WHERE {where}", [(*key, low, high) for key in gone])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -311,6 +340,17 @@ class SQLiteOnlineStore(OnlineStore):
         if con is not None:
             con.close()
             self._local.con = None
+
+
+def time_bounds(table: OnlineTableSpec, since: dt.datetime, until: dt.datetime) -> tuple[int, int]:
+    """[since, until) as the stored (encoded) event times of `table`: integer microseconds (UTC)."""
+    kind = table.schema.field(table.event_time).type
+    if not pa.types.is_timestamp(kind):
+        raise InvalidInputError(f"online table {table.name}: event time '{table.event_time}' must be a timestamp "
+                                "to reset a time range")
+    bounds = pa.chunked_array([pa.array([since, until], pa.timestamp("us", tz="UTC"))])
+    low, high = _encode(bounds, kind).to_pylist()
+    return low, high
 
 
 def _check_event_list(table: OnlineTableSpec, column: str) -> None:

@@ -22,6 +22,7 @@ cluster client when a slot moves meanwhile).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -40,6 +41,7 @@ from .online_store import (
     _check_event_list,
     _describe,
     _encode,
+    time_bounds,
 )
 
 _CHUNK = 1_000  # rows or keys per pipeline round trip
@@ -48,6 +50,17 @@ local stored = redis.call('HGET', KEYS[1], ARGV[1])
 if stored and tonumber(stored) > tonumber(ARGV[2]) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+return 1
+"""
+# KEYS[1]: the row. ARGV: time field, range start and end (encoded times), then the new row's field/value
+# pairs (none: remove the row). Only a stored row whose time lies in [start, end) is touched.
+_RESET_IF_IN_RANGE = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if not stored then return 0 end
+local t = tonumber(stored)
+if t < tonumber(ARGV[2]) or t >= tonumber(ARGV[3]) then return 0 end
+redis.call('DEL', KEYS[1])
+if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
 return 1
 """
 # KEYS[1]: the row. ARGV: time field, list field, new item's time and id (integer text), the new
@@ -180,6 +193,7 @@ class RedisOnlineStore(OnlineStore):
         self._is_cluster = isinstance(client, RedisCluster)
         self._upsert = client.register_script(_UPSERT_IF_NOT_OLDER)
         self._merge = client.register_script(_MERGE_EVENT)
+        self._reset = client.register_script(_RESET_IF_IN_RANGE)
         self._connected = client
 
     def __repr__(self) -> str:
@@ -221,6 +235,26 @@ class RedisOnlineStore(OnlineStore):
                         args += [name, encode(value)]
                 calls.append((_row_key(prefix, [values[p] for p in key_positions]), args))
             self._run_script(self._upsert, calls)
+
+    def reset_rows(self, table: OnlineTableSpec, rows: pa.Table, gone: Sequence[Row], *, since: dt.datetime,
+                   until: dt.datetime) -> None:
+        """A server-side script per key checks the stored row's time (see `OnlineStore.reset_rows`)."""
+        low, high = time_bounds(table, since, until)
+        names = table.schema.names
+        encoders = [_codec(table.name, f)[0] for f in table.schema]
+        columns = [_encode(rows[name], table.schema.field(name).type).to_pylist() for name in names]
+        key_positions = [names.index(k) for k in table.key_columns]
+        prefix, time_field = self._prefix(table), table.event_time.encode()
+        calls = []
+        for values in zip(*columns):
+            args: list[Any] = [time_field, str(low), str(high)]
+            for name, encode, value in zip(names, encoders, values):
+                if value is not None:
+                    args += [name.encode(), encode(value)]
+            calls.append((_row_key(prefix, [values[p] for p in key_positions]), args))
+        calls += [(_row_key(prefix, key), [time_field, str(low), str(high)]) for key in gone]
+        for start in range(0, len(calls), _CHUNK):
+            self._run_script(self._reset, calls[start:start + _CHUNK])
 
     def _run_script(self, script: Any, calls: list[tuple[bytes, list[Any]]]) -> None:
         """Each (key, args) call of an idempotent one-key script, pipelined per server."""

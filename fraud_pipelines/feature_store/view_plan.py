@@ -30,6 +30,7 @@ from .point_in_time import (
     point_in_time_sql,
 )
 from .query import Query
+from .sql import quote
 from .transformations import output_names
 
 Role = Literal["label", "primary_key", "event_time", "feature"]
@@ -110,9 +111,10 @@ class ViewPlan:
                 con.execute(f"CREATE TEMP VIEW spine_rows AS SELECT * FROM spine_input WHERE "
                             f"{spine_range.sql(spine_group.event_time)}")
                 order = ("__row",)
-                if spine_range.end is None and spine_frame.num_rows:  # lets the joined reads skip later files
-                    latest = pc.max(spine_frame[spine_group.event_time]).as_py()
-                    spine_range = TimeRange(start=spine_range.start, end=latest + timedelta(microseconds=1))
+                if spine_frame.num_rows:  # lets the joined reads skip files outside the spine's times
+                    times = spine_frame[spine_group.event_time]
+                    end = spine_range.end or pc.max(times).as_py() + timedelta(microseconds=1)
+                    spine_range = TimeRange(start=spine_range.start or pc.min(times).as_py(), end=end)
             spine = SpineSource(relation="spine_rows", event_time=spine_group.event_time, order_by=order,
                                 columns=tuple(spine_cols))
             joins = []
@@ -124,8 +126,8 @@ class ViewPlan:
                 needed = list(
                     dict.fromkeys([*join.right_on, group.event_time, *group.primary_key, *(c for c, _ in wanted)])
                 )
-                snapshots[i + 1].register(con, f"group_{i}", event_time=group.event_time, columns=needed,
-                                          time_range=TimeRange(end=spine_range.end))
+                _register_joined(con, snapshots[i + 1], f"group_{i}", event_time=group.event_time, columns=needed,
+                                 spine=spine, keys=tuple(zip(join.left_on, join.right_on)), window=spine_range)
                 joins.append(
                     JoinedSource(
                         relation=f"group_{i}",
@@ -161,6 +163,34 @@ class ViewPlan:
         index = table.column_names.index(spine_group.event_time)
         times = to_utc_timestamp(table[spine_group.event_time], spine_group.event_time, "batch spine")
         return table.set_column(index, spine_group.event_time, times)
+
+
+def _register_joined(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, name: str, *, event_time: str,
+                     columns: Sequence[str], spine: SpineSource, keys: Sequence[tuple[str, str]],
+                     window: TimeRange) -> None:
+    """Register a joined group as `name`, reading only its rows inside the spine's time range when that is
+    provably enough, else every row before the range's end.
+
+    A spine row's as-of match is its key's latest row at or before its time. When every spine row has
+    some row of its key in [range start, its own time], that latest row is inside the range too, so the
+    rows before the range cannot change the join: checked by one anti-join on the pruned read. Otherwise
+    (a key last seen before the range, or absent) the whole history before the range's end is read.
+    """
+    everything = TimeRange(end=window.end)
+    if window.start is None:
+        snapshot.register(con, name, event_time=event_time, columns=columns, time_range=everything)
+        return
+    recent = f"{name}__recent"
+    snapshot.register(con, recent, event_time=event_time, columns=columns, time_range=window)
+    on = " AND ".join(f"g.{quote(right)} = s.{quote(left)}" for left, right in keys)
+    found = con.execute(
+        f"SELECT count(*) FROM {quote(spine.relation)} s WHERE NOT EXISTS (SELECT 1 FROM {quote(recent)} g "
+        f"WHERE {on} AND g.{quote(event_time)} <= s.{quote(spine.event_time)})"
+    ).fetchone()
+    if found is not None and found[0] == 0:
+        con.execute(f"CREATE TEMP VIEW {quote(name)} AS SELECT * FROM {quote(recent)}")
+    else:
+        snapshot.register(con, name, event_time=event_time, columns=columns, time_range=everything)
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:

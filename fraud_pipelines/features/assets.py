@@ -8,7 +8,8 @@ against its group's suite before its commit (write-audit-publish, `features/writ
 
 History a day needs is declared, not read behind Dagster's back:
 - `transactions_fg` depends on its own previous partition: a card's previous charge (however
-  long ago) is read point-in-time from the feature group itself, which holds every earlier day.
+  long ago) comes from the state the run that built the previous day stored
+  (`features/last_charges.py`), or, without one, point-in-time from the feature group itself.
 - `transactions_4h_aggs` depends on the previous partition of `transactions_fg`: the last 4
   hours of the day before are part of the first windows of the day.
 
@@ -34,7 +35,7 @@ from feature_logic.transactions import (
 )
 from feature_logic.windows import DEFAULT_WINDOW, window_aggregates
 from fraud_pipelines.feature_store.errors import NotFoundError
-from fraud_pipelines.features import day_lineage, groups
+from fraud_pipelines.features import day_lineage, groups, last_charges
 from fraud_pipelines.features.writes import chunks, group_metadata, typed_table, write_days  # noqa: F401 (chunks: re-export)
 from fraud_pipelines.partitions import DAILY, PREVIOUS_DAY, WITH_PREVIOUS_DAY, days_in
 from fraud_pipelines.per_day import days_text, split_by_day
@@ -71,7 +72,11 @@ def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource)
     profiles = storage.raw_table("profiles").read()
     cards = storage.raw_table("credit_cards").read()
     raw = storage.raw_table("transactions")
-    previous = _previous_charges(fg, day_window(days[0])[0])
+    states = last_charges.last_charges_of(storage)
+    before = days[0] - day_lineage.ONE_DAY
+    previous = states.read(before, stamps.get(before))  # the state the run that built that day stored
+    if previous is None:  # none stored for that build: the same rows, read point-in-time from all history
+        previous = _previous_charges(fg, day_window(days[0])[0])
 
     def build(start: datetime, end: datetime) -> pa.Table:
         nonlocal previous  # each card's last charge, carried from chunk to chunk
@@ -95,6 +100,7 @@ def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource)
             builds.append(day_lineage.DayBuild(day_lineage.TRANSACTIONS, day, version, inputs))
             stamps[day] = str(version)
         lineage.record(builds)
+        states.write(written[-1], version, previous)  # `previous` now ends with the chunk's last day
 
     rows, last = yield from write_days(context, fg, days, "transactions", build, record)
     yield dg.MaterializeResult(metadata=group_metadata(fg, last, rows, groups.TRANSACTIONS, **_run(days)))

@@ -7,7 +7,7 @@ import time
 import dagster as dg
 from pydantic import Field
 
-from fraud_pipelines.maintenance.delta_tables import delta_tables, maintain_table
+from fraud_pipelines.maintenance.delta_tables import TARGET_FILE_BYTES, delta_tables, maintain_table
 from fraud_pipelines.maintenance.pins import pinned_versions
 from fraud_pipelines.resources import StorageResource
 
@@ -22,6 +22,8 @@ class MaintenanceConfig(dg.Config):
 
     retention_hours: int = Field(default=168, ge=0, description="Replaced files younger than this stay (hours).")
     compact: bool = Field(default=True, description="Merge small files (feature groups, scores, lineage).")
+    target_file_mb: float = Field(default=TARGET_FILE_BYTES / 2**20, gt=0,
+                                  description="Size compacted files grow to (MB); larger files are left alone.")
 
 
 @dg.asset(group_name=GROUP, kinds={"delta"},
@@ -37,7 +39,8 @@ def delta_maintenance(context: dg.AssetExecutionContext, config: MaintenanceConf
         relative = uri[len(location) + 1:]
         report = maintain_table(uri, storage_options=storage.storage_options, keep_versions=sorted(pins.get(uri, ())),
                                 retention_hours=config.retention_hours,
-                                compact=config.compact and not relative.startswith(f"{UNCOMPACTED_FOLDER}/"))
+                                compact=config.compact and not relative.startswith(f"{UNCOMPACTED_FOLDER}/"),
+                                target_size=int(config.target_file_mb * 2**20))
         context.log.info(f"{relative}: files {report.files_before} -> {report.files_after}, log files "
                          f"{report.log_files_before} -> {report.log_files_after}, {report.files_vacuumed} vacuumed, "
                          f"kept versions {list(report.kept_versions)} ({report.seconds}s)")

@@ -4,9 +4,10 @@ checkpoint, with what each table looked like before and after.
 delta-rs writes no checkpoints of its own and never removes replaced files, so a table written every
 day grows a file and a log entry per commit forever. Per table, in this order:
 - compaction (`optimize.compact`) merges small files into larger ones: the feature groups and other
-  unpartitioned tables gain files with every daily commit. Tables listed in `no_compaction` (the raw
-  day tables: one file per day by construction, and their files name the days they hold for the
-  feature days' lineage) are left as they are;
+  unpartitioned tables gain files with every daily commit. Files stop growing at `TARGET_FILE_BYTES`,
+  so each holds a span of consecutive days and readers of a time range still skip the others.
+  Tables listed in `no_compaction` (the raw day tables: one file per day by construction, and their
+  files name the days they hold for the feature days' lineage) are left as they are;
 - vacuum removes files no version still needs after `retention_hours`, except the files of the
   versions in `keep_versions` (delta-rs' own `keep_versions`): those of registered training datasets;
 - a checkpoint, so opening the table reads one Parquet file instead of every JSON commit.
@@ -25,6 +26,10 @@ from deltalake import DeltaTable
 
 from fraud_pipelines.feature_store.catalog import filesystem_for
 
+#: Compacted file size: files at this size are left alone, so nightly compaction of daily commits seals
+#: files of consecutive days, and a read of recent days (pruned by file statistics) skips older files.
+#: delta-rs' own default (100 MB) would merge a small table's whole history into one file read by every query.
+TARGET_FILE_BYTES = 4 * 2**20
 #: Folders under the root that hold no Delta tables of ours (Dagster, MLflow, files as given).
 SKIPPED_FOLDERS = frozenset({"dagster", "mlflow", "inbox", "landing", "catalog", "screenshots"})
 _MAX_DEPTH = 3
@@ -76,8 +81,9 @@ def delta_tables(location: str, storage_options: Mapping[str, str] | None = None
 
 def maintain_table(uri: str, *, storage_options: Mapping[str, str] | None = None,
                    keep_versions: Sequence[int] = (), retention_hours: int = 168,
-                   compact: bool = True) -> TableMaintenance:
-    """Compact (unless `compact` is False), vacuum keeping `keep_versions`, checkpoint; see the module."""
+                   compact: bool = True, target_size: int | None = TARGET_FILE_BYTES) -> TableMaintenance:
+    """Compact (unless `compact` is False) into files of about `target_size` bytes, vacuum keeping
+    `keep_versions`, checkpoint; see the module."""
     started = time.perf_counter()
     options = dict(storage_options or {}) or None
     table = DeltaTable(uri, storage_options=options)
@@ -86,7 +92,7 @@ def maintain_table(uri: str, *, storage_options: Mapping[str, str] | None = None
     logs_before = _log_files(uri, storage_options)
     compacted = 0
     if compact and files_before > 1:
-        metrics = table.optimize.compact()
+        metrics = table.optimize.compact(target_size=target_size)
         compacted = int(metrics.get("numFilesRemoved", 0))
     kept = tuple(sorted(v for v in set(keep_versions) if 0 <= v <= table.version()))
     vacuumed = table.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False,

@@ -96,6 +96,8 @@ def _ingest_history(table_name: str, storage: StorageResource, raw_source: RawSo
             entities=int(frame["cc_num"].nunique()),
             versions_per_entity=round(len(frame) / max(frame["cc_num"].nunique(), 1), 2),
             delta_version=result["delta_version"],
+            rows_appended=result["rows_appended"],
+            history_write=result["operation"],
             source=source.describe(),
             audit=audited,
             card_token_key=tokenizer().key_id,

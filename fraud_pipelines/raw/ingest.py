@@ -139,12 +139,13 @@ def ingest_days(table_name: str, days: Sequence[date], read_day: Callable[[date]
 
 def ingest_history(table_name: str, parts: list[Part], table: DeltaDayTable, *,
                    contract: DataContract) -> tuple[pd.DataFrame, dict[str, Any], str]:
-    """Audit a history table read whole, then rewrite it in one commit."""
+    """Audit a history table read whole, then store it in one commit that appends only its new rows (the
+    whole table is rewritten only when the source changed rows it held before)."""
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     origins = np.repeat(np.array([p.origin for p in parts], dtype=object), [len(p.frame) for p in parts])
     frame = as_stored(pseudonymize(frame, tokenizer(), origins), table, origins)
     report = audit(table_name, frame, origins, contract=contract)
-    result = table.replace_all(frame)
+    result = table.append_changes(frame)
     return frame, result, f"{report.evaluated} expectations and the cross-table rules passed before the commit"
 
 

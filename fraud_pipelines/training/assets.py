@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from fraud_pipelines.features import groups
+from fraud_pipelines.features import groups, label_time
 from fraud_pipelines.governance.compute import measured
 from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.resources import MlflowResource, StorageResource
@@ -32,7 +32,13 @@ from fraud_pipelines.training.registry import Lineage
 from fraud_pipelines.training.rescoring import rescore_versions
 from fraud_pipelines.training.selection import rank_features
 from fraud_pipelines.training.side_runs import SearchRuns, log_selection
-from fraud_pipelines.training.splits import MIN_POSITIVES, check_positives, configured_ranges, ranges_with_positives
+from fraud_pipelines.training.splits import (
+    MIN_POSITIVES,
+    SplitError,
+    check_positives,
+    configured_ranges,
+    ranges_with_positives,
+)
 
 GROUP = "training"
 
@@ -44,6 +50,10 @@ class TrainingDatasetConfig(dg.Config):
     train_end: str = Field(default="", description="End of training = start of validation (exclusive).")
     validation_end: str = Field(default="", description="End of validation = start of test (exclusive).")
     test_end: str = Field(default="", description="End of the test split (exclusive).")
+    labels_known_at: str = Field(default="", description=(
+        "Cut the data at this time (ISO, UTC; default now): only labels with label_time at or before it are "
+        "used; derived splits end before the first day still waiting for a label, configured ones are refused "
+        "if they hold a label known later."))
     test_share: float = Field(default=0.2, description="Share of days for test when derived.")
     validation_share: float = Field(default=0.1, description="Share of days for validation when derived.")
     min_positives: int = Field(default=MIN_POSITIVES, ge=1, description=(
@@ -114,11 +124,20 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
                      storage: StorageResource) -> dict[str, Any]:
     fs = storage.feature_store()
     fv = fraud_view.get_or_create(fs)
-    labels = groups.FRAUD_LABELS.get_or_create(fs).read(columns=["datetime", "is_fraud"])
+    labels = groups.FRAUD_LABELS.get_or_create(fs).read(columns=["datetime", "is_fraud", label_time.LABEL_TIME])
+    known_at = label_time.as_utc(config.labels_known_at or label_time.now())
     if config.train_start:
         ranges = configured_ranges(config.train_start, config.train_end, config.validation_end, config.test_end)
+        late = label_time.unknown_at(labels, ranges.train_start, ranges.test_end, known_at)
+        if late:
+            raise SplitError(f"training data cut at {known_at:%Y-%m-%d %H:%M} UTC: {late}")
         check_positives(ranges, labels["datetime"], labels["is_fraud"], min_positives=config.min_positives)
-    else:
+    else:  # only days whose labels are all known at the cut
+        known = label_time.known_days(label_time.last_label_times(labels), known_at)
+        if not known:
+            raise SplitError(f"training data cut at {known_at:%Y-%m-%d %H:%M} UTC: no day's labels are all known "
+                             "by then (label_time); cut later (`labels_known_at`) or wait for the labels")
+        labels = labels[pd.to_datetime(labels["datetime"], utc=True).dt.date.isin(known)]
         ranges = ranges_with_positives(labels["datetime"], labels["is_fraud"], test_share=config.test_share,
                                        validation_share=config.validation_share, min_positives=config.min_positives)
     version = fv.create_train_validation_test_split(**ranges.as_kwargs(),
