@@ -70,8 +70,8 @@ class FeatureView:
         on them; recorded as a training dataset version (see `training_dataset_versions`)."""
         splits = split_ranges(train_start=start_time, train_end=end_time)
         snapshots = self._snapshots()
-        table, audit = self._plan.read(self._context.connect(), snapshots, splits["train"])
-        frame = to_frame(table)
+        rows = self._plan.join(self._context.connect(), snapshots, splits["train"])
+        audit, frame = rows.audit, rows.to_pandas()
         functions = self._fit(frame)
         self._record(splits, snapshots, functions, {"train": len(frame)}, {"train": audit}, description)
         return split_xy(frame, self._plan, functions, primary_key=primary_key, event_time=event_time)
@@ -130,11 +130,11 @@ class FeatureView:
         snapshots = self._snapshots()
         counts, audits, functions = {}, {}, {}
         for name, window in splits.items():  # one split in memory at a time
-            table, audits[name] = self._plan.read(self._context.connect(), snapshots, window)
-            counts[name] = table.num_rows
-            if name == "train":
-                functions = self._fit(table.select(self._fit_columns(table.column_names)).to_pandas())
-            del table
+            rows = self._plan.join(self._context.connect(), snapshots, window)
+            counts[name], audits[name] = rows.num_rows, rows.audit
+            if name == "train":  # in order: fitted state must not depend on the engine's row order
+                functions = self._fit(rows.to_pandas(self._fit_columns(rows.table.column_names)))
+            del rows
         return self._record(splits, snapshots, functions, counts, audits, description).version
 
     def _get(self, version: int, names: Sequence[str], primary_key: bool, event_time: bool) -> list[XY]:
@@ -147,9 +147,16 @@ class FeatureView:
         functions = self._restore(record)
         out = []
         for name in names:
-            out.append(split_xy(to_frame(self._split_rows(record, name)), self._plan, functions,
+            out.append(split_xy(self._split_frame(record, name), self._plan, functions,
                                 primary_key=primary_key, event_time=event_time))
         return out
+
+    def _split_frame(self, record: TrainingDatasetVersion, name: str) -> pd.DataFrame:
+        """`_split_rows` as pandas, ordered after the conversion when the join runs."""
+        if name in record.frozen:
+            return to_frame(read_split(record.frozen[name], self._context.storage_options))
+        return self._plan.join(self._context.connect(), self._snapshots(record.delta_versions),
+                               record.splits[name]).to_pandas()
 
     def _split_rows(self, record: TrainingDatasetVersion, name: str) -> Any:
         """A recorded split's joined rows: its frozen copy, or the join on the pinned Delta versions."""
@@ -217,9 +224,9 @@ class FeatureView:
         window = TimeRange(start=None if start_time is None else as_utc(start_time, "start_time"),
                            end=None if end_time is None else as_utc(end_time, "end_time"))
         frame_spine = None if spine is None else self._plan.spine_frame(spine)
-        table, _ = self._plan.read(self._context.connect(), self._snapshots(), window, spine_frame=frame_spine,
-                                   with_labels=False)
-        x, _ = split_xy(to_frame(table), self._plan, self._batch_functions, primary_key=primary_key,
+        rows = self._plan.join(self._context.connect(), self._snapshots(), window, spine_frame=frame_spine,
+                               with_labels=False)
+        x, _ = split_xy(rows.to_pandas(), self._plan, self._batch_functions, primary_key=primary_key,
                         event_time=event_time, labels=False)
         return x
 

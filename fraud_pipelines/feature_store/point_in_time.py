@@ -11,7 +11,10 @@ The rule (every reader goes through it: training data, batch data, `as_of`):
     A spine row whose join key is null matches nothing.
 
 It runs as DuckDB `ASOF LEFT JOIN`s over relations registered by the caller; no Python touches
-individual rows. Joined rows can never come from the future: the join condition is
+individual rows. The output order is either DuckDB's `ORDER BY` or, cheaper for big results
+(`ordered=False` plus `spine_order`), the spine's own read order when it already follows the rule
+(one scatter instead of a sort of every output column), with a sort only when it does not.
+Joined rows can never come from the future: the join condition is
 `spine.t >= source.t`, and `leakage_audit` measures it on the result for the record.
 """
 
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,6 +33,8 @@ from .sql import quote, timestamp_literal
 #: Hidden result columns start with this; callers drop them with `drop_hidden`.
 HIDDEN = "__"
 SPINE_TIME = "__spine_t"
+#: Hidden column of an unordered join: the row's position in the spine as DuckDB read it.
+POSITION = "__pos"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,14 +69,17 @@ class JoinedSource:
         return not set(self.primary_key) <= set(self.keys)
 
 
-def point_in_time_sql(spine: SpineSource, joins: Sequence[JoinedSource], *, where: str | None = None) -> str:
+def point_in_time_sql(
+    spine: SpineSource, joins: Sequence[JoinedSource], *, where: str | None = None, ordered: bool = True
+) -> str:
     """The SQL of the join described in this module's docstring.
 
     `where` is an optional condition on output column names, applied after the join.
     The result carries hidden columns (`__spine_t`, `__et_<i>`, `__o<i>`) for the leakage
-    audit and ordering; drop them with `drop_hidden`.
+    audit and ordering; drop them with `drop_hidden`. With `ordered=False` the rows come in
+    DuckDB's order, with the hidden `__pos`: `spine_order` then gives the rule's order.
     """
-    ctes = [_spine_cte(spine, joins)]
+    ctes = [_spine_cte(spine, joins, numbered=not ordered)]
     ctes += [_joined_cte(i, source) for i, source in enumerate(joins)]
     spine_outputs = dict(spine.columns)
     select = [] if spine.event_time in spine_outputs else [f's."__t" AS {quote(SPINE_TIME)}']
@@ -82,6 +91,8 @@ def point_in_time_sql(spine: SpineSource, joins: Sequence[JoinedSource], *, wher
             select.append(f"s.{quote(_spine_col(spine, column))} AS {quote(f'__o{i}')}")
             order.append(quote(f"__o{i}"))
     select += [f"s.{quote(_spine_col(spine, c))} AS {quote(out)}" for c, out in spine.columns]
+    if not ordered:
+        select.append(f"s.{quote(POSITION)} AS {quote(POSITION)}")
     joins_sql = []
     for i, source in enumerate(joins):
         alias = f"j{i}"
@@ -95,7 +106,8 @@ def point_in_time_sql(spine: SpineSource, joins: Sequence[JoinedSource], *, wher
         joins_sql.append(f"ASOF LEFT JOIN {alias} ON {' AND '.join(on)}")
     inner = f"SELECT {', '.join(select)} FROM spine s {' '.join(joins_sql)}"
     condition = f" WHERE {where}" if where else ""
-    return f"WITH {', '.join(ctes)} SELECT * FROM ({inner}){condition} ORDER BY {', '.join(order)}"
+    ordering = f" ORDER BY {', '.join(order)}" if ordered else ""
+    return f"WITH {', '.join(ctes)} SELECT * FROM ({inner}){condition}{ordering}"
 
 
 def latest_per_key_sql(
@@ -137,6 +149,44 @@ def spine_time_column(spine: SpineSource) -> str:
     return dict(spine.columns).get(spine.event_time, SPINE_TIME)
 
 
+def spine_order(result: pa.Table, spine: SpineSource) -> np.ndarray:
+    """The permutation putting the rows of an unordered join (`ordered=False`) in the rule's order:
+    spine event time, then the spine's ordering columns, as `ORDER BY` would (nulls last, ties in
+    spine read order).
+
+    When the spine was read in that order already (files written in time order, a caller's frame),
+    the spine positions give it with one scatter and a linear check; otherwise a stable sort.
+    """
+    positions = result[POSITION].to_numpy()
+    if len(positions) == 0:
+        return np.zeros(0, dtype=np.int64)
+    slot = np.full(int(positions.max()) + 1, -1, dtype=np.int64)
+    slot[positions] = np.arange(len(positions))
+    by_position = slot[slot >= 0]
+    columns = [result[c] for c in _order_columns(result, spine)]
+    keys = [_sortable(c) for c in columns]
+    if all(k is not None for k in keys):
+        arrays = [k[by_position] for k in keys]  # type: ignore[index]
+        if _never_decreasing(arrays):
+            return by_position
+        return by_position[np.lexsort(arrays[::-1])]
+    ordered = pa.table([c.take(by_position) for c in columns], names=[f"k{i}" for i in range(len(columns))])
+    sorted_positions = pc.sort_indices(ordered, sort_keys=[(f"k{i}", "ascending") for i in range(len(columns))])
+    return by_position[sorted_positions.to_numpy()]
+
+
+def take_in_order(result: pa.Table, order: np.ndarray) -> pa.Table:
+    """`result`'s rows in `order`, column by column (each source column freed once taken when the
+    caller holds no other reference)."""
+    names = result.column_names
+    columns = result.columns
+    del result
+    indices = pa.array(order)
+    for i in range(len(columns)):
+        columns[i] = columns[i].take(indices)
+    return pa.table(columns, names=names)
+
+
 def leakage_audit(result: pa.Table, spine: SpineSource, joins: Sequence[JoinedSource]) -> dict[str, float | None]:
     """Per joined source, max(feature event time - spine time) in seconds; <= 0 means no leakage.
 
@@ -159,11 +209,44 @@ def _spine_col(spine: SpineSource, column: str) -> str:
     return "__t" if column == spine.event_time else column
 
 
-def _spine_cte(spine: SpineSource, joins: Sequence[JoinedSource]) -> str:
+def _order_columns(result: pa.Table, spine: SpineSource) -> list[str]:
+    """The result columns `ORDER BY` would use: spine time, then each ordering column."""
+    outputs = dict(spine.columns)
+    return [spine_time_column(spine), *(outputs.get(c, f"__o{i}") for i, c in enumerate(spine.order_by))]
+
+
+def _sortable(column: pa.ChunkedArray) -> np.ndarray | None:
+    """Integer-like values as int64 NumPy values (they sort as DuckDB sorts them); None for other
+    types or when nulls are present (Arrow's sort handles those as DuckDB does: nulls last)."""
+    kind = column.type
+    integer_like = pa.types.is_signed_integer(kind) or pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+    if column.null_count or not integer_like:
+        return None
+    if pa.types.is_date32(kind):
+        return column.cast(pa.int32()).to_numpy().astype(np.int64)
+    return column.cast(pa.int64()).to_numpy()
+
+
+def _never_decreasing(arrays: list[np.ndarray]) -> bool:
+    """Whether consecutive rows never decrease in the lexicographic order of `arrays`."""
+    undecided = np.ones(len(arrays[0]) - 1, dtype=bool)  # pairs equal on the keys so far
+    for values in arrays:
+        later, earlier = values[1:], values[:-1]
+        if (undecided & (later < earlier)).any():
+            return False
+        undecided &= later == earlier
+        if not undecided.any():
+            return True
+    return True
+
+
+def _spine_cte(spine: SpineSource, joins: Sequence[JoinedSource], *, numbered: bool = False) -> str:
     needed = dict.fromkeys([*spine.order_by, *(c for c, _ in spine.columns)])
     for source in joins:
         needed.update(dict.fromkeys(source.spine_keys))
-    parts = [f'{quote(spine.event_time)} AS "__t"']
+    # row_number() OVER () numbers rows as DuckDB reads them (a streaming window: no sort).
+    parts = [f"row_number() OVER () AS {quote(POSITION)}"] if numbered else []
+    parts.append(f'{quote(spine.event_time)} AS "__t"')
     parts += [quote(c) for c in needed if c != spine.event_time]
     return f"spine AS (SELECT {', '.join(parts)} FROM {spine.relation})"
 

@@ -8,7 +8,9 @@ point-in-time join.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -28,6 +30,8 @@ from .point_in_time import (
     drop_hidden,
     leakage_audit,
     point_in_time_sql,
+    spine_order,
+    take_in_order,
 )
 from .query import Query
 from .sql import quote
@@ -44,6 +48,62 @@ class ViewColumn:
     source: int  # -1: spine, i >= 0: joins[i]
     column: str  # column in the source group
     role: Role
+
+
+@dataclass
+class JoinedRows:
+    """A point-in-time join's rows as the engine produced them, and their order under the rule.
+
+    Readers that need the rows in order take them with `to_arrow` or `to_pandas`; readers that
+    only count or audit use `table` as it is.
+    """
+
+    table: pa.Table  # hidden columns dropped, in the engine's order
+    order: np.ndarray  # positions of `table`'s rows in the rule's order
+    audit: dict[str, float | None]
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The rows in order (all columns, or `columns`)."""
+        table = self.table if columns is None else self.table.select(list(columns))
+        return take_in_order(table, self.order)
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The rows in order as pandas. Reordering the columns after the conversion moves less than
+        an Arrow take before it (strings are pointers by then); `self.table` is released when
+        `columns` is None."""
+        if columns is None:
+            table, self.table = self.table, self.table.schema.empty_table()
+        else:
+            table = self.table.select(list(columns))
+        frame = to_frame(table)
+        del table
+        reorder_in_place(frame, self.order)
+        return frame
+
+
+def reorder_in_place(frame: pd.DataFrame, order: np.ndarray) -> None:
+    """Put `frame`'s rows in `order`, column by column: each column stays a block of its own (no
+    consolidation) and at most a few gathered columns wait in memory.
+
+    NumPy's take releases the GIL for numbers, so two threads gather two columns at once, as the
+    join's engine uses both cores; the frame itself is only touched from this thread.
+    """
+    sources = [
+        column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+        for _, column in frame.items()
+    ]
+    pending: deque[tuple[int, Future[Any]]] = deque()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for position in range(len(sources)):
+            pending.append((position, pool.submit(sources[position].take, order)))
+            sources[position] = None  # the frame and the task hold the old values, no one else
+            while len(pending) > 2 or (pending and position == len(sources) - 1):
+                done, future = pending.popleft()
+                frame.isetitem(done, future.result())
 
 
 class ViewPlan:
@@ -92,7 +152,21 @@ class ViewPlan:
         spine_frame: pa.Table | None = None,
         with_labels: bool = True,
     ) -> tuple[pa.Table, dict[str, float | None]]:
-        """The joined rows for spine event times in `spine_range`, and the leakage audit.
+        """The joined rows for spine event times in `spine_range`, in order, and the leakage audit
+        (see `join`)."""
+        rows = self.join(con, snapshots, spine_range, spine_frame=spine_frame, with_labels=with_labels)
+        return rows.to_arrow(), rows.audit
+
+    def join(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        snapshots: Sequence[Snapshot],
+        spine_range: TimeRange,
+        *,
+        spine_frame: pa.Table | None = None,
+        with_labels: bool = True,
+    ) -> JoinedRows:
+        """The joined rows for spine event times in `spine_range`, their order and the leakage audit.
 
         `snapshots` pins the spine group then each joined group. With `spine_frame`, its rows are
         the spine instead of the spine group's (they must carry the spine's event time and keys).
@@ -142,14 +216,16 @@ class ViewPlan:
             where = None
             if self.query.condition is not None:
                 where = self.query.condition.sql(self.query.column_for)
-            result = con.sql(point_in_time_sql(spine, joins, where=where)).to_arrow_table()
+            # No ORDER BY: the order comes from the spine's read positions (`spine_order`). (Not
+            # `preserve_insertion_order = false`: a global setting of the process's shared database.)
+            result = con.sql(point_in_time_sql(spine, joins, where=where, ordered=False)).to_arrow_table()
         finally:
             con.close()
         audit = leakage_audit(result, spine, joins)
         leaks = {name: gap for name, gap in audit.items() if gap is not None and gap > 0}
         if leaks:
             raise FeatureStoreError(f"point-in-time join leaked future rows (seconds ahead of the spine): {leaks}")
-        return drop_hidden(result), audit
+        return JoinedRows(table=drop_hidden(result), order=spine_order(result, spine), audit=audit)
 
     def spine_frame(self, data: Any) -> pa.Table:
         """A caller's spine (DataFrame or Arrow) checked for the columns the join needs."""
