@@ -1,11 +1,14 @@
-"""Benchmark of model quality: test PR-AUC of today's model (every feature, default parameters,
-calibrated) against the same with feature selection + an Optuna search, on the same training dataset,
+"""Benchmark of model quality: test PR-AUC of the previous lifecycle (every feature, default parameters,
+no calibration) against feature selection + an Optuna search + calibration, on the same training dataset,
 with bootstrap confidence intervals, on the demo's data and on a harder setting with 0.2 % fraud.
 
 Each setting runs in its own child process on a fresh FRAUD_HOME: the real raw and feature assets and
 the training dataset (one Dagster run), then both models trained on its train/validation splits and
 scored on its test split. Intervals: class-stratified percentile bootstrap of each PR-AUC, and the
-paired bootstrap of their difference that promotion uses (`promotion.bootstrap_pr_auc_difference`).
+paired bootstrap of their difference that promotion uses (`promotion.bootstrap_pr_auc_difference`), and
+the promotion rule's decision (`promotion.decide`, its defaults) for two challengers of the previous model
+as champion: the quality lifecycle, and the previous lifecycle retrained with another seed (a challenger
+that differs only by noise, which the rule must refuse).
 Usage: python bench/bench_model_quality.py [--settings demo,hard] [--days 60] [--trials 12] [--resamples 1000]
 """
 
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -51,7 +55,7 @@ def child(setting: str, days: int, trials: int, resamples: int) -> dict:
     from fraud_pipelines.training import fraud_view
     from fraud_pipelines.training.evaluation import evaluate
     from fraud_pipelines.training.model import TrainingParams, train_model
-    from fraud_pipelines.training.promotion import bootstrap_pr_auc_difference
+    from fraud_pipelines.training.promotion import bootstrap_pr_auc_difference, decide
     from fraud_pipelines.training.selection import SelectionPolicy, rank_features
     from fraud_pipelines.training.tuning import TuningBudget, tune
 
@@ -71,18 +75,21 @@ def child(setting: str, days: int, trials: int, resamples: int) -> dict:
     y_test = np.asarray(y_test).astype(np.int8)
 
     began = time.perf_counter()
-    today = train_model(x_train, y_train, x_val, y_val, TrainingParams())
+    today = train_model(x_train, y_train, x_val, y_val, TrainingParams(calibration="none"))
     today_seconds = time.perf_counter() - began
+    reseeded = train_model(x_train, y_train, x_val, y_val, TrainingParams(calibration="none", seed=43))
 
     began = time.perf_counter()
     selection = rank_features(x_train, y_train, x_val, y_val, SelectionPolicy())
     features = list(selection.features)
     base = TrainingParams()
-    tuned = tune(x_train[features], y_train, x_val[features], y_val, base, TuningBudget(n_trials=trials, seed=42))
+    tuned = tune(x_train[features], y_train, x_val[features], y_val, replace(base, calibration="none"),
+                 TuningBudget(n_trials=trials, seed=42))
     quality = train_model(x_train[features], y_train, x_val[features], y_val, tuned.apply(base))
     quality_seconds = time.perf_counter() - began
 
-    scores = {"today": today.predict_proba(x_test), "quality": quality.predict_proba(x_test[features])}
+    scores = {"today": today.predict_proba(x_test), "quality": quality.predict_proba(x_test[features]),
+              "reseeded": reseeded.predict_proba(x_test)}
     out = {"setting": setting, "test_rows": int(len(y_test)), "test_frauds": int(y_test.sum()),
            "train_rows": int(len(x_train)), "validation_frauds": int(np.asarray(y_val).sum()),
            "data_seconds": round(data_seconds, 1), "today_seconds": round(today_seconds, 1),
@@ -96,6 +103,13 @@ def child(setting: str, days: int, trials: int, resamples: int) -> dict:
                      "calibration": model.calibrator.kind}
     difference = bootstrap_pr_auc_difference(y_test, scores["quality"], scores["today"], n_resamples=resamples)
     out["difference"] = {"value": difference.difference, "ci": [difference.low, difference.high]}
+    champion = [("1", "champion", scores["today"])]
+    for name in ("quality", "reseeded"):
+        candidate = evaluate(y_test, scores[name], threshold=0.5, name=name)
+        decision = decide(candidate, scores[name], y_test, champion, champion_version="1")
+        interval = decision.champion_comparison().interval
+        out[f"{name}_decision"] = {"promoted": decision.better, "difference": interval.difference,
+                                   "ci": [interval.low, interval.high]}
     return out
 
 
@@ -124,13 +138,20 @@ def main() -> None:
             r = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"\n== {setting}: {r['train_rows']:,} train rows, {r['validation_frauds']} validation frauds, "
               f"{r['test_rows']:,} test charges with {r['test_frauds']} frauds (data {r['data_seconds']} s)")
-        for name, label in (("today", "today's model"), ("quality", "selection+tuning+calibration")):
+        for name, label in (("today", "previous (no sel/tuning/cal)"), ("quality", "selection+tuning+calibration")):
             m = r[name]
             print(f"  {label:<30} PR-AUC {m['pr_auc']:.4f} [{m['ci'][0]:.4f}, {m['ci'][1]:.4f}]  "
                   f"recall@1%FPR {m['recall_at_1pct_fpr']:.3f}  Brier {m['brier']:.5f} ({m['calibration']})  "
                   f"{r[name + '_seconds']} s")
         d = r["difference"]
         print(f"  difference (paired bootstrap)  {d['value']:+.4f} [{d['ci'][0]:+.4f}, {d['ci'][1]:+.4f}]")
+        for name, label in (("quality", "selection+tuning+calibration"), ("reseeded", "previous, seed 43")):
+            p = r[f"{name}_decision"]
+            inside = p["ci"][0] <= 0.0 <= p["ci"][1]
+            print(f"  promotion rule, {label} over previous as champion: "
+                  f"{'PROMOTED' if p['promoted'] else 'refused'}, difference {p['difference']:+.4f} "
+                  f"[{p['ci'][0]:+.4f}, {p['ci'][1]:+.4f}] ({'inside' if inside else 'outside'} the noise)"
+                  f"{'  <-- promotion inside the noise' if p['promoted'] and inside else ''}")
         print(f"  {r['selection']}; features {r['features']}")
         print(f"  best parameters {r['best_params']} ({r['pruned']} trials pruned)")
 

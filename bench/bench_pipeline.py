@@ -5,6 +5,7 @@ Each asset runs as its own Dagster run in its own child process, in dependency o
 one persistent instance and FRAUD_HOME, so each peak RSS (read with wait4) is that asset's own.
 The Optuna search is off (FRAUD_BENCH_TRIALS=N runs N trials).
 Usage: python bench/bench_pipeline.py [--cards 100000] [--days 90] [--per-day 111112] [--until ASSET]
+       [--home DIR [--from ASSET]]   (keep FRAUD_HOME in DIR; rerun from ASSET on a home kept earlier)
 """
 
 from __future__ import annotations
@@ -58,15 +59,15 @@ def child(asset: str, cards: int, days: int, per_day: int) -> None:
     print(json.dumps({"asset": asset, "seconds": seconds, "ok": result.success, **extra}))
 
 
-def run_child(command: list[str], env: dict[str, str]) -> tuple[dict, int]:
-    """Run a child, return its last JSON line and its own peak RSS in kB (from wait4)."""
+def run_child(command: list[str], env: dict[str, str]) -> tuple[dict, int, float]:
+    """Run a child, return its last JSON line, its own peak RSS in kB and its CPU seconds (from wait4)."""
     with tempfile.TemporaryFile("w+") as out:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL, text=True)
         _, status, usage = os.wait4(process.pid, 0)
         if os.waitstatus_to_exitcode(status):
             raise SystemExit(f"{command[-1]} failed; rerun the child by hand to see why: {' '.join(command)}")
         out.seek(0)
-        return json.loads(out.read().strip().splitlines()[-1]), usage.ru_maxrss
+        return json.loads(out.read().strip().splitlines()[-1]), usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -75,6 +76,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--per-day", type=int, default=111_112)
     parser.add_argument("--until", choices=ORDER, default=ORDER[-1], help="stop after this asset")
+    parser.add_argument("--from", dest="start", choices=ORDER, default=ORDER[0],
+                        help="start at this asset (its upstream kept in --home by an earlier run)")
+    parser.add_argument("--home", help="FRAUD_HOME to use and keep (default: a temporary folder, removed)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -82,23 +86,28 @@ def main() -> None:
         return
     print(f"whole graph: {args.cards:,} cards, {args.days} days, ~{args.per_day:,} charges a day "
           f"(~{args.days * args.per_day / 1e6:.1f}M), each asset its own run and process")
-    print(f"{'asset':<22} {'seconds':>9} {'peak RSS':>10}")
+    print(f"{'asset':<22} {'seconds':>9} {'peak RSS':>10} {'CPU s':>7}  (CPU: the process's own, less moved by load)")
+    print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     total = 0.0
-    with tempfile.TemporaryDirectory() as home:
+    with tempfile.TemporaryDirectory() as scratch:
+        home = args.home or scratch
         env = {**os.environ, "FRAUD_HOME": home, "DAGSTER_HOME": f"{home}/dagster"}
-        Path(env["DAGSTER_HOME"]).mkdir()
+        Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
-        for asset in ORDER[:ORDER.index(args.until) + 1]:
+        for asset in ORDER[ORDER.index(args.start):ORDER.index(args.until) + 1]:
             command = [sys.executable, __file__, "--child", asset, "--cards", str(args.cards),
                        "--days", str(args.days), "--per-day", str(args.per_day)]
-            figures, peak_kb = run_child(command, env)
+            figures, peak_kb, cpu = run_child(command, env)
             total += figures["seconds"]
             note = ""
             if "pr_auc" in figures:
                 note = (f"  PR-AUC {figures['pr_auc']:.3f} vs baseline {figures['baseline_pr_auc']:.3f} "
                         f"on {figures['test_rows']:,} test charges ({figures['test_frauds']:,} frauds)")
-            print(f"{asset:<22} {figures['seconds']:>9.1f} {peak_kb / 1024**2:>8.2f} GB{note}", flush=True)
+            load = os.getloadavg()[0]
+            print(f"{asset:<22} {figures['seconds']:>9.1f} {peak_kb / 1024**2:>8.2f} GB {cpu:>7.1f}  "
+                  f"load {load:4.2f}{note}", flush=True)
     print(f"{'total':<22} {total:>9.1f}")
+    print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ def _partition_range(start: date, days: int) -> tuple[str, str]:
     return start.isoformat(), (start + timedelta(days=days - 1)).isoformat()
 
 
-def run_pipeline(first: str, last: str):
+def run_pipeline(first: str, last: str, ops: dict | None = None):
     """Run `fraud_pipeline_job` over [first, last] as one run on the persistent instance, shown on the
-    UI's timeline under its code location (`fraud_pipelines.launch`)."""
+    UI's timeline under its code location (`fraud_pipelines.launch`); `ops` is run config per asset."""
     import dagster as dg
 
     from fraud_pipelines.launch import execute_job_here
@@ -29,7 +29,7 @@ def run_pipeline(first: str, last: str):
     result = execute_job_here(
         "fraud_pipeline_job",
         instance=dg.DagsterInstance.get(),
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **({"ops": ops} if ops else {})},
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
     )
     if not result.success:
@@ -147,8 +147,10 @@ def demo(args: argparse.Namespace) -> int:
         print(f"the demo's range {first}..{last} runs past yesterday ({_yesterday()}), the last finished UTC day: "
               f"ask for fewer days (FRAUD_DEMO_DAYS) or an earlier --start", file=sys.stderr)
         return 2
+    from fraud_pipelines.training.config import DEMO_OPS
+
     print(f"Running fraud_pipeline_job for {first}..{last} ({args.days} days) as one run")
-    return _run_and_report(first, last)
+    return _run_and_report(first, last, ops=DEMO_OPS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -212,9 +214,9 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _run_and_report(first: str, last: str) -> int:
+def _run_and_report(first: str, last: str, ops: dict | None = None) -> int:
     began = time.perf_counter()
-    result = run_pipeline(first, last)
+    result = run_pipeline(first, last, ops)
     print(f"\nFinished in {time.perf_counter() - began:.0f}s\n")
     evaluation = _evaluation() if result.success else None
     print(summary(evaluation))

@@ -184,6 +184,11 @@ class HeldOutCalibration:
 
 def calibration_on_test(model: Any, x_test: Any, y_test: Any) -> HeldOutCalibration:
     """The model's (a `LoadedModel` or `TrainedModel`) raw and calibrated scores on the test split."""
-    raw = np.asarray(model.raw_proba(x_test), dtype=np.float64)
-    calibrated = model.calibrator.transform(raw)
-    return HeldOutCalibration(model.calibrator.kind, raw, calibrated, brier(y_test, raw), brier(y_test, calibrated))
+    return calibration_of_scores(model.calibrator, model.raw_proba(x_test), y_test)
+
+
+def calibration_of_scores(calibrator: Calibrator, raw: Any, y_test: Any) -> HeldOutCalibration:
+    """The same from the trees' raw test scores, already computed (the trees run once per split)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    calibrated = calibrator.transform(raw)
+    return HeldOutCalibration(calibrator.kind, raw, calibrated, brier(y_test, raw), brier(y_test, calibrated))

@@ -59,3 +59,11 @@ class CurvesConfig(dg.Config):
     shares: list[float] = Field(default_factory=lambda: list(DEFAULT_SHARES),
                                 description="Shares of the training rows to retrain on (the model itself is 100 %).")
     seed: int = 0
+
+
+#: `make demo`'s budgets for the model-quality steps (its run config's `ops`): every step still runs (a ranking
+#: with permutations, a seeded 3-trial search, the learning curve), on less work than the defaults users get.
+DEMO_OPS: dict[str, dict] = {
+    "feature_selection": {"config": {"n_repeats": 2, "max_rows": 20_000}},
+    "model_tuning": {"config": {"n_trials": 3, "n_estimators": 300, "early_stopping_rounds": 30}},
+}

@@ -99,3 +99,14 @@ def train_and_validation(fv: Any, training_dataset_version: int, *, event_time: 
     (x_train, y_train), (x_val, y_val) = read_splits(fv, training_dataset_version, ("train", "validation"),
                                                      event_time=event_time)
     return x_train, x_val, y_train, y_val
+
+
+def keep_columns(frame: Any, columns: Sequence[str]) -> Any:
+    """`frame` holding only `columns`, in that order: dropped in place when it already has them in order
+    (no copy of the rows kept: a 7M-row split costs ~0.6 GB a copy), else a selection."""
+    columns = list(columns)
+    if [c for c in frame.columns if c in set(columns)] != columns:
+        return frame[columns]
+    for name in [c for c in frame.columns if c not in set(columns)]:
+        del frame[name]
+    return frame

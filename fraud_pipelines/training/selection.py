@@ -104,7 +104,8 @@ def rank_features(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_va
     full = train_model(X_train, y_train, X_val, y_val, params)
     gain = full.feature_importance().reindex(names).fillna(0.0)
     candidates = [n for n in names if n not in reasons]
-    for kept, dropped, rho in _redundant_pairs(_sample(X_train[candidates], policy), gain, policy.max_correlation):
+    # sampled before the columns are picked: picking first would copy every train row
+    for kept, dropped, rho in _redundant_pairs(_sample(X_train, policy)[candidates], gain, policy.max_correlation):
         if dropped not in reasons and kept not in reasons:
             reasons[dropped] = f"redundant: Spearman {rho:+.3f} with `{kept}`, which has more gain"
     val_sample, y_sample = _sample(X_val, policy, np.asarray(y_val))

@@ -5,6 +5,7 @@ data; the Optuna search logs nested runs; fraud_model trains on the selection wi
 from __future__ import annotations
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -12,7 +13,9 @@ from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.resources import MlflowResource, RawSourceResource, StorageResource
 from fraud_pipelines.training import fraud_view
+from fraud_pipelines.training.assessment import assess_candidate
 from fraud_pipelines.training.assets import TRAINING_ASSETS
+from fraud_pipelines.training.promotion import PromotionPolicy
 from fraud_pipelines.training.side_runs import PARENT_TAG
 
 SMALL = RawSourceResource(n_cards=400, transactions_per_day=1_200, horizon_days=20, seed=5, fraud_rate=0.02)
@@ -106,3 +109,28 @@ def test_learning_curve_is_stored_with_the_model_run(run):
     assert [point["share"] for point in curve] == [0.5, 1.0]
     artifacts = {a.path for a in mlflow.client().list_artifacts(model["run_id"], "plots")}
     assert "plots/learning_curve.png" in artifacts
+
+
+def test_a_candidate_is_assessed_without_dagster_against_the_baseline_and_the_champion(run):
+    result, fs, mlflow = run
+    model = result.output_for_node("fraud_model")
+    fv = fraud_view.get_or_create(fs)
+    version, policy = model["training_dataset_version"], PromotionPolicy(n_resamples=200)
+    first = assess_candidate(mlflow, fv, model["run_id"], version, policy)
+    [(_, y_test)] = fraud_view.read_splits(fv, version, ("test",))
+    assert np.array_equal(first.y_test, np.asarray(y_test)) and set(first.scores) == {"model", "baseline"}
+    assert first.evaluations["model"].n_rows == len(y_test) and first.champion_version is None
+    assert first.promotion.better and "first champion" in first.promotion.reason
+    assert first.versus_baseline.candidate_pr_auc == first.evaluations["model"].pr_auc
+    assert first.versus_baseline.reference_pr_auc == first.evaluations["baseline"].pr_auc
+    assert np.array_equal(first.scores["model"], first.calibration.calibrated)
+    assert list(first.importance.index) == sorted(model["feature_names"], key=lambda f: -first.importance[f])
+    # the same model as champion: re-scored on the same rows it ties the candidate, which is not promoted
+    champion = mlflow.register_version(mlflow.find_logged_run(model["run_id"]))
+    mlflow.set_champion(champion)
+    again = assess_candidate(mlflow, fv, model["run_id"], version, policy)
+    assert again.champion_version == champion and set(again.scores) == {"model", "baseline", "champion"}
+    np.testing.assert_allclose(again.scores["champion"], again.scores["model"])
+    assert again.evaluations["champion"].pr_auc == pytest.approx(again.evaluations["model"].pr_auc)
+    compared = again.promotion.champion_comparison()
+    assert not again.promotion.better and compared.version == champion and compared.interval.difference == 0
