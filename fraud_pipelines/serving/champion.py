@@ -55,6 +55,11 @@ class ServingModel:
         object.__setattr__(self, "_trees", RowPredictor(self.booster, len(self.feature_names), self.iteration_range,
                                                         self.missing))
 
+    @property
+    def one_row_path(self) -> str:
+        """How one row is scored: "flat trees", "prepared C call" or "inplace_predict" (see `trees`)."""
+        return self._trees.path  # type: ignore[attr-defined]
+
     def vector(self, features: dict[str, Any]) -> list[Any]:
         """The transformed vector in the model's feature order, from the raw feature values."""
         values = self.feature_view.get_feature_vector({}, passed_features=features)
@@ -137,7 +142,8 @@ class ChampionHolder:
             return False
         previous = self.current.version if self.current else None
         self.current, self.last_error, self._failed = model, None, None
-        log.info("serving model v%s (was %s), loaded in %.1fs", version, previous, time.perf_counter() - started)
+        log.info("serving model v%s (was %s), loaded in %.1fs; one row scored by %s", version, previous,
+                 time.perf_counter() - started, model.one_row_path)
         return True
 
     def start(self) -> None:

@@ -20,6 +20,7 @@ from feature_logic.card_state import decode_charges
 from fraud_pipelines.resources import StorageResource
 from fraud_pipelines.scoring.assets import scores_table
 from fraud_pipelines.serving.card_states import CardStateStore, recent_charges_as_of, write_online
+from fraud_pipelines.serving.champion import load_serving_model
 from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES
 from fraud_pipelines.training import fraud_view
 
@@ -94,6 +95,8 @@ def test_served_vectors_and_scores_equal_training_rows_and_batch_scores(home, re
     fs.online_store.teardown(online_table)  # the pipeline left each card's latest state: start from nothing
     fs.online_store.update(online_table)
     feature_names = list(home.mlflow.load_champion().feature_names)
+    # the service scores one row with its numpy walk of the trees: the equalities below hold for it
+    assert load_serving_model(home.mlflow, fs, champion.version).one_row_path == "flat trees"
     states = CardStateStore(fs)
     statuses = []
     for row in _sample(raw, training.index).itertuples():
