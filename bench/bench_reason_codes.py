@@ -210,6 +210,7 @@ def main() -> int:
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench_reasons_"))
     home = Path(args.home) if args.home else scratch / "fraud_home"
+    os.environ["FRAUD_HOME"] = str(home)  # the card token key is kept in the home the service reads
     try:
         if not args.home:
             _serving_bench().build_home(home, args.cards, args.per_day, args.days)
