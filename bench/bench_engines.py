@@ -10,8 +10,11 @@ load average is printed with each block. Peak memory is the case process's high-
 (VmHWM), restarted once its inputs are in place (store opened, charges generated).
 The data are `bench_feature_store`'s (PIT, online) and `bench_features`' (window features).
 
+With `--before SRC` (a checkout of an earlier commit, e.g. `git archive <commit> | tar -x -C SRC`),
+the project's cases also run on that code, interleaved with the others ("... before" rows).
+
 Usage: python bench/bench_engines.py [--sizes 1M,5M] [--repeats 3] [--only pit,features,online]
-       [--root DIR --keep | --reuse]
+       [--root DIR --keep | --reuse] [--before SRC]
 """
 
 from __future__ import annotations
@@ -164,9 +167,23 @@ def child(argv: list[str]) -> None:
     print("RESULT " + json.dumps(result))
 
 
-def run_child(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False,
-                         env={**os.environ, "PYTHONHASHSEED": "0"})
+BEFORE: Path | None = None  # the earlier checkout of --before
+
+
+def script_in(source: Path | None, name: str) -> str:
+    """A bench script run on the code of `source` (this checkout when None): bench scripts put
+    their own checkout first on sys.path."""
+    if source is None:
+        return str(Path(__file__).with_name(name))
+    target = source / "bench" / name
+    if name == Path(__file__).name or not target.exists():
+        shutil.copy(Path(__file__).with_name(name), target)
+    return str(target)
+
+
+def run_child(*args: str, source: Path | None = None) -> dict:
+    out = subprocess.run([sys.executable, script_in(source, Path(__file__).name), "--child", *args],
+                         capture_output=True, text=True, check=False, env={**os.environ, "PYTHONHASHSEED": "0"})
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode != 0 or not lines:
         raise SystemExit(f"child {args} failed ({out.returncode}):\n{out.stderr[-3000:]}")
@@ -175,8 +192,9 @@ def run_child(*args: str) -> dict:
 
 def feature_child(case: str) -> dict:
     """One run of a `bench_features` case on its 1M charges (9 days, 100k cards)."""
-    out = subprocess.run([sys.executable, str(Path(__file__).with_name("bench_features.py")), "--repeats", "1",
-                          "--child", case, "1M"], capture_output=True, text=True, check=True,
+    source = BEFORE if case.endswith(" before") else None
+    out = subprocess.run([sys.executable, script_in(source, "bench_features.py"), "--repeats", "1",
+                          "--child", case.removesuffix(" before"), "1M"], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONHASHSEED": "0"})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -199,12 +217,13 @@ def pit_block(root: str, size: str, repeats: int, prepare: bool) -> None:
         shutil.rmtree(root, ignore_errors=True)
         prepared = run_child("prepare", root, size)
         Path(root, "prepared.json").write_text(json.dumps(prepared))
-    cases = [c for c in PIT_CASES if c != "polars" or _has("polars")]
+    cases = [c for c in PIT_CASES if c != "polars" or _has("polars")] + (["project before"] if BEFORE else [])
     before = load()
-    runs = interleaved(cases, repeats, lambda case: run_child("pit", case, root))
+    runs = interleaved(cases, repeats, lambda case: run_child(
+        "pit", case.removesuffix(" before"), root, source=BEFORE if case.endswith(" before") else None))
     rows = {c: (median_of(r, "seconds"), median_of(r, "cpu"), median_of(r, "peak_gb")) for c, r in runs.items()}
-    fastest = min((c for c in rows if c != "project"), key=lambda c: rows[c][0])
-    fastest_cpu = min((c for c in rows if c != "project"), key=lambda c: rows[c][1])
+    fastest = min((c for c in rows if not c.startswith("project")), key=lambda c: rows[c][0])
+    fastest_cpu = min((c for c in rows if not c.startswith("project")), key=lambda c: rows[c][1])
     print(f"\nPIT, {size} spine rows x 2 groups ({fs.CARDS:,} cards), median of {repeats}; "
           f"load {before} -> {load()}{'' if 'polars' in cases else '; polars not installed'}")
     print(f"  {'case':<16}{'seconds':>9}{'x fastest':>11}{'CPU s':>8}{'x fastest':>11}{'peak GB':>9}"
@@ -218,7 +237,8 @@ def pit_block(root: str, size: str, repeats: int, prepare: bool) -> None:
 
 def features_block(repeats: int) -> None:
     before = load()
-    runs = interleaved(list(FEATURE_CASES), repeats, feature_child)
+    cases = list(FEATURE_CASES) + ([f"{c} before" for c in FEATURE_CASES if c != "bare-arrow"] if BEFORE else [])
+    runs = interleaved(cases, repeats, feature_child)
     bare = median_of(runs["bare-arrow"], "seconds")
     print(f"\n4h window features, 1M charges, 100k cards, 9 days, median of {repeats}; load {before} -> {load()}")
     print(f"  {'case':<16}{'seconds':>9}{'x bare':>8}{'peak MB':>9}  runs (s)")
@@ -226,19 +246,22 @@ def features_block(repeats: int) -> None:
         seconds = median_of(results, "seconds")
         print(f"  {case:<16}{seconds:9.2f}{seconds / bare:8.2f}{median_of(results, 'run_peak_rss_mb'):9.0f}  "
               f"{[round(r['seconds'], 2) for r in results]}")
-    same = {r["detail"] for r in runs["daily"] + runs["10-day"]}
+    same = {r["detail"] for case, results in runs.items() if case != "bare-arrow" for r in results}
     print(f"  daily and 10-day outputs identical (digests): {len(same) == 1}")
 
 
 def online_block(root: str, repeats: int) -> None:
     version = json.loads(Path(root, "prepared.json").read_text())["serving_version"]
     before = load()
-    runs = [run_child("online", root, str(version)) for _ in range(repeats)]
-    project, bare = statistics.median(r["project"] for r in runs), statistics.median(r["sqlite"] for r in runs)
+    sources = {"now": None, **({"before": BEFORE} if BEFORE else {})}
+    runs = interleaved(list(sources), repeats, lambda name: run_child("online", root, str(version),
+                                                                      source=sources[name]))
     print(f"\n100 online vectors (2 online groups, 5 transformations), p50 ms over {ONLINE_BATCHES - 20} "
           f"batches, median of {repeats} processes; load {before} -> {load()}")
-    print(f"  bare SQLite IN per group {bare:8.3f}\n  get_feature_vectors      {project:8.3f}  "
-          f"x bare {project / bare:.2f}")
+    for name, results in runs.items():
+        project, bare = (statistics.median(r[k] for r in results) for k in ("project", "sqlite"))
+        print(f"  {name:<7} bare SQLite IN per group {bare:8.3f}   get_feature_vectors {project:8.3f}   "
+              f"x bare {project / bare:.2f}")
 
 
 def _has(module: str) -> bool:
@@ -255,8 +278,11 @@ def main() -> None:
     parser.add_argument("--root", default=None, help="where to write the stores (default: a temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the stores afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse stores kept by an earlier --keep run")
+    parser.add_argument("--before", type=Path, default=None, help="an earlier checkout to run the project on too")
     parser.add_argument("--child", nargs=argparse.REMAINDER)
     args = parser.parse_args()
+    global BEFORE
+    BEFORE = args.before
     if args.child:
         child(args.child)
         return

@@ -101,6 +101,14 @@ class OnlineStore(ABC):
             return self.read(table, [key], columns)[0]
         return fetch
 
+    def batch_lookup(
+        self, table: OnlineTableSpec, columns: Sequence[str]
+    ) -> Callable[[Sequence[Row]], list[Row | None]]:
+        """A prepared many-key reader (batch vectors): keys are tuples; backends may override it."""
+        def fetch_many(keys: Sequence[Row]) -> list[Row | None]:
+            return self.read(table, keys, columns)
+        return fetch_many
+
 
 def latest_per_key(rows: pa.Table, key_columns: Sequence[str], event_time: str) -> pa.Table:
     """The row with the greatest event time for each key (the last one among equal times)."""
@@ -246,6 +254,46 @@ class SQLiteOnlineStore(OnlineStore):
             row = connection().execute(sql, key).fetchone()
             return None if row is None else _apply(decode, row)
         return fetch
+
+    def batch_lookup(
+        self, table: OnlineTableSpec, columns: Sequence[str]
+    ) -> Callable[[Sequence[Row]], list[Row | None]]:
+        """`read` prepared once: decoders resolved and statements built per chunk size, rows fetched
+        with one `fetchall` per chunk and no per-row decoding when no column needs it."""
+        decode = _decoders(table, columns)
+        plain = not any(decode)
+        width = len(table.key_columns)
+        key_list = ", ".join(quote(k) for k in table.key_columns)
+        head = (f"SELECT {', '.join([*(quote(k) for k in table.key_columns), *(quote(c) for c in columns)])} "
+                f"FROM {quote(table.name)} WHERE ")
+        statements: dict[int, str] = {}
+        connection = self._connection
+
+        def statement(size: int) -> str:
+            sql = statements.get(size)
+            if sql is None:
+                if width == 1:
+                    sql = f"{head}{key_list} IN ({', '.join('?' * size)})"
+                else:
+                    one = f"({', '.join('?' * width)})"
+                    sql = f"{head}({key_list}) IN (VALUES {', '.join([one] * size)})"
+                statements[size] = sql
+            return sql
+
+        def fetch_many(keys: Sequence[Row]) -> list[Row | None]:
+            con = connection()
+            unique = list(dict.fromkeys(keys))
+            found: dict[Row, Row] = {}
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start:start + _CHUNK]
+                params = [k[0] for k in chunk] if width == 1 else [v for k in chunk for v in k]
+                rows = con.execute(statement(len(chunk)), params).fetchall()
+                if plain:
+                    found.update({row[:width]: row[width:] for row in rows})
+                else:
+                    found.update({row[:width]: _apply(decode, row[width:]) for row in rows})
+            return [found.get(k) for k in keys]
+        return fetch_many
 
     def teardown(self, table: OnlineTableSpec) -> None:
         """Drop the table and forget its layout."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import pandas as pd
@@ -20,7 +21,7 @@ import pyarrow as pa
 from .errors import InvalidInputError
 from .online_store import EPOCH, OnlineStore, OnlineTableSpec
 from .sql import as_utc
-from .transformations import output_names, transform_value
+from .transformations import LabelEncoder, OneHotEncoder, output_names, transform_value
 from .view_plan import ViewPlan
 
 ReturnType = Literal["list", "dict", "pandas"]
@@ -75,7 +76,7 @@ class VectorServer:
                 encoders=tuple(_key_encoder(table.schema.field(k).type) for k in table.key_columns),
                 positions=tuple(position[c.name] for c in mine), feature_names=tuple(c.name for c in mine),
                 table=table, columns=columns, fetch=online.lookup(table, columns),
-                fetch_many=lambda keys, t=table, c=columns: online.read(t, keys, c),
+                fetch_many=online.batch_lookup(table, columns),
             ))
             covered |= {c.name for c in mine}
         self.passed_only = [name for name in self.raw_features if name not in covered]
@@ -83,6 +84,8 @@ class VectorServer:
         self.columns = [out for name, f in zip(self.raw_features, self.functions)
                         for out in (output_names(f, name) if f is not None else [name])]
         self._index = position
+        self._steps = [None if f is None else _value_step(f) for f in self.functions]
+        self._passed_positions: dict[tuple[str, ...], list[int]] = {}
 
     def vector(self, entry: Mapping[str, Any], passed: Mapping[str, Any] | None, return_type: ReturnType) -> Any:
         """One feature vector in the training column order."""
@@ -105,13 +108,15 @@ class VectorServer:
             raise InvalidInputError(f"{len(entries)} entries but {len(passed_list)} passed_features")
         rows: list[list[Any]] = [[None] * len(self.raw_features) for _ in entries]
         for source in self.sources:
-            keys = [self._key(source, e, p) for e, p in zip(entries, passed_list)]
-            wanted = [k for k in keys if k is not None]
-            found = dict(zip(wanted, source.fetch_many(wanted)))
+            keys = self._keys(source, entries, passed_list)
+            fetched = iter(source.fetch_many([k for k in keys if k is not None]))
+            positions = source.positions
             for values, key in zip(rows, keys):
-                row = found.get(key) if key is not None else None
+                if key is None:
+                    continue
+                row = next(fetched)
                 if row is not None:
-                    for position, value in zip(source.positions, row):
+                    for position, value in zip(positions, row):
                         values[position] = value
         out = [self._finish(values, p, "list") for values, p in zip(rows, passed_list)]
         if return_type == "list":
@@ -121,6 +126,19 @@ class VectorServer:
         if return_type == "pandas":
             return pd.DataFrame(out, columns=self.columns)
         raise InvalidInputError(f"return_type must be 'list', 'dict' or 'pandas', not {return_type!r}")
+
+    def _keys(
+        self, source: _Source, entries: Sequence[Mapping[str, Any]], passed: Sequence[Mapping[str, Any] | None]
+    ) -> list[tuple[Any, ...] | None]:
+        """Every entry's key for `source`: one comprehension for the usual single-column key, the
+        entry-by-entry path (which names what is wrong) when an entry lacks it or holds a bad one."""
+        if len(source.entry_keys) == 1:
+            name, encode = source.entry_keys[0], source.encoders[0]
+            try:
+                return [(encode(entry[name]),) for entry in entries]
+            except (KeyError, TypeError, ValueError):
+                pass
+        return [self._key(source, e, p) for e, p in zip(entries, passed)]
 
     def _key(
         self, source: _Source, entry: Mapping[str, Any], passed: Mapping[str, Any] | None
@@ -140,25 +158,16 @@ class VectorServer:
 
     def _finish(self, values: list[Any], passed: Mapping[str, Any] | None, return_type: ReturnType) -> Any:
         if passed:
-            for name, value in passed.items():
-                position = self._index.get(name)
-                if position is None:
-                    raise InvalidInputError(
-                        f"passed feature '{name}' is not a feature of this view: {self.raw_features}"
-                    )
+            for position, value in zip(self._positions_of(passed), passed.values()):
                 values[position] = value
-        missing = [n for n in self.passed_only if passed is None or n not in passed]
-        if missing:
-            raise InvalidInputError(
-                f"feature(s) {missing} have no online source (their group is not online-enabled or is the spine); "
-                "give them in passed_features"
-            )
+        elif self.passed_only:
+            self._positions_of({})
         out: list[Any] = []
-        for value, function in zip(values, self.functions):
-            if function is None:
+        for value, step in zip(values, self._steps):
+            if step is None:
                 out.append(value)
             else:
-                result = transform_value(function, value)
+                result = step(value)
                 out.extend(result) if isinstance(result, tuple) else out.append(result)
         if return_type == "list":
             return out
@@ -167,6 +176,47 @@ class VectorServer:
         if return_type == "pandas":
             return pd.DataFrame([out], columns=self.columns)
         raise InvalidInputError(f"return_type must be 'list', 'dict' or 'pandas', not {return_type!r}")
+
+    def _positions_of(self, passed: Mapping[str, Any]) -> list[int]:
+        """Raw feature positions of the passed names, checked once per set of names: each must be
+        a feature of the view, and together they must cover the features with no online source."""
+        names = tuple(passed)
+        positions = self._passed_positions.get(names)
+        if positions is not None:
+            return positions
+        unknown = [name for name in names if name not in self._index]
+        if unknown:
+            raise InvalidInputError(f"passed feature '{unknown[0]}' is not a feature of this view: {self.raw_features}")
+        missing = [n for n in self.passed_only if n not in passed]
+        if missing:
+            raise InvalidInputError(
+                f"feature(s) {missing} have no online source (their group is not online-enabled or is the spine); "
+                "give them in passed_features"
+            )
+        positions = [self._index[name] for name in names]
+        if len(self._passed_positions) < 1024:
+            self._passed_positions[names] = positions
+        return positions
+
+
+def _value_step(function: Any) -> Callable[[Any], Any]:
+    """`transform_value` bound to one fitted function; the built-in encoders' answers for string
+    values are remembered (a pure lookup of fitted state, a few thousand categories at most)."""
+    call = function.transform_value if hasattr(function, "transform_value") else partial(transform_value, function)
+    if not isinstance(function, (LabelEncoder, OneHotEncoder)):
+        return call
+    remembered: dict[str, Any] = {}
+
+    def encoded(value: Any) -> Any:
+        if type(value) is not str:
+            return call(value)
+        result = remembered.get(value)
+        if result is None:
+            result = call(value)
+            if len(remembered) < 10_000:
+                remembered[value] = result
+        return result
+    return encoded
 
 
 def _key_encoder(kind: pa.DataType) -> Callable[[Any], Any]:

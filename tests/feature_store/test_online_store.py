@@ -98,3 +98,23 @@ def test_online_group_insert_keeps_latest_and_ignores_late_batches(store: Featur
     pd.testing.assert_series_equal(
         fg.as_of(DAY0 + pd.Timedelta(days=3)).amount, df.sort_values("cc_num").amount.reset_index(drop=True)
     )
+
+
+def test_prepared_batch_reader_equals_read(tmp_path) -> None:
+    """`batch_lookup` (the batch vectors' reader) answers as `read`: decoded types, repeated and
+    absent keys, more keys than one SELECT takes, composite keys."""
+    store = SQLiteOnlineStore(tmp_path / "online.sqlite")
+    store.write_batch(SPEC, _rows((1, _t(1), 10.0, "Oslo", dt.date(1990, 5, 17), True),
+                                  (2, _t(2), None, None, None, False)))
+    keys = [(2,), (3,), (1,), (2,)] * 200
+    columns = ["limit", "city", "born", "vip", "t"]
+    assert store.batch_lookup(SPEC, columns)(keys) == store.read(SPEC, keys, columns)
+    assert store.batch_lookup(SPEC, ["vip"])(keys[:3]) == [(False,), None, (True,)]
+    schema = pa.schema([("a", pa.int64()), ("b", pa.string()), ("t", pa.timestamp("us", tz="UTC")), ("v", pa.int64())])
+    pairs = OnlineTableSpec(name="pairs_v1", key_columns=("a", "b"), event_time="t", schema=schema)
+    store.write_batch(pairs, pa.Table.from_pylist([{"a": i, "b": str(i % 3), "t": _t(1), "v": i} for i in range(700)],
+                                                  schema=schema))
+    wanted = [(i, str(i % 3)) for i in reversed(range(750))] + [(5, "0")]
+    got = store.batch_lookup(pairs, ["v"])(wanted)
+    assert got == store.read(pairs, wanted, ["v"])
+    assert got[:50] == [None] * 50 and got[-2] == (0,) and got[-1] is None

@@ -101,3 +101,28 @@ def test_online_rows_follow_later_inserts(served: dict) -> None:
         {"cc_num": 3}, passed_features={"category": "Cash", "amount": 1.0}, return_type="dict"
     )
     assert before["tx_count"] != 777 and after["tx_count"] == 777
+
+
+def test_batch_vectors_equal_single_vectors_entry_by_entry(served: dict) -> None:
+    """The batch path (prepared reads, key comprehension, checked passed names, remembered category
+    codes) gives what one vector at a time gives: repeated and unknown keys, different passed sets,
+    unknown and missing categories."""
+    view = served["view"]
+    cards = sorted(int(k) for k in served["tx"].cc_num.unique())
+    entries = [{"cc_num": k} for k in [cards[0], 99_999, *cards, cards[0], cards[2]]]
+    categories = ["Cash", "Travel", "never seen", None, "Cash", "Grocery", "Travel", "Cash", "Travel"]
+    passed = [{"category": c, "amount": float(i)} for i, c in enumerate(categories)]
+    passed[3]["tx_count"] = 7  # another set of names
+    for _ in range(2):  # the second round reads the remembered codes and checked names
+        many = view.get_feature_vectors(entries, passed_features=passed)
+        one_by_one = [view.get_feature_vector(e, passed_features=p) for e, p in zip(entries, passed)]
+        assert len(many) == len(entries)
+        for got, expected in zip(many, one_by_one):
+            assert all(_same(g, e) for g, e in zip(got, expected)), (got, expected)
+    assert many[3][view.serving_columns().index("tx_count")] == 7
+    with pytest.raises(InvalidInputError, match="lacks key"):
+        view.get_feature_vectors([{"cc_num": cards[0]}, {"card": 2}], passed_features=passed[:2])
+    with pytest.raises(InvalidInputError, match=r"\['category', 'amount'\] have no online source"):
+        view.get_feature_vectors([{"cc_num": cards[0]}])
+    with pytest.raises(InvalidInputError, match="'nope' is not a feature"):
+        view.get_feature_vectors([{"cc_num": cards[0]}], passed_features=[{**passed[0], "nope": 1}])
