@@ -84,7 +84,7 @@ class VectorServer:
         self.columns = [out for name, f in zip(self.raw_features, self.functions)
                         for out in (output_names(f, name) if f is not None else [name])]
         self._index = position
-        self._steps = [None if f is None else _value_step(f) for f in self.functions]
+        self._steps = [(i, _value_step(f)) for i, f in enumerate(self.functions) if f is not None]
         self._passed_positions: dict[tuple[str, ...], list[int]] = {}
 
     def vector(self, entry: Mapping[str, Any], passed: Mapping[str, Any] | None, return_type: ReturnType) -> Any:
@@ -162,13 +162,19 @@ class VectorServer:
                 values[position] = value
         elif self.passed_only:
             self._positions_of({})
-        out: list[Any] = []
-        for value, step in zip(values, self._steps):
-            if step is None:
-                out.append(value)
-            else:
-                result = step(value)
-                out.extend(result) if isinstance(result, tuple) else out.append(result)
+        expanded: list[int] = []  # positions whose function gave several outputs (one-hot)
+        for position, step in self._steps:
+            result = values[position] = step(values[position])
+            if isinstance(result, tuple):
+                expanded.append(position)
+        out = values
+        if expanded:
+            out, start = [], 0
+            for position in expanded:
+                out.extend(values[start:position])
+                out.extend(values[position])
+                start = position + 1
+            out.extend(values[start:])
         if return_type == "list":
             return out
         if return_type == "dict":
