@@ -205,7 +205,7 @@ CardStatus = Literal["known", "new", "unknown", "out_of_order"]
 
 
 class Reason(BaseModel):
-    """One feature that pushed the score up: its TreeSHAP contribution in log-odds."""
+    """One feature that pushed the score up: its contribution in log-odds (Saabas, as in batch scores)."""
 
     feature: str
     value: float | str | None = Field(description="The feature's value (a category by its name); null if missing.")
