@@ -61,7 +61,7 @@ from fraud_pipelines.training.registry import ModelRegistry
 log = logging.getLogger(__name__)
 _STATE_RETRY_SECONDS = 5.0
 FLAGS = {"include_features": "Return the model's input vector.",
-         "include_reasons": "Return the top 3 reasons: the features' contributions to the score (Saabas, as batch scoring)."}
+         "include_reasons": "Return the top 3 reasons: the features' contributions (Saabas) to the score."}
 
 
 class ServingService:
