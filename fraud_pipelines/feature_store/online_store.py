@@ -338,6 +338,13 @@ class SQLiteOnlineStore(OnlineStore):
 
         def fetch_many(keys: Sequence[Row]) -> list[Row | None]:
             con = connection()
+            if width == 1 and plain:  # the usual single-column key: no key tuples to slice
+                values = list(dict.fromkeys([k[0] for k in keys]))
+                by_value: dict[Any, Row] = {}
+                for start in range(0, len(values), _CHUNK):
+                    chunk = values[start:start + _CHUNK]
+                    by_value.update({row[0]: row[1:] for row in con.execute(statement(len(chunk)), chunk)})
+                return [by_value.get(k[0]) for k in keys]
             unique = list(dict.fromkeys(keys))
             found: dict[Row, Row] = {}
             for start in range(0, len(unique), _CHUNK):

@@ -10,6 +10,7 @@ Python arithmetic; no pandas.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -21,7 +22,15 @@ import pyarrow as pa
 from .errors import InvalidInputError
 from .online_store import EPOCH, OnlineStore, OnlineTableSpec
 from .sql import as_utc
-from .transformations import LabelEncoder, OneHotEncoder, output_names, transform_value
+from .transformations import (
+    LabelEncoder,
+    MinMaxScaler,
+    OneHotEncoder,
+    RobustScaler,
+    StandardScaler,
+    output_names,
+    transform_value,
+)
 from .view_plan import ViewPlan
 
 ReturnType = Literal["list", "dict", "pandas"]
@@ -85,6 +94,8 @@ class VectorServer:
                         for out in (output_names(f, name) if f is not None else [name])]
         self._index = position
         self._steps = [(i, _value_step(f)) for i, f in enumerate(self.functions) if f is not None]
+        self._column_steps = [(i, _column_step(f, step)) for (i, step), f in
+                              zip(self._steps, [f for f in self.functions if f is not None])]
         self._passed_positions: dict[tuple[str, ...], list[int]] = {}
 
     def vector(self, entry: Mapping[str, Any], passed: Mapping[str, Any] | None, return_type: ReturnType) -> Any:
@@ -102,23 +113,23 @@ class VectorServer:
 
     def vectors(self, entries: Sequence[Mapping[str, Any]], passed: Sequence[Mapping[str, Any] | None] | None,
                 return_type: ReturnType) -> Any:
-        """Many vectors, with one batched read per group."""
+        """Many vectors, column by column: one batched read per group, passed features placed as
+        whole columns when every entry passes the same names, and each transformation applied to a
+        whole column at once (the same operations as `vector`, value by value)."""
         passed_list = list(passed) if passed is not None else [None] * len(entries)
         if len(passed_list) != len(entries):
             raise InvalidInputError(f"{len(entries)} entries but {len(passed_list)} passed_features")
-        rows: list[list[Any]] = [[None] * len(self.raw_features) for _ in entries]
+        count = len(entries)
+        columns: list[Any] = [(None,) * count] * len(self.raw_features)
         for source in self.sources:
             keys = self._keys(source, entries, passed_list)
             fetched = iter(source.fetch_many([k for k in keys if k is not None]))
-            positions = source.positions
-            for values, key in zip(rows, keys):
-                if key is None:
-                    continue
-                row = next(fetched)
-                if row is not None:
-                    for position, value in zip(positions, row):
-                        values[position] = value
-        out = [self._finish(values, p, "list") for values, p in zip(rows, passed_list)]
+            blank = (None,) * len(source.positions)
+            found = [(next(fetched) or blank) if key is not None else blank for key in keys]
+            for position, column in zip(source.positions, zip(*found)):
+                columns[position] = column
+        columns = self._place_passed(columns, passed_list)
+        out = self._transform_columns(columns) if count else []
         if return_type == "list":
             return out
         if return_type == "dict":
@@ -126,6 +137,35 @@ class VectorServer:
         if return_type == "pandas":
             return pd.DataFrame(out, columns=self.columns)
         raise InvalidInputError(f"return_type must be 'list', 'dict' or 'pandas', not {return_type!r}")
+
+    def _place_passed(self, columns: list[Any], passed: list[Mapping[str, Any] | None]) -> list[Any]:
+        """Passed features over the online values: whole columns when every entry passes the same
+        names in the same order (the usual batch), entry by entry otherwise."""
+        first = passed[0] if passed else None
+        names = tuple(first) if first else ()
+        if all((tuple(p) if p else ()) == names for p in passed):
+            if names:
+                for position, name in zip(self._positions_of(first), names):
+                    columns[position] = [p[name] for p in passed]
+            elif self.passed_only:
+                self._positions_of({})
+            return columns
+        rows = [list(values) for values in zip(*columns)]
+        for values, p in zip(rows, passed):
+            self._merge_passed(values, p)
+        return list(zip(*rows))
+
+    def _transform_columns(self, columns: list[Any]) -> list[list[Any]]:
+        """The fitted transformations over whole columns, back as rows of output values."""
+        expanded: set[int] = set()  # positions whose function gave several outputs (one-hot): tuples
+        for position, transform in self._column_steps:
+            column = columns[position] = transform(columns[position])
+            if isinstance(column[0], tuple):
+                expanded.add(position)
+        if expanded:
+            columns = [out for position, column in enumerate(columns)
+                       for out in (zip(*column) if position in expanded else (column,))]
+        return [list(values) for values in zip(*columns)]
 
     def _keys(
         self, source: _Source, entries: Sequence[Mapping[str, Any]], passed: Sequence[Mapping[str, Any] | None]
@@ -156,12 +196,15 @@ class VectorServer:
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"entry {dict(entry)}: bad key for {source.name}: {exc}") from exc
 
-    def _finish(self, values: list[Any], passed: Mapping[str, Any] | None, return_type: ReturnType) -> Any:
+    def _merge_passed(self, values: list[Any], passed: Mapping[str, Any] | None) -> None:
         if passed:
             for position, value in zip(self._positions_of(passed), passed.values()):
                 values[position] = value
         elif self.passed_only:
             self._positions_of({})
+
+    def _finish(self, values: list[Any], passed: Mapping[str, Any] | None, return_type: ReturnType) -> Any:
+        self._merge_passed(values, passed)
         expanded: list[int] = []  # positions whose function gave several outputs (one-hot)
         for position, step in self._steps:
             result = values[position] = step(values[position])
@@ -223,6 +266,44 @@ def _value_step(function: Any) -> Callable[[Any], Any]:
                 remembered[value] = result
         return result
     return encoded
+
+
+def _column_step(function: Any, value_step: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
+    """A whole column through one fitted function. For the built-ins a comprehension that gives
+    what `transform_value` gives for every value it does not refuse (the same float operations,
+    the same dictionary lookups); a column it refuses (pd.NA, unhashable values, ...) and custom
+    functions go value by value, which also names what is wrong."""
+    def by_value(values: Sequence[Any]) -> list[Any]:
+        return [value_step(v) for v in values]
+
+    if type(function) in (MinMaxScaler, StandardScaler, RobustScaler):
+        shift = function.min_ if isinstance(function, MinMaxScaler) else (
+            function.mean_ if isinstance(function, StandardScaler) else function.center_)
+        scale, nan = function.scale_, math.nan
+
+        def scaled(values: Sequence[Any]) -> list[Any]:
+            try:  # None and every NaN-like value (v != v) are missing, as in transform_value
+                return [nan if v is None or v != v else (float(v) - shift) * scale for v in values]
+            except (TypeError, ValueError):
+                return by_value(values)
+        return scaled
+    if type(function) in (LabelEncoder, OneHotEncoder):
+        index = function._index()
+        if isinstance(function, LabelEncoder):
+            codes: dict[Any, Any] = dict(index)
+            unknown: Any = -1
+        else:
+            width = len(function.categories_)
+            codes = {c: tuple(1 if i == hot else 0 for i in range(width)) for c, hot in index.items()}
+            unknown = (0,) * width
+
+        def encoded(values: Sequence[Any]) -> list[Any]:
+            try:  # missing values are never categories (fit drops them): they get `unknown` too
+                return [codes.get(v, unknown) for v in values]
+            except TypeError:
+                return by_value(values)
+        return encoded
+    return by_value
 
 
 def _key_encoder(kind: pa.DataType) -> Callable[[Any], Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -126,3 +127,36 @@ def test_batch_vectors_equal_single_vectors_entry_by_entry(served: dict) -> None
         view.get_feature_vectors([{"cc_num": cards[0]}])
     with pytest.raises(InvalidInputError, match="'nope' is not a feature"):
         view.get_feature_vectors([{"cc_num": cards[0]}], passed_features=[{**passed[0], "nope": 1}])
+
+
+@pytest.mark.parametrize("amounts, categories", [
+    ([3, 2.5, None, math.nan, 10**18, -0.0, np.float64(2.5), False],
+     ["Cash", None, "Travel", "never seen", "Grocery", np.str_("Cash"), "Travel", None]),
+    ([True, "12.5", np.float32(1.5), pd.NA, np.int64(4), np.float64(7.25)],
+     [1, "Cash", np.str_("Travel"), math.nan, pd.NA, b"x"]),
+])
+def test_batch_vectors_transform_whole_columns_as_single_vectors_do(served: dict, amounts, categories) -> None:
+    """Columns transformed at once give the values, and the value types, of one vector at a time,
+    for plain numbers and categories as well as for values only the value-by-value path handles
+    (booleans, numeric strings, NumPy scalars, pd.NA, non-string categories)."""
+    view = served["view"]
+    cards = sorted(int(k) for k in served["tx"].cc_num.unique())
+    entries = [{"cc_num": cards[i % len(cards)]} for i in range(len(amounts))]
+    passed = [{"category": c, "amount": a} for c, a in zip(categories, amounts)]
+    many = view.get_feature_vectors(entries, passed_features=passed)
+    one_by_one = [view.get_feature_vector(e, passed_features=p) for e, p in zip(entries, passed)]
+    assert len(many) == len(one_by_one) == len(amounts)
+    for got, expected in zip(many, one_by_one):
+        assert len(got) == len(expected) == len(view.serving_columns())
+        assert all(_same(g, e) and type(g) is type(e) for g, e in zip(got, expected)), (got, expected)
+
+
+def test_batch_vectors_refuse_a_bad_value_as_a_single_vector_does(served: dict) -> None:
+    view = served["view"]
+    card = int(served["tx"].cc_num.iloc[0])
+    passed = [{"category": "Cash", "amount": 1.0}, {"category": "Cash", "amount": "not a number"}]
+    with pytest.raises(ValueError) as single:
+        view.get_feature_vector({"cc_num": card}, passed_features=passed[1])
+    with pytest.raises(ValueError) as batch:
+        view.get_feature_vectors([{"cc_num": card}] * 2, passed_features=passed)
+    assert str(batch.value) == str(single.value)
