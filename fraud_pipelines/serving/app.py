@@ -21,6 +21,7 @@ token; /health and /ready stay open for probes.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import time
@@ -145,6 +146,10 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         service.start()
+        # What start-up made (the libraries, the model: ~400k objects) is never garbage; a full
+        # collection would walk it all again, in the middle of a request.
+        gc.collect()
+        gc.freeze()
         yield
         service.holder.stop()
         executor.shutdown(wait=False, cancel_futures=True)
