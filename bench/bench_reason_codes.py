@@ -7,12 +7,15 @@ graph, with reason codes for no charge, for alerts (exact TreeSHAP, Saabas) and 
 (Saabas; exact with --exact-all), interleaved in --repeats rounds and reported as medians with the
 load average; then each method's cost per charge on its own, how often the two methods give the
 same top reasons, and the cost at 10M charges extrapolated from the per-charge figures (labelled as
-such). REST: /predict p50/p99 with and without `include_reasons=true` on the same
-requests, at concurrency 1 and 8. Targets (issue 16): batch with reasons <= 1.5x without, /predict
-p99 with reasons <= 1.5x without.
+such). The service's numpy tree walk (`serving.flat_trees`, which gives /predict its Saabas
+contributions) against XGBoost's `approx_contribs` on --walk-rows random rows: row by row, and
+vectorized over rows as batch scoring would have to run it. REST: /predict p50/p99 with and without
+`include_reasons=true` on the same requests, at concurrency 1 and 8. Targets (issue 16): batch with
+reasons <= 1.5x without, /predict p99 with reasons <= 1.5x without.
 
 Usage: python bench/bench_reason_codes.py [--home DIR] [--cards 2000] [--per-day 20000] [--days 5]
-       [--repeats 3] [--exact-all] [--requests 1500] [--skip-batch] [--skip-rest] [--keep]
+       [--repeats 3] [--exact-all] [--requests 1500] [--walk-rows 100000] [--skip-batch] [--skip-walk]
+       [--skip-rest] [--keep]
 """
 
 from __future__ import annotations
@@ -163,6 +166,59 @@ def bench_methods(scorer, charges: int, alerts: int, base: float) -> dict[str, f
             "json_texts_us": cost["json_texts"] * 1e6, "same_first": float(firsts), "same_three": float(same_set)}
 
 
+def bench_walk(home: Path, rows: int) -> None:
+    """Saabas contributions of `rows` random rows (20 % missing values) by the champion: XGBoost's
+    `approx_contribs` (what batch scoring runs) against the service's numpy walk, one row at a time
+    (extrapolated from 5,000) and vectorized over rows in 10,000-row chunks; both checked equal."""
+    import xgboost as xgb
+
+    from fraud_pipelines.serving.flat_trees import FlatTrees
+
+    mlflow = _serving_bench()._mlflow(home)
+    loaded = mlflow.load_version(mlflow.champion_version())
+    booster, width = loaded.classifier.get_booster(), len(loaded.feature_names)
+    try:
+        rounds = (0, int(loaded.classifier.best_iteration) + 1)
+    except AttributeError:
+        rounds = (0, 0)
+    trees = FlatTrees(booster, width, rounds, float("nan"))
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(0.0, 50.0, size=(rows, width))
+    matrix[rng.random(matrix.shape) < 0.2] = np.nan
+    began = time.perf_counter()
+    expected = booster.predict(xgb.DMatrix(matrix, missing=np.nan), pred_contribs=True, approx_contribs=True,
+                               iteration_range=rounds, validate_features=False)
+    library = time.perf_counter() - began
+    began = time.perf_counter()
+    one_by_one = np.array([trees.contributions_one(row) for row in matrix[:5_000]])
+    per_row = (time.perf_counter() - began) / 5_000
+    began = time.perf_counter()
+    vectorized = np.concatenate([_walk_rows(trees, matrix[i:i + 10_000]) for i in range(0, rows, 10_000)])
+    walked = time.perf_counter() - began
+    same = np.array_equal(one_by_one, expected[:5_000]) and np.array_equal(vectorized, expected)
+    print(f"\n  Saabas contributions of {rows:,} rows ({len(trees.roots)} trees, depth {trees.depth}; load "
+          f"{os.getloadavg()[0]:.1f}): XGBoost approx_contribs {library:.2f} s; the numpy walk row by row "
+          f"{per_row * 1e6:.0f} us a row ({per_row * rows:.1f} s, extrapolated), vectorized over rows {walked:.2f} s "
+          f"(x{walked / library:.1f}); identical to XGBoost's: {same}")
+
+
+def _walk_rows(trees, matrix: np.ndarray) -> np.ndarray:
+    """`FlatTrees.contributions_one` for many rows at once: (rows x trees) nodes per level."""
+    count, width = len(matrix), trees.n_features + 1
+    x = matrix.astype(np.float32)
+    missing = np.isnan(x)
+    extended = np.concatenate([np.where(missing, np.inf, x), np.where(missing, -np.inf, x)], axis=1)
+    node = np.broadcast_to(trees._roots, (count, len(trees.roots))).copy()
+    per_tree = np.zeros((count, len(trees.roots), width), dtype=np.float32)
+    per_tree[:, :, -1] = trees._mean[trees._roots]
+    row, tree = np.arange(count)[:, None], trees._trees[None, :]
+    for _ in range(trees.depth):
+        child = trees._next[node + (extended[row, trees._slot[node]] < trees._threshold[node])]
+        per_tree[row, tree, trees._feature[node]] += trees._mean[child] - trees._mean[node]
+        node = child
+    return np.cumsum(per_tree, axis=1, dtype=np.float32)[:, -1, :]
+
+
 def bench_rest(home: Path, requests: int, scratch: Path) -> None:
     """/predict with and without include_reasons=true, same bodies, alternating per concurrency."""
     serving = _serving_bench()
@@ -204,7 +260,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the batch settings")
     parser.add_argument("--exact-all", action="store_true",
                         help="also time exact TreeSHAP for every charge (minutes a thousand charges)")
+    parser.add_argument("--walk-rows", type=int, default=100_000, help="rows of the tree walk against XGBoost")
     parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--skip-walk", action="store_true")
     parser.add_argument("--skip-rest", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     args = parser.parse_args()
@@ -217,6 +275,8 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
         if not args.skip_batch:
             bench_batch(home, scratch, args.repeats, args.exact_all)
+        if not args.skip_walk:
+            bench_walk(home, args.walk_rows)
         if not args.skip_rest:
             bench_rest(home, args.requests, scratch)
     finally:

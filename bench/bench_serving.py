@@ -306,7 +306,7 @@ def bench_in_process(home: Path, bodies: list[bytes], storage, label: str) -> No
     reader = FraudScorer(states)
     context = {"rules": request_rules(), "card_tokens": CardTokens()}
     stages = ("validate the body", "card state read", "feature vector (read + features + transform)",
-              "trees (raw score)", "calibrated score (trees + calibration)", "reason codes (TreeSHAP, top 3)",
+              "trees (raw score)", "calibrated score (trees + calibration)", "reason codes (Saabas, top 3)",
               "whole score, as /predict runs it", "add a charge (atomic merge)")
     timings: dict[str, list[float]] = {name: [] for name in stages}
 
@@ -324,7 +324,7 @@ def bench_in_process(home: Path, bodies: list[bytes], storage, label: str) -> No
         built = timed("feature vector (read + features + transform)", reader.build, model, t)
         timed("trees (raw score)", model._trees.predict, [built.vector])
         timed("calibrated score (trees + calibration)", model.predict, [built.vector])
-        timed("reason codes (TreeSHAP, top 3)", reasons_for_vectors, model, [built.vector], [built.features.as_dict()])
+        timed("reason codes (Saabas, top 3)", reasons_for_vectors, model, [built.vector], [built.features.as_dict()])
         timed("whole score, as /predict runs it", partial(reader.score, include_features=False), model, [t])
         timed("add a charge (atomic merge)", states.add_charge, t.cc_num, utc_micros(t.datetime), t.tid, t.latitude,
               t.longitude, t.amount)

@@ -75,12 +75,18 @@ class Explainer:
 def reasons_for_vectors(model: Any, vectors: Sequence[Sequence[Any]], raw: Sequence[Mapping[str, Any]],
                         *, transformed: Sequence[str] | None = None, k: int = TOP_K) -> list[list[dict[str, Any]]]:
     """The REST service's hook: reasons for a served model's vectors (its `booster`, `feature_names`,
-    `iteration_range`, `missing`), transformed features shown by their `raw` (request) values."""
+    `iteration_range`, `missing`), transformed features shown by their `raw` (request) values. A model
+    with its own `saabas_contributions` (the service's tree walk, checked bit for bit against XGBoost's
+    `approx_contribs` when it loads) gives them when the method is Saabas: the same numbers, without
+    XGBoost's fixed cost per call."""
     if transformed is None:
         from fraud_pipelines.training.fraud_view import TRANSFORMATIONS as transformed
     explainer = Explainer(model.booster, tuple(model.feature_names), tuple(model.iteration_range), float(model.missing))
     names = [name for name in transformed if name in explainer.feature_names]
-    return explainer.reasons(vectors, readable=readable_values(names, raw), k=k)
+    matrix = as_matrix(vectors, len(explainer.feature_names))
+    own = getattr(model, "saabas_contributions", None) if explainer.method == "saabas" else None
+    contributions = own(matrix) if own is not None else explainer.contributions(matrix)
+    return top_reasons(contributions, matrix, explainer.feature_names, readable=readable_values(names, raw), k=k)
 
 
 def as_matrix(vectors: Any, width: int) -> np.ndarray:

@@ -56,17 +56,23 @@ class CardStateStore:
             lookups = [self.online.lookup(table, columns) for table, columns in wanted]
             self._fetch = lambda key: [fetch(key) for fetch in lookups]
         self._fetch_charges = self.online.lookup(self.charges_table, ["charges"])
+        joined_async = getattr(self.online, "joined_lookup_async", None)  # an asyncio client (Redis)
+        self._fetch_async = joined_async(wanted) if joined_async is not None else None
+
+    @property
+    def reads_async(self) -> bool:
+        """Whether `get_async` reads without blocking the event loop (else call `get` off the loop)."""
+        return self._fetch_async is not None
 
     def get(self, cc_num: int) -> CardState:
         """The card's state; empty (and not `known`) for a card the store has never seen."""
-        charges_row, versions_row = self._fetch((cc_num,))
-        return CardState(
-            charges=complete_loc_deltas(decode_charges(charges_row[0])) if charges_row else (),
-            profile_versions=decode_versions(versions_row[0]) if versions_row else (),
-            card_versions=decode_versions(versions_row[1]) if versions_row else (),
-            known=charges_row is not None,
-            has_versions=versions_row is not None,
-        )
+        return _state(*self._fetch((cc_num,)))
+
+    async def get_async(self, cc_num: int) -> CardState:
+        """`get` through the store's asyncio client (only where `reads_async`)."""
+        if self._fetch_async is None:
+            raise TypeError(f"{type(self.online).__name__} has no asyncio reads; call get() off the event loop")
+        return _state(*await self._fetch_async((cc_num,)))
 
     def add_charge(self, cc_num: int, micros: int, tid: int | str, latitude: float, longitude: float,
                    amount: float) -> EventMerge:
@@ -84,6 +90,17 @@ class CardStateStore:
             return True
         except Exception:  # noqa: BLE001 -- any failure means "not reachable" for a health probe
             return False
+
+
+def _state(charges_row: Any, versions_row: Any) -> CardState:
+    """A card's state from its two online rows (None where the store has none)."""
+    return CardState(
+        charges=complete_loc_deltas(decode_charges(charges_row[0])) if charges_row else (),
+        profile_versions=decode_versions(versions_row[0]) if versions_row else (),
+        card_versions=decode_versions(versions_row[1]) if versions_row else (),
+        known=charges_row is not None,
+        has_versions=versions_row is not None,
+    )
 
 
 def write_online(fs: Any, states: pd.DataFrame) -> int:

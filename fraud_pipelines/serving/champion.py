@@ -60,6 +60,15 @@ class ServingModel:
         """How one row is scored: "flat trees", "prepared C call" or "inplace_predict" (see `trees`)."""
         return self._trees.path  # type: ignore[attr-defined]
 
+    @property
+    def contributions_path(self) -> str:
+        """How one row's Saabas contributions are computed: "flat trees" or "approx_contribs" (see `trees`)."""
+        return self._trees.contributions_path  # type: ignore[attr-defined]
+
+    def saabas_contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """XGBoost's `approx_contribs` of the served trees (bias last), as `governance.reasons` asks for them."""
+        return self._trees.contributions(matrix)  # type: ignore[attr-defined]
+
     def vector(self, features: dict[str, Any]) -> list[Any]:
         """The transformed vector in the model's feature order, from the raw feature values."""
         values = self.feature_view.get_feature_vector({}, passed_features=features)
@@ -142,8 +151,8 @@ class ChampionHolder:
             return False
         previous = self.current.version if self.current else None
         self.current, self.last_error, self._failed = model, None, None
-        log.info("serving model v%s (was %s), loaded in %.1fs; one row scored by %s", version, previous,
-                 time.perf_counter() - started, model.one_row_path)
+        log.info("serving model v%s (was %s), loaded in %.1fs; one row scored by %s, its reasons by %s", version,
+                 previous, time.perf_counter() - started, model.one_row_path, model.contributions_path)
         return True
 
     def start(self) -> None:

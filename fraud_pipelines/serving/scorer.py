@@ -18,7 +18,7 @@ from feature_logic.request_features import (
     utc_micros,
 )
 from fraud_pipelines.governance.reasons import reasons_for_vectors
-from fraud_pipelines.serving.card_states import CardStateStore
+from fraud_pipelines.serving.card_states import CardState, CardStateStore
 from fraud_pipelines.serving.champion import ServingModel
 from fraud_pipelines.serving.schemas import Transaction
 
@@ -43,18 +43,32 @@ class FraudScorer:
     def __init__(self, states: CardStateStore) -> None:
         self.states = states
 
+    def read(self, cc_num: int) -> CardState:
+        """The card's state from the online store (blocking I/O); a store failure is ServiceUnavailable."""
+        try:
+            return self.states.get(cc_num)
+        except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
+            raise ServiceUnavailable(f"online store read failed: {type(error).__name__}: {error}") from error
+
+    async def read_async(self, cc_num: int) -> CardState:
+        """`read` on the event loop, for a store with an asyncio client (`CardStateStore.reads_async`)."""
+        try:
+            return await self.states.get_async(cc_num)
+        except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
+            raise ServiceUnavailable(f"online store read failed: {type(error).__name__}: {error}") from error
+
     def build(self, model: ServingModel, transaction: Transaction,
-              earlier: dict[int, tuple[StoredCharge, ...]] | None = None) -> BuiltVector:
-        """The model's input vector for one charge. With `earlier` (a batch's scratch memory), the
-        card's state includes the batch's earlier charges with a tid, and this one is added to it."""
+              earlier: dict[int, tuple[StoredCharge, ...]] | None = None,
+              state: CardState | None = None) -> BuiltVector:
+        """The model's input vector for one charge, from its card's `state` (read from the store when not
+        given). With `earlier` (a batch's scratch memory), the card's state includes the batch's earlier
+        charges with a tid, and this one is added to it."""
         micros = utc_micros(transaction.datetime)
         amount = float(transaction.amount)
         latitude, longitude = float(transaction.latitude), float(transaction.longitude)
         charge = NewCharge(micros, transaction.tid, transaction.category, amount, latitude, longitude)
-        try:
-            state = self.states.get(transaction.cc_num)
-        except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
-            raise ServiceUnavailable(f"online store read failed: {type(error).__name__}: {error}") from error
+        if state is None:
+            state = self.read(transaction.cc_num)
         charges = state.charges if earlier is None else earlier.get(transaction.cc_num, state.charges)
         if charges and transaction.tid is not None and type(charges[0].tid) is not type(transaction.tid):
             raise ServiceUnavailable(
@@ -76,11 +90,15 @@ class FraudScorer:
         return BuiltVector(model.vector(features.as_dict()), features, status)
 
     def score(self, model: ServingModel, transactions: list[Transaction], *, include_features: bool,
-              include_reasons: bool = False) -> list[dict[str, Any]]:
+              include_reasons: bool = False, states: list[CardState] | None = None) -> list[dict[str, Any]]:
         """Predictions in request order; a charge sees the same batch's earlier charges of its card
-        that carry a tid (in memory only: nothing is stored)."""
+        that carry a tid (in memory only: nothing is stored). `states`: the cards' states, already
+        read (one per transaction); read here otherwise."""
         earlier: dict[int, tuple[StoredCharge, ...]] | None = {} if len(transactions) > 1 else None
-        built = [self.build(model, t, earlier) for t in transactions]
+        if states is None:
+            built = [self.build(model, t, earlier) for t in transactions]
+        else:
+            built = [self.build(model, t, earlier, state) for t, state in zip(transactions, states, strict=True)]
         scores = model.predict([b.vector for b in built])
         alerts = scores >= model.threshold  # compared as batch scoring does (float32 scores)
         reasons = reasons_for_vectors(model, [b.vector for b in built], [b.features.as_dict() for b in built]) \

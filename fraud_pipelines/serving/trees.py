@@ -8,6 +8,8 @@
 
 Each is prepared per model at load time and checked there against `inplace_predict` bit for bit
 (random rows with missing values, and rows on the split thresholds); the first that passes serves.
+Saabas contributions (reason codes) of one row come from the same numpy walk when it reproduces
+XGBoost's `approx_contribs` bit for bit on those rows, else from XGBoost.
 """
 
 from __future__ import annotations
@@ -36,16 +38,25 @@ class RowPredictor:
         self.missing = missing
         self._local = threading.local()
         self._one: Callable[[list[float]], float] | None = None
+        self._flat_trees: FlatTrees | None = None
+        self._contributions_one: Callable[[Any], np.ndarray] | None = None
         self.path = "inplace_predict"
+        self.contributions_path = "approx_contribs"
         for name, prepare in (("flat trees", self._flat), ("prepared C call", self._prepare)):
             try:
                 one, extra = prepare()
-                self._check(one, extra)
+                rows = self._check(one, extra)
             except Exception as error:  # noqa: BLE001 -- any surprise: the next path, which is only slower
                 log.warning("one-row predictions: %s not used (%s: %s)", name, type(error).__name__, error)
                 continue
             self._one, self.path = one, name
             break
+        if self._one is not None and self._flat_trees is not None:
+            try:
+                self._check_contributions(self._flat_trees.contributions_one, rows)
+                self._contributions_one, self.contributions_path = self._flat_trees.contributions_one, "flat trees"
+            except Exception as error:  # noqa: BLE001 -- XGBoost's own call stays, only slower
+                log.warning("one-row contributions: flat trees not used (%s: %s)", type(error).__name__, error)
 
     def predict(self, rows: list[list[float]]) -> np.ndarray:
         """float32 raw predictions, one per row."""
@@ -53,12 +64,25 @@ class RowPredictor:
             return np.array([self._one(rows[0])], dtype=np.float32)
         return self._library(np.array(rows, dtype=np.float64))
 
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Saabas contributions (XGBoost's `approx_contribs`), float32 (rows, features + 1), bias last."""
+        if len(matrix) == 1 and self._contributions_one is not None:
+            return self._contributions_one(matrix[0])[None, :]
+        return self._library_contributions(matrix)
+
+    def _library_contributions(self, matrix: np.ndarray) -> np.ndarray:
+        from xgboost import DMatrix
+
+        data = DMatrix(matrix, missing=self.missing, nthread=1 if len(matrix) < 1_000 else None)
+        return self.booster.predict(data, pred_contribs=True, approx_contribs=True,
+                                    iteration_range=self.iteration_range, validate_features=False)
+
     def _library(self, matrix: np.ndarray) -> np.ndarray:
         return self.booster.inplace_predict(matrix, iteration_range=self.iteration_range, predict_type="value",
                                             missing=self.missing, validate_features=False)
 
     def _flat(self) -> tuple[Callable[[list[float]], float], np.ndarray]:
-        trees = FlatTrees(self.booster, self.n_features, self.iteration_range, self.missing)
+        trees = self._flat_trees = FlatTrees(self.booster, self.n_features, self.iteration_range, self.missing)
         rng = np.random.default_rng(1)
         on_thresholds = np.full((64, self.n_features), np.nan)
         for feature, values in trees.thresholds.items():
@@ -92,8 +116,9 @@ class RowPredictor:
             return predictions[0]
         return one, np.zeros((0, self.n_features))
 
-    def _check(self, one: Callable[[list[float]], float], extra: np.ndarray) -> None:
-        """`one` must give `inplace_predict`'s float32 bits on varied rows, NaN included, and `extra`."""
+    def _check(self, one: Callable[[list[float]], float], extra: np.ndarray) -> np.ndarray:
+        """`one` must give `inplace_predict`'s float32 bits on varied rows, NaN included, and `extra`;
+        returns the rows checked."""
         rng = np.random.default_rng(0)
         rows = rng.normal(0.0, 100.0, size=(256, self.n_features))
         rows[rng.random(rows.shape) < 0.2] = np.nan
@@ -102,3 +127,12 @@ class RowPredictor:
         got = np.array([one(row.tolist()) for row in rows], dtype=np.float32)
         if not np.array_equal(got.view(np.int32), np.asarray(expected, dtype=np.float32).view(np.int32)):
             raise ValueError(f"disagrees with inplace_predict on {int(np.sum(got != expected))} of {len(rows)} rows")
+        return rows
+
+    def _check_contributions(self, one: Callable[[Any], np.ndarray], rows: np.ndarray) -> None:
+        """`one` must give `approx_contribs`' float32 bits on `rows`."""
+        expected = np.asarray(self._library_contributions(rows), dtype=np.float32)
+        got = np.array([one(row) for row in rows], dtype=np.float32)
+        if got.shape != expected.shape or not np.array_equal(got.view(np.int32), expected.view(np.int32)):
+            wrong = int(np.any(got != expected, axis=1).sum()) if got.shape == expected.shape else len(rows)
+            raise ValueError(f"disagrees with approx_contribs on {wrong} of {len(rows)} rows")

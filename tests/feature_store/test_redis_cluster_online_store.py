@@ -96,3 +96,20 @@ def test_event_merges_on_the_cluster_are_atomic_per_key(store):
         assert len(listed) == 120 and [e[:2] for e in listed] == sorted(e[:2] for e in listed)
     duplicate = event_item(BASE, 0, 1.0)
     assert store.merge_event(EVENTS, (1,), column="events", item=duplicate, retention_us=10) is EventMerge.DUPLICATE
+
+
+def test_the_asyncio_joined_lookup_reads_every_node_as_the_joined_lookup_does(store):
+    import asyncio
+
+    store.write_batch(SPEC, _rows(300, 2))
+    store.write_batch(OTHER, pa.Table.from_pylist([{"card": i, "t": _t(1), "limit": i + 0.5} for i in range(0, 300, 2)],
+                                                  schema=OTHER.schema))
+    wanted = [(SPEC, ["city", "limit"]), (OTHER, ["limit"])]
+    fetch, fetch_async = store.joined_lookup(wanted), store.joined_lookup_async(wanted)
+    keys = [(i,) for i in range(0, 320, 7)]
+
+    async def read():
+        return [await fetch_async(key) for key in keys]
+
+    assert asyncio.run(read()) == [fetch(key) for key in keys]
+    assert len({store._client.get_node_from_key(f"{store.namespace}:cards_v1:{{{k[0]}}}").name for k in keys}) == 3

@@ -4,6 +4,7 @@ a feature view served from Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 
@@ -177,3 +178,21 @@ def test_joined_lookup_reads_several_tables_in_one_round_trip(redis_store):
     assert fetch((1,)) == [("Oslo", True), None]
     assert fetch((2,)) == [None, (5.5,)]
     assert fetch((3,)) == [None, None]
+
+
+def test_the_asyncio_joined_lookup_reads_what_the_joined_lookup_reads(redis_store):
+    other = OnlineTableSpec(name="limits_v1", key_columns=("card",), event_time="t",
+                            schema=pa.schema([("card", pa.int64()), ("t", pa.timestamp("us", tz="UTC")),
+                                              ("limit", pa.float64())]))
+    redis_store.write_batch(SPEC, _rows((1, _t(1), 10.0, "Oslo", None, True, None, None)))
+    redis_store.write_batch(other, pa.Table.from_pylist([{"card": 2, "t": _t(2), "limit": 5.5}], schema=other.schema))
+    wanted = [(SPEC, ["city", "vip", "t"]), (other, ["limit"])]
+    fetch, fetch_async = redis_store.joined_lookup(wanted), redis_store.joined_lookup_async(wanted)
+
+    async def read(keys):
+        return [await fetch_async(key) for key in keys]
+
+    keys = [(1,), (2,), (3,)]
+    assert asyncio.run(read(keys)) == [fetch(key) for key in keys] == [
+        [("Oslo", True, _t(1)), None], [None, (5.5,)], [None, None]]
+    assert asyncio.run(read(keys[:1])) == [fetch((1,))]  # another event loop: a client of its own

@@ -51,6 +51,31 @@ def test_the_walk_gives_xgboosts_probabilities_bit_for_bit(params):
     assert np.array_equal(got, model.predict_proba(rows)[:, 1].astype(np.float32))
 
 
+@pytest.mark.parametrize("params", [
+    {"n_estimators": 60, "max_depth": 6},
+    {"n_estimators": 150, "max_depth": 11, "scale_pos_weight": 9.0, "min_child_weight": 0.5},
+    {"n_estimators": 80, "max_depth": 3, "learning_rate": 0.5, "early_stopping_rounds": 5},
+])
+def test_the_walks_saabas_contributions_are_xgboosts_approx_contribs_bit_for_bit(params):
+    x, y = _data(9)
+    fit = {"eval_set": [(x[2_000:], y[2_000:])], "verbose": False} if "early_stopping_rounds" in params else {}
+    model = xgb.XGBClassifier(**params, base_score=0.5, n_jobs=1, random_state=0).fit(x[:2_000], y[:2_000], **fit)
+    rounds = (0, model.best_iteration + 1) if "early_stopping_rounds" in params else (0, 0)
+    booster = model.get_booster()
+    trees = FlatTrees(booster, x.shape[1], rounds, float("nan"))
+    rows = _rows(trees, x[2_000:], 4)
+    expected = booster.predict(xgb.DMatrix(rows, missing=np.nan), pred_contribs=True, approx_contribs=True,
+                               iteration_range=rounds, validate_features=False)
+    got = np.array([trees.contributions_one(row) for row in rows])
+    assert got.dtype == np.float32 and got.shape == expected.shape == (len(rows), x.shape[1] + 1)
+    assert np.array_equal(got.view(np.int32), expected.view(np.int32))
+    assert np.count_nonzero(got[:, :-1]) > len(rows)  # the paths credit features, not only the bias
+    predictor = RowPredictor(booster, x.shape[1], rounds, float("nan"))
+    assert predictor.contributions_path == "flat trees"
+    assert np.array_equal(predictor.contributions(rows[:1]), expected[:1])
+    assert np.array_equal(predictor.contributions(rows[:7]), expected[:7])  # several rows: XGBoost's own call
+
+
 def test_the_service_uses_the_walk_and_falls_back_to_xgboost_where_it_cannot():
     x, y = _data(8)
     binary = xgb.XGBClassifier(n_estimators=20, max_depth=4, base_score=0.5, n_jobs=1).fit(x, y)
@@ -64,7 +89,11 @@ def test_the_service_uses_the_walk_and_falls_back_to_xgboost_where_it_cannot():
     averaged = xgb.XGBClassifier(n_estimators=5, max_depth=3, n_jobs=1).fit(x, y)  # base score from the labels
     with pytest.raises(Unsupported, match="base_score"):
         FlatTrees(averaged.get_booster(), x.shape[1], (0, 0), float("nan"))
-    assert RowPredictor(averaged.get_booster(), x.shape[1], (0, 0), float("nan")).path == "prepared C call"
+    fallback = RowPredictor(averaged.get_booster(), x.shape[1], (0, 0), float("nan"))
+    assert (fallback.path, fallback.contributions_path) == ("prepared C call", "approx_contribs")
+    expected = averaged.get_booster().predict(xgb.DMatrix(x[:1], missing=np.nan), pred_contribs=True,
+                                              approx_contribs=True, validate_features=False)
+    assert np.array_equal(fallback.contributions(x[:1]), expected)
     with pytest.raises(Unsupported, match="missing"):
         FlatTrees(binary.get_booster(), x.shape[1], (0, 0), 0.0)
     zero_missing = RowPredictor(binary.get_booster(), x.shape[1], (0, 0), 0.0)
