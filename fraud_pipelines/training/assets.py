@@ -2,8 +2,9 @@
 
 Each asset is thin: it reads its inputs, calls the feature store or the model library
 (`model.py`, `baseline.py`, `evaluation.py`, `registry.py`) and reports metadata. Values passed
-between assets are small dicts (versions, run ids, metrics); the data stays in the feature store
-and the model in MLflow.
+between assets are small dicts (versions, run ids, metrics), stored as JSON on each materialization
+(`values.py`) so a run of one asset loads its inputs from earlier runs; the data stays in the
+feature store and the model in MLflow.
 """
 
 import tempfile
@@ -35,6 +36,7 @@ from fraud_pipelines.training.splits import (
     configured_ranges,
     ranges_with_positives,
 )
+from fraud_pipelines.training.values import TRAINING_VALUES
 
 GROUP = "training"
 
@@ -113,7 +115,8 @@ def fraud_feature_view(storage: StorageResource) -> dg.MaterializeResult:
     })
 
 
-@dg.asset(pool="training_dataset", group_name=GROUP, kinds={"delta", "duckdb"}, deps=[fraud_feature_view],
+@dg.asset(io_manager_def=TRAINING_VALUES, pool="training_dataset", group_name=GROUP, kinds={"delta", "duckdb"},
+          deps=[fraud_feature_view],
           description="A temporal train/validation/test split of the feature view, recorded as a training "
                       "dataset version.")
 def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetConfig,
@@ -161,7 +164,7 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
     return {"version": version, "delta_versions": dict(record.delta_versions)}
 
 
-@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"xgboost", "mlflow"},
           description="Ranks the view's features on train + validation only (permutation importance on validation "
                       "PR-AUC, gain, low variance, redundancy); a subset better on validation becomes a new feature "
                       "view version with its training dataset.")
@@ -209,7 +212,7 @@ def feature_selection(context: dg.AssetExecutionContext, config: SelectionConfig
     return out | {"mlflow_run_id": run_id}
 
 
-@dg.asset(group_name=GROUP, kinds={"optuna", "mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"optuna", "mlflow"},
           description="Optuna search of the XGBoost parameters on train + validation, pruned on validation PR-AUC; "
                       "each trial a nested MLflow run; fraud_model trains with the best.")
 def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, feature_selection: dict[str, Any],
@@ -246,7 +249,7 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
             "mlflow_run_id": runs.run_id}
 
 
-@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"xgboost", "mlflow"},
           description="XGBoost trained on the training dataset (selected features, tuned parameters), early-stopped "
                       "on validation, logged to MLflow.")
 def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training_dataset: dict[str, Any],
@@ -300,7 +303,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
             "params": params.to_dict()}
 
 
-@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"xgboost", "mlflow"},
           description="The model's learning curve (validation PR-AUC against training rows), stored with its "
                       "MLflow run.")
 def learning_curve(context: dg.AssetExecutionContext, config: CurvesConfig, fraud_model: dict[str, Any],
@@ -329,7 +332,7 @@ def learning_curve(context: dg.AssetExecutionContext, config: CurvesConfig, frau
     return {"enabled": True, "curve": curve.to_dict(orient="records")}
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"mlflow"},
           description="The model, a logistic-regression baseline and the current champion, scored on the same "
                       "test split.")
 def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig, fraud_model: dict[str, Any],
@@ -379,7 +382,7 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
     }
 
 
-@dg.asset(pool="registered_model", group_name=GROUP, kinds={"mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, pool="registered_model", group_name=GROUP, kinds={"mlflow"},
           description="The model registered in MLflow; the champion alias moves only when it beats the champion.")
 def registered_model(context: dg.AssetExecutionContext, model_evaluation: dict[str, Any],
                      mlflow: MlflowResource) -> dict[str, Any]:
