@@ -102,7 +102,7 @@ class PromotionConfig(dg.Config):
 @dg.asset(group_name=GROUP, kinds={"python"}, deps=["fraud_labels_fg", "transactions_fg", "transactions_4h_aggs"],
           description="The feature view cc_trans_fraud v1: labels joined point-in-time with the charge's features.")
 def fraud_feature_view(storage: StorageResource) -> dg.MaterializeResult:
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     rows = [f"| `{name}` | {source} | {fraud_view.TRANSFORMATIONS.get(name, '-')} |"
             for name, source in fraud_view.sources().items()]
     table = "| feature | feature group | transformation |\n| --- | --- | --- |\n" + "\n".join(rows)
@@ -121,9 +121,10 @@ def fraud_feature_view(storage: StorageResource) -> dg.MaterializeResult:
                       "dataset version.")
 def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetConfig,
                      storage: StorageResource) -> dict[str, Any]:
-    fs = storage.feature_store()
+    fs = fraud_view.training_store(storage)
     fv = fraud_view.get_or_create(fs)
     labels = groups.FRAUD_LABELS.get_or_create(fs).read(columns=["datetime", "is_fraud", label_time.LABEL_TIME])
+    everything = labels  # the spine's rows, before the cut below keeps only days whose labels are all known
     known_at = label_time.as_utc(config.labels_known_at or label_time.now())
     if config.train_start:
         ranges = configured_ranges(config.train_start, config.train_end, config.validation_end, config.test_end)
@@ -142,12 +143,7 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
     version = fv.create_train_validation_test_split(**ranges.as_kwargs(),
                                                     description=f"splits {ranges.describe()}")
     record = fv.get_training_dataset(version)
-    rates = {}
-    for name in ("train", "validation", "test"):  # one split in memory at a time; only its labels kept
-        [(x, y)] = fraud_view.read_splits(fv, version, (name,))
-        del x
-        rates[name] = round(float(y.mean()), 5)
-        del y
+    rates = split_fraud_rates(fv, version, everything, record)
     # The store refuses a join that leaked (FeatureStoreError, nothing recorded), so a recorded
     # version's audit is <= 0 by construction; the metadata shows the measured margins.
     audit_ok = all((v is None or v <= 0) for split in record.leakage_audit.values() for v in split.values())
@@ -164,13 +160,34 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
     return {"version": version, "delta_versions": dict(record.delta_versions)}
 
 
+def split_fraud_rates(fv: Any, version: int, labels: pd.DataFrame, record: Any) -> dict[str, float]:
+    """Each split's fraud rate from the spine's labels already read (the splits are its rows by event time), checked
+    against the recorded row counts; a split whose count differs (labels written meanwhile) is read from the store."""
+    times = pd.to_datetime(labels["datetime"], utc=True)
+    rates = {}
+    for name, window in record.splits.items():
+        rows = pd.Series(True, index=labels.index)
+        if window.start is not None:
+            rows &= times >= pd.Timestamp(window.start)
+        if window.end is not None:
+            rows &= times < pd.Timestamp(window.end)
+        inside = labels["is_fraud"][rows]
+        if len(inside) == record.row_counts[name]:
+            rates[name] = round(float(inside.mean()), 5)
+        else:  # one split in memory at a time; only its labels kept
+            [(x, y)] = fraud_view.read_splits(fv, version, (name,))
+            del x
+            rates[name] = round(float(y.mean()), 5)
+    return rates
+
+
 @dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"xgboost", "mlflow"},
           description="Ranks the view's features on train + validation only (permutation importance on validation "
                       "PR-AUC, gain, low variance, redundancy); a subset better on validation becomes a new feature "
                       "view version with its training dataset.")
 def feature_selection(context: dg.AssetExecutionContext, config: SelectionConfig, training_dataset: dict[str, Any],
                       storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
-    fs = storage.feature_store()
+    fs = fraud_view.training_store(storage)
     fv = fraud_view.get_or_create(fs)
     version = training_dataset["version"]
     out = {"training_dataset_version": version, "features": fv.feature_names(), "adopted": False,
@@ -223,7 +240,7 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
     if not budget.enabled:
         context.add_output_metadata({"enabled": False})
         return {"params": {}, "enabled": False}
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     version = feature_selection["training_dataset_version"]
     x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, version)
     features = feature_selection["features"]
@@ -255,7 +272,7 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
 def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training_dataset: dict[str, Any],
                 feature_selection: dict[str, Any], model_tuning: dict[str, Any],
                 storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     version = training_dataset["version"]
     x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, version)  # the test split is not read
     features = list(feature_selection["features"]) if config.use_selected_features else list(x_train.columns)
@@ -311,7 +328,7 @@ def learning_curve(context: dg.AssetExecutionContext, config: CurvesConfig, frau
     if not config.shares:
         context.add_output_metadata({"enabled": False})
         return {"enabled": False}
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, fraud_model["training_dataset_version"])
     features, run_id = fraud_model["feature_names"], fraud_model["run_id"]
     full_pr_auc = mlflow.client().get_run(run_id).data.metrics.get("validation_pr_auc", float("nan"))
@@ -339,7 +356,7 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
                      storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
     policy = PromotionPolicy(confidence=config.confidence, n_resamples=config.n_resamples, seed=config.seed,
                              n_previous=config.n_previous, beat_previous=config.beat_previous)
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     found = assess_candidate(mlflow, fv, fraud_model["run_id"], fraud_model["training_dataset_version"], policy)
     evaluations, versus_baseline, promotion = found.evaluations, found.versus_baseline, found.promotion
     calibration, champion_version = found.calibration, found.champion_version

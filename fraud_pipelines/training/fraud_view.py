@@ -29,6 +29,17 @@ WINDOW_FEATURES = ("trans_volume_mavg", "trans_volume_mstd", "trans_freq", "loc_
 
 #: XGBoost needs numbers, not scaled ones: only the categorical feature is encoded (unknown → -1).
 TRANSFORMATIONS = {"category": "label_encoder"}
+#: DuckDB memory one training read may hold before it spills (the store's default is an eighth of physical memory,
+#: 2.9 GB here). The training steps keep the split they read, so the join's working memory adds to it: on 10M
+#: charges the 7M-row train split peaked at 4.25 GB with the default, 3.06 GB at 800 MB (the join spills; ~20 % more
+#: CPU). `bench/bench_training_steps.py` measures it.
+TRAINING_QUERY_MEMORY = "1GB"
+
+
+def training_store(storage: Any) -> Any:
+    """The feature store of a `StorageResource` as the training steps read it: each read bounded by
+    `TRAINING_QUERY_MEMORY`."""
+    return storage.feature_store(query_memory_limit=TRAINING_QUERY_MEMORY)
 
 
 def sources() -> dict[str, str]:

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fraud_pipelines.features import groups
 from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.resources import MlflowResource, RawSourceResource, StorageResource
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.assessment import assess_candidate
-from fraud_pipelines.training.assets import TRAINING_ASSETS
+from fraud_pipelines.training.assets import TRAINING_ASSETS, split_fraud_rates
 from fraud_pipelines.training.promotion import PromotionPolicy
 from fraud_pipelines.training.side_runs import PARENT_TAG
 
@@ -191,3 +192,16 @@ def test_fraud_model_alone_in_a_fresh_instance_says_what_to_materialize():
     assert named and named.group(1) in {"training_dataset", "feature_selection", "model_tuning"}
     assert f"materialize {named.group(1)} (or the whole training group) first" in text
     assert len(text) < 2_000
+
+
+def test_split_fraud_rates_come_from_the_labels_and_match_the_splits(quality):
+    version = quality.result.output_for_node("training_dataset")["version"]
+    fv = fraud_view.get_or_create(quality.fs)
+    read = {name: round(float(y.mean()), 5) for name, (_, y) in
+            zip(("train", "validation", "test"), fraud_view.read_splits(fv, version, ("train", "validation", "test")))}
+    assert metadata(quality.result, "training_dataset")["fraud_rate"] == read
+    labels = groups.FRAUD_LABELS.get_or_create(quality.fs).read(columns=["datetime", "is_fraud"])
+    record = fv.get_training_dataset(version)
+    assert split_fraud_rates(fv, version, labels, record) == read
+    # a label missing from the frame (written meanwhile) makes its split's count differ: that split is read instead
+    assert split_fraud_rates(fv, version, labels.iloc[1:], record) == read
