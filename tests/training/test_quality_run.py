@@ -19,6 +19,7 @@ from fraud_pipelines.resources import MlflowResource, RawSourceResource, Storage
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.assessment import assess_candidate
 from fraud_pipelines.training.assets import TRAINING_ASSETS, split_fraud_rates
+from fraud_pipelines.training.model import TrainingParams, train_model
 from fraud_pipelines.training.promotion import PromotionPolicy
 from fraud_pipelines.training.side_runs import PARENT_TAG
 
@@ -205,3 +206,23 @@ def test_split_fraud_rates_come_from_the_labels_and_match_the_splits(quality):
     assert split_fraud_rates(fv, version, labels, record) == read
     # a label missing from the frame (written meanwhile) makes its split's count differ: that split is read instead
     assert split_fraud_rates(fv, version, labels.iloc[1:], record) == read
+
+
+def test_bounded_training_reads_give_the_same_rows_and_the_same_model(quality, monkeypatch):
+    version = quality.result.output_for_node("training_dataset")["version"]
+    default = fraud_view.train_and_validation(fraud_view.get_or_create(quality.fs), version)
+    bounded = fraud_view.train_and_validation(
+        fraud_view.get_or_create(fraud_view.training_store(quality.resources["storage"])), version)
+    for mine, theirs in zip(bounded, default):
+        assert mine.equals(theirs)
+    params = TrainingParams(n_estimators=60, n_jobs=1, calibration="none")
+    first, second = (train_model(x_train, y_train, x_val, y_val, params)
+                     for x_train, x_val, y_train, y_val in (default, bounded))
+    assert np.array_equal(first.raw_proba(default[1]), second.raw_proba(bounded[1]))
+    # a limit too small for the join is refused naming the setting that fixes it
+    monkeypatch.setenv(fraud_view.QUERY_MEMORY_ENV, "8MB")
+    small = fraud_view.get_or_create(fraud_view.training_store(quality.resources["storage"]))
+    with pytest.raises(MemoryError, match=r"ran out of DuckDB's query memory .*raise \$FRAUD_TRAINING_QUERY_MEMORY "
+                                          r"\(now 8MB") as caught:
+        fraud_view.train_and_validation(small, version)
+    assert len(str(caught.value)) < 2_000
