@@ -3,9 +3,10 @@ wall time and peak memory per asset.
 
 Each asset runs as its own Dagster run in its own child process, in dependency order, against
 one persistent instance and FRAUD_HOME, so each peak RSS (read with wait4) is that asset's own.
-The Optuna search is off (FRAUD_BENCH_TRIALS=N runs N trials).
+The Optuna search is off (FRAUD_BENCH_TRIALS=N runs N trials); FRAUD_BENCH_SELECTION=off skips the feature ranking.
 Usage: python bench/bench_pipeline.py [--cards 100000] [--days 90] [--per-day 111112] [--until ASSET]
-       [--home DIR [--from ASSET]]   (keep FRAUD_HOME in DIR; rerun from ASSET on a home kept earlier)
+       [--home DIR [--from ASSET | --steps A,B,...]]   (keep FRAUD_HOME in DIR; rerun from ASSET, or the
+       listed assets, on a home kept earlier: each loads its inputs from the runs before it)
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ def child(asset: str, cards: int, days: int, per_day: int) -> None:
             "n_cards": cards, "transactions_per_day": per_day, "horizon_days": days}}},
             # the tuning budget is off unless FRAUD_BENCH_TRIALS asks for trials (fraud_model keeps its config)
             **({"ops": {"model_tuning": {"config": {"n_trials": int(os.environ.get("FRAUD_BENCH_TRIALS", "0")),
-                                                    "timeout_seconds": 0}}}} if asset == "model_tuning" else {})},
+                                                    "timeout_seconds": 0}}}} if asset == "model_tuning" else {}),
+            # FRAUD_BENCH_SELECTION=off skips the ranking (fraud_model then trains on every feature, as by default)
+            **({"ops": {"feature_selection": {"config": {"enabled": False}}}}
+               if asset == "feature_selection" and os.environ.get("FRAUD_BENCH_SELECTION") == "off" else {})},
         tags={"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": last},
     )
     seconds = time.perf_counter() - began
@@ -78,6 +82,7 @@ def main() -> None:
     parser.add_argument("--until", choices=ORDER, default=ORDER[-1], help="stop after this asset")
     parser.add_argument("--from", dest="start", choices=ORDER, default=ORDER[0],
                         help="start at this asset (its upstream kept in --home by an earlier run)")
+    parser.add_argument("--steps", help="comma-separated assets to run, in this order (instead of --from/--until)")
     parser.add_argument("--home", help="FRAUD_HOME to use and keep (default: a temporary folder, removed)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -94,7 +99,11 @@ def main() -> None:
         env = {**os.environ, "FRAUD_HOME": home, "DAGSTER_HOME": f"{home}/dagster"}
         Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
-        for asset in ORDER[ORDER.index(args.start):ORDER.index(args.until) + 1]:
+        steps = args.steps.split(",") if args.steps else ORDER[ORDER.index(args.start):ORDER.index(args.until) + 1]
+        unknown = sorted(set(steps) - set(ORDER))
+        if unknown:
+            raise SystemExit(f"--steps: unknown assets {unknown}; known: {', '.join(ORDER)}")
+        for asset in steps:
             command = [sys.executable, __file__, "--child", asset, "--cards", str(args.cards),
                        "--days", str(args.days), "--per-day", str(args.per_day)]
             figures, peak_kb, cpu = run_child(command, env)

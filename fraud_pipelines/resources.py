@@ -55,9 +55,9 @@ class StorageResource(dg.ConfigurableResource):
         """The raw Delta table `name` (one of transactions, profiles, credit_cards, fraud_labels)."""
         return self.storage().raw_table(name)
 
-    def feature_store(self):  # -> FeatureStore (imported lazily: keeps definitions loading fast)
-        """The feature store rooted under this location."""
-        return self.storage().feature_store()
+    def feature_store(self, *, query_memory_limit: str | None = None):  # -> FeatureStore (imported lazily)
+        """The feature store rooted under this location (`query_memory_limit`: see `Storage.feature_store`)."""
+        return self.storage().feature_store(query_memory_limit=query_memory_limit)
 
 
 class RawSourceResource(dg.ConfigurableResource):

@@ -48,8 +48,9 @@ class Storage:
         return DeltaDayTable(f"{self.location}/raw/{name}", contracts.active().schema(name),
                              time_column=_TIME_COLUMNS.get(name), storage_options=self.storage_options)
 
-    def feature_store(self) -> Any:  # a FeatureStore (imported lazily: keeps start-up fast)
-        """The feature store rooted under this location."""
+    def feature_store(self, *, query_memory_limit: str | None = None) -> Any:  # a FeatureStore (imported lazily)
+        """The feature store rooted under this location; `query_memory_limit` bounds each DuckDB read (default:
+        the store's own, an eighth of physical memory)."""
         from fraud_pipelines.feature_store import FeatureStore
 
         online = None  # SQLite under the feature store's root
@@ -58,4 +59,4 @@ class Storage:
 
             online = RedisOnlineStore(self.resolved_redis_url(), namespace=self.redis_namespace)
         return FeatureStore(f"{self.location}/feature_store", storage_options=self.storage_options,
-                            online_store=online)
+                            online_store=online, query_memory_limit=query_memory_limit)

@@ -2,8 +2,9 @@
 
 Each asset is thin: it reads its inputs, calls the feature store or the model library
 (`model.py`, `baseline.py`, `evaluation.py`, `registry.py`) and reports metadata. Values passed
-between assets are small dicts (versions, run ids, metrics); the data stays in the feature store
-and the model in MLflow.
+between assets are small dicts (versions, run ids, metrics), stored as JSON on each materialization
+(`values.py`) so a run of one asset loads its inputs from earlier runs; the data stays in the
+feature store and the model in MLflow.
 """
 
 import tempfile
@@ -35,6 +36,7 @@ from fraud_pipelines.training.splits import (
     configured_ranges,
     ranges_with_positives,
 )
+from fraud_pipelines.training.values import TRAINING_VALUES
 
 GROUP = "training"
 
@@ -100,7 +102,7 @@ class PromotionConfig(dg.Config):
 @dg.asset(group_name=GROUP, kinds={"python"}, deps=["fraud_labels_fg", "transactions_fg", "transactions_4h_aggs"],
           description="The feature view cc_trans_fraud v1: labels joined point-in-time with the charge's features.")
 def fraud_feature_view(storage: StorageResource) -> dg.MaterializeResult:
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     rows = [f"| `{name}` | {source} | {fraud_view.TRANSFORMATIONS.get(name, '-')} |"
             for name, source in fraud_view.sources().items()]
     table = "| feature | feature group | transformation |\n| --- | --- | --- |\n" + "\n".join(rows)
@@ -113,14 +115,16 @@ def fraud_feature_view(storage: StorageResource) -> dg.MaterializeResult:
     })
 
 
-@dg.asset(pool="training_dataset", group_name=GROUP, kinds={"delta", "duckdb"}, deps=[fraud_feature_view],
+@dg.asset(io_manager_def=TRAINING_VALUES, pool="training_dataset", group_name=GROUP, kinds={"delta", "duckdb"},
+          deps=[fraud_feature_view],
           description="A temporal train/validation/test split of the feature view, recorded as a training "
                       "dataset version.")
 def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetConfig,
                      storage: StorageResource) -> dict[str, Any]:
-    fs = storage.feature_store()
+    fs = fraud_view.training_store(storage)
     fv = fraud_view.get_or_create(fs)
     labels = groups.FRAUD_LABELS.get_or_create(fs).read(columns=["datetime", "is_fraud", label_time.LABEL_TIME])
+    everything = labels  # the spine's rows, before the cut below keeps only days whose labels are all known
     known_at = label_time.as_utc(config.labels_known_at or label_time.now())
     if config.train_start:
         ranges = configured_ranges(config.train_start, config.train_end, config.validation_end, config.test_end)
@@ -139,12 +143,7 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
     version = fv.create_train_validation_test_split(**ranges.as_kwargs(),
                                                     description=f"splits {ranges.describe()}")
     record = fv.get_training_dataset(version)
-    rates = {}
-    for name in ("train", "validation", "test"):  # one split in memory at a time; only its labels kept
-        [(x, y)] = fraud_view.read_splits(fv, version, (name,))
-        del x
-        rates[name] = round(float(y.mean()), 5)
-        del y
+    rates = split_fraud_rates(fv, version, everything, record)
     # The store refuses a join that leaked (FeatureStoreError, nothing recorded), so a recorded
     # version's audit is <= 0 by construction; the metadata shows the measured margins.
     audit_ok = all((v is None or v <= 0) for split in record.leakage_audit.values() for v in split.values())
@@ -161,13 +160,34 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
     return {"version": version, "delta_versions": dict(record.delta_versions)}
 
 
-@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
+def split_fraud_rates(fv: Any, version: int, labels: pd.DataFrame, record: Any) -> dict[str, float]:
+    """Each split's fraud rate from the spine's labels already read (the splits are its rows by event time), checked
+    against the recorded row counts; a split whose count differs (labels written meanwhile) is read from the store."""
+    times = pd.to_datetime(labels["datetime"], utc=True)
+    rates = {}
+    for name, window in record.splits.items():
+        rows = pd.Series(True, index=labels.index)
+        if window.start is not None:
+            rows &= times >= pd.Timestamp(window.start)
+        if window.end is not None:
+            rows &= times < pd.Timestamp(window.end)
+        inside = labels["is_fraud"][rows]
+        if len(inside) == record.row_counts[name]:
+            rates[name] = round(float(inside.mean()), 5)
+        else:  # one split in memory at a time; only its labels kept
+            [(x, y)] = fraud_view.read_splits(fv, version, (name,))
+            del x
+            rates[name] = round(float(y.mean()), 5)
+    return rates
+
+
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"xgboost", "mlflow"},
           description="Ranks the view's features on train + validation only (permutation importance on validation "
                       "PR-AUC, gain, low variance, redundancy); a subset better on validation becomes a new feature "
                       "view version with its training dataset.")
 def feature_selection(context: dg.AssetExecutionContext, config: SelectionConfig, training_dataset: dict[str, Any],
                       storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
-    fs = storage.feature_store()
+    fs = fraud_view.training_store(storage)
     fv = fraud_view.get_or_create(fs)
     version = training_dataset["version"]
     out = {"training_dataset_version": version, "features": fv.feature_names(), "adopted": False,
@@ -209,7 +229,7 @@ def feature_selection(context: dg.AssetExecutionContext, config: SelectionConfig
     return out | {"mlflow_run_id": run_id}
 
 
-@dg.asset(group_name=GROUP, kinds={"optuna", "mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"optuna", "mlflow"},
           description="Optuna search of the XGBoost parameters on train + validation, pruned on validation PR-AUC; "
                       "each trial a nested MLflow run; fraud_model trains with the best.")
 def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, feature_selection: dict[str, Any],
@@ -220,7 +240,7 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
     if not budget.enabled:
         context.add_output_metadata({"enabled": False})
         return {"params": {}, "enabled": False}
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     version = feature_selection["training_dataset_version"]
     x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, version)
     features = feature_selection["features"]
@@ -246,13 +266,13 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
             "mlflow_run_id": runs.run_id}
 
 
-@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"xgboost", "mlflow"},
           description="XGBoost trained on the training dataset (selected features, tuned parameters), early-stopped "
                       "on validation, logged to MLflow.")
 def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training_dataset: dict[str, Any],
                 feature_selection: dict[str, Any], model_tuning: dict[str, Any],
                 storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     version = training_dataset["version"]
     x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, version)  # the test split is not read
     features = list(feature_selection["features"]) if config.use_selected_features else list(x_train.columns)
@@ -300,7 +320,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
             "params": params.to_dict()}
 
 
-@dg.asset(group_name=GROUP, kinds={"xgboost", "mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"xgboost", "mlflow"},
           description="The model's learning curve (validation PR-AUC against training rows), stored with its "
                       "MLflow run.")
 def learning_curve(context: dg.AssetExecutionContext, config: CurvesConfig, fraud_model: dict[str, Any],
@@ -308,7 +328,7 @@ def learning_curve(context: dg.AssetExecutionContext, config: CurvesConfig, frau
     if not config.shares:
         context.add_output_metadata({"enabled": False})
         return {"enabled": False}
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, fraud_model["training_dataset_version"])
     features, run_id = fraud_model["feature_names"], fraud_model["run_id"]
     full_pr_auc = mlflow.client().get_run(run_id).data.metrics.get("validation_pr_auc", float("nan"))
@@ -329,14 +349,14 @@ def learning_curve(context: dg.AssetExecutionContext, config: CurvesConfig, frau
     return {"enabled": True, "curve": curve.to_dict(orient="records")}
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"mlflow"},
           description="The model, a logistic-regression baseline and the current champion, scored on the same "
                       "test split.")
 def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig, fraud_model: dict[str, Any],
                      storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
     policy = PromotionPolicy(confidence=config.confidence, n_resamples=config.n_resamples, seed=config.seed,
                              n_previous=config.n_previous, beat_previous=config.beat_previous)
-    fv = fraud_view.get_or_create(storage.feature_store())
+    fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     found = assess_candidate(mlflow, fv, fraud_model["run_id"], fraud_model["training_dataset_version"], policy)
     evaluations, versus_baseline, promotion = found.evaluations, found.versus_baseline, found.promotion
     calibration, champion_version = found.calibration, found.champion_version
@@ -379,7 +399,7 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
     }
 
 
-@dg.asset(pool="registered_model", group_name=GROUP, kinds={"mlflow"},
+@dg.asset(io_manager_def=TRAINING_VALUES, pool="registered_model", group_name=GROUP, kinds={"mlflow"},
           description="The model registered in MLflow; the champion alias moves only when it beats the champion.")
 def registered_model(context: dg.AssetExecutionContext, model_evaluation: dict[str, Any],
                      mlflow: MlflowResource) -> dict[str, Any]:

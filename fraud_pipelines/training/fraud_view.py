@@ -8,6 +8,7 @@ behaviour, and a model that memorizes them does not generalize (and should not).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,20 @@ WINDOW_FEATURES = ("trans_volume_mavg", "trans_volume_mstd", "trans_freq", "loc_
 
 #: XGBoost needs numbers, not scaled ones: only the categorical feature is encoded (unknown → -1).
 TRANSFORMATIONS = {"category": "label_encoder"}
+#: DuckDB memory one training read may hold before it spills (the store's default is an eighth of physical memory,
+#: 2.9 GB here). The training steps keep the split they read, so the join's working memory adds to it: on 10M
+#: charges the 7M-row train split peaked at 4.25 GB with the default, 3.06 GB at 800 MB (the join spills; ~20 % more
+#: CPU). `bench/bench_training_steps.py` measures it.
+TRAINING_QUERY_MEMORY = "1GB"
+#: Overrides `TRAINING_QUERY_MEMORY` (e.g. "3GB"; "default": the store's own limit).
+QUERY_MEMORY_ENV = "FRAUD_TRAINING_QUERY_MEMORY"
+
+
+def training_store(storage: Any) -> Any:
+    """The feature store of a `StorageResource` as the training steps read it: each read bounded by
+    `TRAINING_QUERY_MEMORY` (or `$FRAUD_TRAINING_QUERY_MEMORY`)."""
+    limit = os.environ.get(QUERY_MEMORY_ENV, "") or TRAINING_QUERY_MEMORY
+    return storage.feature_store(query_memory_limit=None if limit == "default" else limit)
 
 
 def sources() -> dict[str, str]:
@@ -91,7 +106,16 @@ def read_splits(fv: Any, training_dataset_version: int, names: Sequence[str], *,
     """(X, y) of the named splits of a recorded version, and nothing else: feature selection and tuning
     must not see the test split, and evaluation need not hold train while it reads test. The feature
     store's public getters read every split, so this asks its split reader for these by name."""
-    return fv._get(training_dataset_version, tuple(names), primary_key, event_time)
+    import duckdb
+
+    try:
+        return fv._get(training_dataset_version, tuple(names), primary_key, event_time)
+    except duckdb.OutOfMemoryException as error:
+        raise MemoryError(
+            f"reading the {'/'.join(names)} split(s) of {fv.name} v{fv.version} training dataset "
+            f"{training_dataset_version} ran out of DuckDB's query memory ({str(error).splitlines()[0][:200]}); "
+            f"raise ${QUERY_MEMORY_ENV} (now {os.environ.get(QUERY_MEMORY_ENV, '') or TRAINING_QUERY_MEMORY}, "
+            "e.g. 3GB, or 'default' for the store's own limit)") from None
 
 
 def train_and_validation(fv: Any, training_dataset_version: int, *, event_time: bool = False) -> tuple[Any, ...]:

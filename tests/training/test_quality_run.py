@@ -4,17 +4,22 @@ data; the Optuna search logs nested runs; fraud_model trains on the selection wi
 
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
+
 import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
+from fraud_pipelines.features import groups
 from fraud_pipelines.features.assets import FEATURE_ASSETS
 from fraud_pipelines.raw.assets import RAW_ASSETS
 from fraud_pipelines.resources import MlflowResource, RawSourceResource, StorageResource
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.assessment import assess_candidate
-from fraud_pipelines.training.assets import TRAINING_ASSETS
+from fraud_pipelines.training.assets import TRAINING_ASSETS, split_fraud_rates
+from fraud_pipelines.training.model import TrainingParams, train_model
 from fraud_pipelines.training.promotion import PromotionPolicy
 from fraud_pipelines.training.side_runs import PARENT_TAG
 
@@ -30,7 +35,8 @@ CONFIG = {"ops": {"feature_selection": {"config": {"max_features": 5, "min_gain"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def quality(tmp_path_factory):
+    """The whole quality graph run once; its instance and resources pinned to its home for later runs."""
     home = tmp_path_factory.mktemp("quality_home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FRAUD_HOME", str(home))
@@ -44,8 +50,15 @@ def run(tmp_path_factory):
                       "dagster/asset_partition_range_end": "2025-01-12"})
             assert result.success
             # pinned now: the per-test FRAUD_HOME fixture would move a lazily resolved store elsewhere
-            yield result, StorageResource().feature_store(), MlflowResource(
-                tracking_uri=MlflowResource().resolved_tracking_uri())
+            resources = {"storage": StorageResource(root=str(home)), "raw_source": SMALL,
+                         "mlflow": MlflowResource(tracking_uri=MlflowResource().resolved_tracking_uri())}
+            yield SimpleNamespace(result=result, instance=instance, resources=resources,
+                                  fs=resources["storage"].feature_store(), mlflow=resources["mlflow"])
+
+
+@pytest.fixture(scope="module")
+def run(quality):
+    return quality.result, quality.fs, quality.mlflow
 
 
 def metadata(result, asset: str) -> dict:
@@ -134,3 +147,82 @@ def test_a_candidate_is_assessed_without_dagster_against_the_baseline_and_the_ch
     assert again.evaluations["champion"].pr_auc == pytest.approx(again.evaluations["model"].pr_auc)
     compared = again.promotion.champion_comparison()
     assert not again.promotion.better and compared.version == champion and compared.interval.difference == 0
+
+
+def test_fraud_model_alone_loads_the_stored_selection_and_parameters(quality):
+    """A run of fraud_model alone (as from the UI, after a full run) loads feature_selection's and model_tuning's
+    stored values; model_evaluation alone then loads that run's model."""
+    earlier = quality.result
+    selection, tuning = earlier.output_for_node("feature_selection"), earlier.output_for_node("model_tuning")
+    everything = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS]
+    alone = dg.materialize(everything, instance=quality.instance, resources=quality.resources,
+                           selection=["fraud_model"],
+                           run_config={"ops": {"fraud_model": {"config": {"use_selected_features": True, "seed": 7}}}})
+    assert alone.success
+    assert [e.step_key for e in alone.get_step_success_events()] == ["fraud_model"]
+    model = alone.output_for_node("fraud_model")
+    assert model["run_id"] != earlier.output_for_node("fraud_model")["run_id"]
+    assert model["feature_names"] == selection["features"] and len(selection["features"]) == 5
+    assert {k: model["params"][k] for k in tuning["params"]} == tuning["params"] and model["params"]["seed"] == 7
+    tags = quality.mlflow.client().get_run(model["run_id"]).data.tags
+    assert tags["tuning_run_id"] == tuning["mlflow_run_id"] and tags["selected_feature_view_version"] == "2"
+    # the value is on the materialization (shown in the UI) and loads outside a run, as the CLI's summary does
+    stored = dg.Definitions(assets=everything, resources=quality.resources)
+    assert stored.load_asset_value("fraud_model", instance=quality.instance) == model
+
+    evaluation = dg.materialize(everything, instance=quality.instance, resources=quality.resources,
+                                selection=["model_evaluation"],
+                                run_config={"ops": {"model_evaluation": {"config": {"n_resamples": 200}}}})
+    assert evaluation.success and evaluation.output_for_node("model_evaluation")["run_id"] == model["run_id"]
+
+
+def test_fraud_model_alone_in_a_fresh_instance_says_what_to_materialize():
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS], instance=instance,
+                            resources={"storage": StorageResource(), "raw_source": SMALL, "mlflow": MlflowResource()},
+                            selection=["fraud_model"], raise_on_error=False)
+    assert not result.success and not result.get_step_success_events()
+    [failure] = result.get_step_failure_events()
+    error, messages = failure.event_specific_data.error, []
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    text = "\n".join(messages)
+    # the first input it loads (training_dataset, feature_selection or model_tuning) is named, with what to do
+    named = re.search(r"(\w+) has never been materialized in this Dagster instance", text)
+    assert named and named.group(1) in {"training_dataset", "feature_selection", "model_tuning"}
+    assert f"materialize {named.group(1)} (or the whole training group) first" in text
+    assert len(text) < 2_000
+
+
+def test_split_fraud_rates_come_from_the_labels_and_match_the_splits(quality):
+    version = quality.result.output_for_node("training_dataset")["version"]
+    fv = fraud_view.get_or_create(quality.fs)
+    read = {name: round(float(y.mean()), 5) for name, (_, y) in
+            zip(("train", "validation", "test"), fraud_view.read_splits(fv, version, ("train", "validation", "test")))}
+    assert metadata(quality.result, "training_dataset")["fraud_rate"] == read
+    labels = groups.FRAUD_LABELS.get_or_create(quality.fs).read(columns=["datetime", "is_fraud"])
+    record = fv.get_training_dataset(version)
+    assert split_fraud_rates(fv, version, labels, record) == read
+    # a label missing from the frame (written meanwhile) makes its split's count differ: that split is read instead
+    assert split_fraud_rates(fv, version, labels.iloc[1:], record) == read
+
+
+def test_bounded_training_reads_give_the_same_rows_and_the_same_model(quality, monkeypatch):
+    version = quality.result.output_for_node("training_dataset")["version"]
+    default = fraud_view.train_and_validation(fraud_view.get_or_create(quality.fs), version)
+    bounded = fraud_view.train_and_validation(
+        fraud_view.get_or_create(fraud_view.training_store(quality.resources["storage"])), version)
+    for mine, theirs in zip(bounded, default):
+        assert mine.equals(theirs)
+    params = TrainingParams(n_estimators=60, n_jobs=1, calibration="none")
+    first, second = (train_model(x_train, y_train, x_val, y_val, params)
+                     for x_train, x_val, y_train, y_val in (default, bounded))
+    assert np.array_equal(first.raw_proba(default[1]), second.raw_proba(bounded[1]))
+    # a limit too small for the join is refused naming the setting that fixes it
+    monkeypatch.setenv(fraud_view.QUERY_MEMORY_ENV, "8MB")
+    small = fraud_view.get_or_create(fraud_view.training_store(quality.resources["storage"]))
+    with pytest.raises(MemoryError, match=r"ran out of DuckDB's query memory .*raise \$FRAUD_TRAINING_QUERY_MEMORY "
+                                          r"\(now 8MB") as caught:
+        fraud_view.train_and_validation(small, version)
+    assert len(str(caught.value)) < 2_000
