@@ -1,8 +1,9 @@
 """A simulated year in production: a first champion from a short backfill, then one daily tick of the
 schedule after another (`daily_job` through the schedule's path, histories refreshed every day),
-with `maintenance_job` every night. Prints, per month, the daily run's time, files per table (in the
+with `maintenance_job` every night. Prints, per month, the daily run's time (wall and CPU), files per table (in the
 current version and on disk), Delta log files, the time of training data for the last 90 days and
-of the as-of read that gives each card's last charge; then the issue's targets, measured here.
+of the as-of read that gives each card's last charge; then the issue's targets, measured here, and each
+step's time early and late in the run (from the Dagster event log), most grown first.
 
     .venv/bin/python bench/simulate_year.py                      # 365 days, 1,000 cards, 3,000 charges/day
     .venv/bin/python bench/simulate_year.py --days 60 --cards 300 --per-day 800
@@ -36,6 +37,44 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--training-days", type=int, default=90, help="span of the measured training data")
     parser.add_argument("--home", default="", help="FRAUD_HOME for the run (default: a new temporary folder)")
     return parser.parse_args()
+
+
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Seconds of each step of a run from its event log (step start to success or failure), plus
+    `(run other)`: the run's wall time outside its steps (planning, run storage, resources)."""
+    import dagster as dg
+
+    started: dict[str, float] = {}
+    out: dict[str, float] = {}
+    run_start = run_end = None
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        kind = event.event_type
+        if kind == dg.DagsterEventType.RUN_START:
+            run_start = entry.timestamp
+        elif kind in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
+            run_end = entry.timestamp
+        elif kind == dg.DagsterEventType.STEP_START:
+            started[entry.step_key] = entry.timestamp
+        elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            out[entry.step_key] = out.get(entry.step_key, 0.0) + entry.timestamp - started.pop(entry.step_key)
+    if run_start is not None and run_end is not None:
+        out["(run other)"] = run_end - run_start - sum(out.values())
+    return out
+
+
+def print_steps(steps: dict[int, dict[str, float]], early: int, late: int) -> None:
+    """Per step: the median seconds of the 7 days up to `early` and up to `late`, most grown first."""
+    def median(n: int, key: str) -> float:
+        return statistics.median(steps[d].get(key, 0.0) for d in range(max(1, n - 6), n + 1) if d in steps)
+
+    keys = sorted({k for d in steps.values() for k in d})
+    rows = sorted(((median(late, k) - median(early, k), k) for k in keys), reverse=True)
+    print(f"\nper step of the daily run, 7-day medians (s): day {early} -> day {late}")
+    for grown, key in rows:
+        print(f"  {key:<40} {median(early, key):>7.3f} -> {median(late, key):>7.3f}  ({grown:+.3f})")
 
 
 def main() -> int:
@@ -110,35 +149,55 @@ def main() -> int:
             out[uri[len(location) + 1:]] = (current, on_disk, logs)
         return out
 
-    header = (f"{'day':>4} {'date':>10} {'daily s (mean)':>14} {'7-day median':>12} {'training s':>10} "
+    header = (f"{'day':>4} {'date':>10} {'daily s (mean)':>14} {'7-day median':>12} {'CPU s':>6} {'training s':>10} "
               f"{'as-of s':>8} {'state s':>8} load  files current/on disk/log files per table")
     print(header)
     times: dict[int, float] = {}
+    cpu: dict[int, float] = {}  # the process's CPU seconds (all its threads): less sensitive to other load
+    steps: dict[int, dict[str, float]] = {}
+    maintenance: dict[int, float] = {}
+    loads: list[float] = []
     month: list[float] = []
     reads: dict[int, tuple[float, float]] = {}
     day = bootstrap_last
     for n in range(1, args.days + 1):
         day = bootstrap_last + timedelta(days=n)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         requests = tick(defs, instance, day).run_requests
+        ticked = time.perf_counter()
+        runs = []
         for request in requests:
-            if not launch(defs, instance, request, "daily_job", log_level=quiet).success:
+            result = launch(defs, instance, request, "daily_job", log_level=quiet)
+            if not result.success:
                 raise SystemExit(f"the daily run of {day} failed")
+            runs.append(result.run_id)
         times[n] = time.perf_counter() - started
+        cpu[n] = time.process_time() - cpu_started
+        steps[n] = {"(schedule tick)": ticked - started}
+        for run_id in runs:
+            for key, seconds in step_seconds(instance, run_id).items():
+                steps[n][key] = steps[n].get(key, 0.0) + seconds
+        steps[n]["(in-process launch other)"] = times[n] - sum(steps[n].values())
         month.append(times[n])
         if args.maintenance_every and n % args.maintenance_every == 0:
             job = defs.resolve_job_def("maintenance_job")
-            config = {"ops": {"delta_maintenance": {"config": {"retention_hours": args.retention_hours}}}}
+            config = {"ops": {"delta_maintenance": {"config": {"retention_hours": args.retention_hours}}},
+                      "loggers": {"console": {"config": {"log_level": quiet}}}}
+            started = time.perf_counter()
             if not job.execute_in_process(instance=instance, run_config=config, raise_on_error=False).success:
                 raise SystemExit(f"maintenance after {day} failed")
+            maintenance[n] = time.perf_counter() - started
         if n in (30, args.training_days) or n % 30 == 0 or n == args.days:
+            loads.append(os.getloadavg()[0])
             reads[n] = measure_reads(day)
             figures = table_figures()
             shown = "; ".join(f"{name} {c}/{d}/{log}" for name, (c, d, log) in sorted(figures.items())
                               if name.startswith(("raw/transactions", "feature_store/offline", "scores")))
             median = statistics.median(times[d] for d in range(max(1, n - 6), n + 1))
-            print(f"{n:>4} {day} {statistics.mean(month):>14.2f} {median:>12.2f} {reads[n][0]:>10.2f} "
-                  f"{reads[n][1]:>8.3f} {reads[n][2]:>8.3f} {os.getloadavg()[0]:>4.1f}  {shown}", flush=True)
+            cpu_median = statistics.median(cpu[d] for d in range(max(1, n - 6), n + 1))
+            print(f"{n:>4} {day} {statistics.mean(month):>14.2f} {median:>12.2f} {cpu_median:>6.2f} "
+                  f"{reads[n][0]:>10.2f} {reads[n][1]:>8.3f} {reads[n][2]:>8.3f} {os.getloadavg()[0]:>4.1f}  {shown}",
+                  flush=True)
             month = []
 
     def around(n: int) -> float:
@@ -146,11 +205,20 @@ def main() -> int:
         return statistics.median(times[d] for d in range(max(1, n - 6), n + 1))
 
     last = args.days
-    print(f"\ntotal {time.perf_counter() - began:.0f}s; load average {os.getloadavg()}")
+    print(f"\ntotal {time.perf_counter() - began:.0f}s; load average now {os.getloadavg()}; 1-minute load at the "
+          f"printed days: min {min(loads):.1f}, median {statistics.median(loads):.1f}, max {max(loads):.1f}")
+    print_steps(steps, min(30, max(1, last // 6)), last)
+    if maintenance:
+        print(f"maintenance_job: {statistics.median(maintenance[d] for d in maintenance if d <= 30):.2f}s "
+              f"(median of days <= 30), {statistics.median(maintenance[d] for d in maintenance if d > last - 7):.2f}s "
+              f"(median of the last 7)")
     if last >= 30:
         ratio = around(last) / around(30)
         print(f"daily run, day {last} / day 30 (7-day medians): {around(last):.2f}s / {around(30):.2f}s = "
               f"{ratio:.2f} (target <= 1.2)")
+        cpu_around = {n: statistics.median(cpu[d] for d in range(max(1, n - 6), n + 1)) for n in (30, last)}
+        print(f"its CPU time, day {last} / day 30 (7-day medians): {cpu_around[last]:.2f}s / {cpu_around[30]:.2f}s = "
+              f"{cpu_around[last] / cpu_around[30]:.2f}")
     if last > args.training_days and args.training_days in reads:
         ratio = reads[last][0] / reads[args.training_days][0]
         print(f"training data for {args.training_days} days, day {last} / day {args.training_days}: "

@@ -132,6 +132,35 @@ def recent_charges(
     )
 
 
+def charges_before(features: pd.DataFrame, *, end: datetime, window: timedelta = DEFAULT_WINDOW) -> pd.DataFrame:
+    """Per card, the rows before `end` that `recent_charges` needs for any time from `end` on: its
+    charges in [end - window, end) and its last charge before end - window (by time, then tid),
+    with RECENT_INPUT_COLUMNS, sorted by (card, time, tid).
+
+    Carried from day to day, it replaces a read of all history: `charges_before(rows, end=t2)` with
+    `rows` = `charges_before(..., end=t1)` plus the charges in [t1, t2) gives the same rows as from
+    every charge before t2, and those rows plus the charges of [t2, t3) hold what `recent_charges`
+    needs for any day in [t2, t3).
+    """
+    require_columns(features, RECENT_INPUT_COLUMNS, "features")
+    end_us = utc_instant_microseconds(end, "end")
+    if not isinstance(window, timedelta) or window <= timedelta(0):
+        raise FeatureInputError(f"window must be a positive timedelta, got {window!r}")
+    micros = utc_microseconds(features, "datetime", "features")
+    tid = transaction_ids(features, "tid", "features")
+    (tie,) = id_order(tid)
+    require_unique(tie, features.index, "features.tid", shown=tid)
+    before_end = np.flatnonzero(micros < end_us)
+    cards = int64_keys(features, "cc_num", "features")[before_end]
+    order = group_time_order(cards, micros[before_end], tie[before_end])
+    cards, micros = cards[order], micros[before_end][order]
+    early = micros < end_us - window // _ONE_MICROSECOND
+    last_early = early.copy()  # the last early row of its card: the next row is another card's or not early
+    last_early[:-1] &= (cards[1:] != cards[:-1]) | ~early[1:]
+    kept = before_end[order][~early | last_early]
+    return features.iloc[kept][list(RECENT_INPUT_COLUMNS)].reset_index(drop=True)
+
+
 def card_versions(profiles: pd.DataFrame, credit_cards: pd.DataFrame) -> pd.DataFrame:
     """One row per card found in either history: its profile and card versions as JSON, sorted by card."""
     require_columns(profiles, _PROFILE_COLUMNS, "profiles")

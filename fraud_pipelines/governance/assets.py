@@ -3,7 +3,7 @@ slices on its test split, stored with the version in MLflow; the champion/challe
 on labelled shadow days; the value of each version's decisions per scored day."""
 
 import tempfile
-from datetime import date
+from datetime import date, datetime
 
 import dagster as dg
 import numpy as np
@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field
 
-from fraud_pipelines.features import groups
+from fraud_pipelines.features import groups, label_time
 from fraud_pipelines.governance.challenger import challenger_version
 from fraud_pipelines.governance.competition import compete
 from fraud_pipelines.governance.fairness import fairness_report
@@ -55,6 +55,8 @@ class FairnessConfig(VersionConfig):
 
 class CompetitionConfig(dg.Config):
     days: int = Field(default=0, ge=0, description="Compare on the latest N labelled shadow days; 0: all of them.")
+    labels_known_at: str = Field(default="", description=(
+        "A day counts as labelled once all its labels are known at this time (ISO, UTC; default now)."))
     n_resamples: int = Field(default=1_000, ge=100, description="Paired bootstrap resamples.")
     confidence: float = Field(default=0.95, description="Two-sided confidence of the interval.")
     seed: int = Field(default=0)
@@ -66,6 +68,13 @@ class ValueConfig(dg.Config):
     days: int = Field(default=60, ge=0, description=(
         "Recompute the latest N scored days (their labels arrive within weeks); older days keep their stored "
         "rows, so a run costs N days whatever the history. 0: every scored day (e.g. after changing review_cost)."))
+    labels_known_at: str = Field(default="", description=(
+        "A day counts as labelled once all its labels are known at this time (ISO, UTC; default now)."))
+
+
+def _known_at(text: str) -> datetime | None:
+    """The clock labels are known by: `text` (ISO, UTC when naive), or None for now."""
+    return label_time.as_utc(text).to_pydatetime() if text else None
 
 
 def _version(mlflow: MlflowResource, wanted: str) -> str:
@@ -180,7 +189,8 @@ def model_competition(context: dg.AssetExecutionContext, config: CompetitionConf
                                                          "`challenger` alias and run shadow_scores"})
     wanted = challenger_version(mlflow) or _latest_version(shadow, shadow_days[-1])
     candidates = sorted(set(shadow_days) & set(stored_days(scores)))
-    labels = labels_of(groups.FRAUD_LABELS.get_or_create(storage.feature_store()), candidates)
+    labels = labels_of(groups.FRAUD_LABELS.get_or_create(storage.feature_store()), candidates,
+                       _known_at(config.labels_known_at))
     columns = ["tid", "datetime", "fraud_score", "decision", "threshold", "model_version"]
     challenger = read_days(shadow, _days(labels), [*columns, "champion_version"])
     challenger = challenger[challenger["model_version"] == wanted]
@@ -238,7 +248,7 @@ def model_value(context: dg.AssetExecutionContext, config: ValueConfig,
         return dg.MaterializeResult(metadata={"rows": 0, "note": "no scores yet: materialize batch_scores"})
     if config.days:
         candidates = candidates[-config.days:]
-    labels = labels_of(groups.FRAUD_LABELS.get_or_create(fs), candidates)
+    labels = labels_of(groups.FRAUD_LABELS.get_or_create(fs), candidates, _known_at(config.labels_known_at))
     days = _days(labels)
     scored = pd.concat([read_days(table, days, ["tid", "decision", "model_version"]).assign(role=role)
                         for role, table in tables.items()], ignore_index=True)

@@ -1,16 +1,20 @@
 """Reading only the scored days that have labels: the day partitions of the scores tables are listed
 (Delta metadata), labels are read over those days' span, and scores and amounts only for the days
 kept, each read pushed down to Delta (partition predicate) or to the store (event-time pruning).
-So `model_competition` and `model_value` cost what their days hold, not what the history holds."""
+So `model_competition` and `model_value` cost what their days hold, not what the history holds.
+
+A scored day counts as labelled only once every label of its charges is known (`label_time` at or
+before the clock, in day order: `features/label_time.py`), as for training and the retraining sensors."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
+from fraud_pipelines.features import label_time
 from fraud_pipelines.tables import DeltaDayTable, day_window
 
 
@@ -19,14 +23,20 @@ def stored_days(*tables: DeltaDayTable) -> list[date]:
     return sorted({date.fromisoformat(d) for table in tables for d in table.days()})
 
 
-def labels_of(labels_group: Any, days: Sequence[date]) -> pd.DataFrame:
-    """tid, day (YYYY-MM-DD) and is_fraud of the labelled charges of `days` (read over their span only)."""
+def labels_of(labels_group: Any, days: Sequence[date], at: datetime | None = None) -> pd.DataFrame:
+    """tid, day (YYYY-MM-DD) and is_fraud of the labelled charges of `days` (read over their span only):
+    only days whose labels are all known at `at` (default now), up to the first day still waiting for one."""
+    empty = pd.DataFrame({"tid": pd.Series(dtype="int64"), "day": pd.Series(dtype=object),
+                          "is_fraud": pd.Series(dtype="int64")})
     if not days:
-        return pd.DataFrame({"tid": pd.Series(dtype="int64"), "day": pd.Series(dtype=object),
-                             "is_fraud": pd.Series(dtype="int64")})
+        return empty
     start, end = day_window(min(days))[0], day_window(max(days))[1]
-    labels = with_day(labels_group.read(start, end, columns=["tid", "datetime", "is_fraud"]))
-    return labels[labels["day"].isin({d.isoformat() for d in days})][["tid", "day", "is_fraud"]]
+    labels = labels_group.read(start, end, columns=["tid", "datetime", "is_fraud", label_time.LABEL_TIME])
+    known = label_time.known_days(label_time.last_label_times(labels), at or label_time.now(), days)
+    if not known:
+        return empty
+    labels = with_day(labels)
+    return labels[labels["day"].isin({d.isoformat() for d in known})][["tid", "day", "is_fraud"]]
 
 
 def read_days(table: DeltaDayTable, days: Sequence[date], columns: Sequence[str]) -> pd.DataFrame:

@@ -21,13 +21,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 (pa.compute)
+from deltalake import DeltaTable
 
 from fraud_pipelines.contract import TIME_COLUMNS, DataContract, utc_now
 from fraud_pipelines.feature_store.validation import ValidationReport, validate
 from fraud_pipelines.raw import suites
 from fraud_pipelines.raw.files import RawInputError
 from fraud_pipelines.raw.messages import paths, samples
-from fraud_pipelines.tables import DeltaDayTable, day_window
+from fraud_pipelines.tables import DAY_COLUMN, DeltaDayTable, day_window
 
 _ID = {"transactions": "tid", "fraud_labels": "tid", "profiles": "cc_num", "credit_cards": "cc_num"}
 
@@ -101,9 +103,10 @@ def _files_of(report: ValidationReport, frame: pd.DataFrame, origins: np.ndarray
 
 
 class RunTids:
-    """The tids a run must not repeat: those stored on days outside the run (read once, on the first
-    chunk), plus those of the run's chunks already audited. Each chunk's check then costs its own size
-    instead of a scan of the whole history."""
+    """The tids a run must not repeat: those stored on days outside the run, plus those of the run's
+    chunks already audited. Each chunk is checked against only the stored days whose files may hold
+    one of its tids (`days_that_may_hold`), so with ids that grow over time a check costs the chunk's
+    size and a few days, not the whole history; with random ids it still reads every day."""
 
     def __init__(self, stored: DeltaDayTable, run_days: Sequence[date]) -> None:
         self._stored, self._run_days = stored, list(run_days)
@@ -117,19 +120,58 @@ class RunTids:
         if self._con is None:
             self._con = duckdb.connect()
             self._con.register("batch", batch)
-            if self._stored.exists():
-                self._con.register("stream", self._stored.scan(["tid", "day"], exclude_days=self._run_days))
-                self._con.execute("CREATE TABLE seen AS SELECT tid, day FROM stream")
-            else:
-                self._con.execute("CREATE TABLE seen AS SELECT tid, CAST(NULL AS VARCHAR) AS day FROM batch LIMIT 0")
+            self._con.execute("CREATE TABLE seen AS SELECT tid, CAST(NULL AS VARCHAR) AS day FROM batch LIMIT 0")
         self._con.register("batch", batch)
-        clashes = self._con.execute("SELECT s.tid, s.day, count(*) OVER () FROM seen s JOIN batch b ON s.tid = b.tid "
-                                    "ORDER BY s.day, s.tid LIMIT 3").fetchall()
+        candidates = (days_that_may_hold(self._stored, batch["tid"], exclude_days=self._run_days)
+                      if self._stored.exists() else [])
+        known = "seen"
+        if candidates:
+            self._con.register("stream", self._stored.scan(["tid", "day"], days=candidates))
+            known = "(SELECT tid, day FROM seen UNION ALL SELECT tid, day FROM stream)"
+        clashes = self._con.execute(f"SELECT s.tid, s.day, count(*) OVER () FROM {known} s JOIN batch b "
+                                    "ON s.tid = b.tid ORDER BY s.day, s.tid LIMIT 3").fetchall()
+        if candidates:
+            self._con.unregister("stream")
         if clashes:
             _refuse_clashes(frame, origins, clashes)
         label = f"{min(days)}..{max(days)} in this run" if days else "this run"
         self._con.execute("INSERT INTO seen SELECT tid, ? FROM batch", [label])
         self._con.unregister("batch")
+
+
+def days_that_may_hold(stored: DeltaDayTable, tids: pa.ChunkedArray | pa.Array,
+                       exclude_days: Sequence[date] = ()) -> list[date]:
+    """The stored days (other than `exclude_days`) with a data file whose tid statistics (min, max in the
+    Delta log) overlap the range of `tids`, or that has none: no other day can hold one of `tids`.
+    Reads only the Delta log, never a data file."""
+    bounds = pa.compute.min_max(tids)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    actions = pa.table(DeltaTable(stored.uri, storage_options=stored.storage_options or None)
+                       .get_add_actions(flatten=True))
+    excluded = {d.isoformat() for d in exclude_days}
+    days = actions[f"partition.{DAY_COLUMN}"].to_pylist()
+    if low is None or "min.tid" not in actions.column_names or "max.tid" not in actions.column_names:
+        return sorted({date.fromisoformat(d) for d in days if d not in excluded})
+    kept = set()
+    for day, first, last in zip(days, actions["min.tid"].to_pylist(), actions["max.tid"].to_pylist()):
+        if day in excluded or day in kept:
+            continue
+        if first is None or last is None or not (last < low or first > high):  # no statistics: it may
+            kept.add(day)
+    return sorted(date.fromisoformat(d) for d in kept)
+
+
+def _stored_clashes(stored: DeltaDayTable, days: Sequence[date], batch: pa.Table) -> list[tuple]:
+    """Up to 3 (tid, day, count) of `batch`'s tids stored on `days`, first days first."""
+    if not days:
+        return []
+    con = duckdb.connect()
+    con.register("stored", stored.scan(["tid", "day"], days=list(days)))
+    con.register("batch", batch)
+    clashes = con.execute("SELECT s.tid, s.day, count(*) OVER () AS n FROM stored s JOIN batch b ON s.tid = b.tid "
+                          "ORDER BY s.day, s.tid LIMIT 3").fetchall()
+    con.close()
+    return clashes
 
 
 def _refuse_clashes(frame: pd.DataFrame, origins: np.ndarray, clashes: list[tuple]) -> None:
@@ -144,14 +186,8 @@ def _tids_unique_across_days(frame: pd.DataFrame, origins: np.ndarray, stored: D
                              days: Sequence[date]) -> None:
     if not stored.exists() or frame.empty:
         return
-    other_days = stored.scan(["tid", "day"], exclude_days=days)
     batch = pa.table({"tid": pa.array(frame["tid"])})
-    con = duckdb.connect()
-    con.register("stored", other_days)
-    con.register("batch", batch)
-    clashes = con.execute("SELECT s.tid, s.day, count(*) OVER () AS n FROM stored s JOIN batch b ON s.tid = b.tid "
-                          "ORDER BY s.day, s.tid LIMIT 3").fetchall()
-    con.close()
+    clashes = _stored_clashes(stored, days_that_may_hold(stored, batch["tid"], exclude_days=days), batch)
     if clashes:
         _refuse_clashes(frame, origins, clashes)
 

@@ -3,7 +3,11 @@
 - `card_recent_charges_fg`, daily: per card active that day, its state as of the day's end (the
   charges of the 4 hours up to its latest charge and the one before them), read from the
   `transactions` feature group with a 4-hour lookback into the previous day -- declared, like
-  the window aggregates'. Backfills and daily runs write the same rows.
+  the window aggregates'. Each run stores the charges the next day needs from before it (each
+  card's charges of the last 4 hours and the one before them, `features/last_charges.py`) and reads
+  those of the day before, so its cost is the day's, not the history's; without a stored one for the
+  day before's build it reads them as of that time from all history, which gives the same rows.
+  Backfills and daily runs write the same rows.
 - `card_versions_fg`: per card, every owner-profile and card version from the raw histories.
 
 Both groups are online-enabled: each insert also upserts the latest row per card online (SQLite
@@ -23,10 +27,12 @@ from feature_logic.card_state import (
     RECENT_CHARGES_SCHEMA,
     RECENT_INPUT_COLUMNS,
     card_versions,
+    charges_before,
     recent_charges,
 )
 from feature_logic.windows import DEFAULT_WINDOW
 from fraud_pipelines.feature_store.errors import NotFoundError
+from fraud_pipelines.features import day_lineage, last_charges
 from fraud_pipelines.features import groups as feature_groups
 from fraud_pipelines.features.writes import group_metadata, write_by_chunks
 from fraud_pipelines.partitions import DAILY, WITH_PREVIOUS_DAY, days_in
@@ -52,17 +58,32 @@ def card_recent_charges_fg(context: dg.AssetExecutionContext, storage: StorageRe
     source = feature_groups.TRANSACTIONS.get_or_create(fs)
     fg = groups.CARD_RECENT_CHARGES.get_or_create(fs)
     days = days_in(context.partition_time_window)
+    stamps = {day: str(b.stamp) for day, b in day_lineage.lineage_of(storage).builds(day_lineage.TRANSACTIONS).items()}
+    carried_store = last_charges.state_charges_of(storage)
+    before = days[0] - day_lineage.ONE_DAY
+    carried = carried_store.read(before, stamps.get(before))  # stored by the run that built the day before
 
     def build(start: datetime, end: datetime) -> pa.Table:
-        charges = _charges_for_states(source, start, end)
+        nonlocal carried  # the charges before `start` that the states need, carried from chunk to chunk
+        if carried is None:
+            charges = _charges_for_states(source, start, end)
+        else:
+            charges = pd.concat([carried, source.read(start, end, columns=list(RECENT_INPUT_COLUMNS))],
+                                ignore_index=True)
         states = pd.concat(
             [recent_charges(charges, start=day_start, end=day_end)
              for day_start, day_end in (day_window(d) for d in days if start.date() <= d < end.date())],
             ignore_index=True,
         )
+        carried = charges_before(charges, end=end)
         return pa.Table.from_pandas(states, schema=RECENT_CHARGES_SCHEMA, preserve_index=False)
 
-    rows, last = write_by_chunks(context, fg, days, "card_recent_charges", build)
+    def store_carried(written: list, version: int) -> None:  # for the next run: the charges before its day
+        stamp = stamps.get(written[-1])
+        if stamp is not None:
+            carried_store.write(written[-1], int(stamp), carried)
+
+    rows, last = write_by_chunks(context, fg, days, "card_recent_charges", build, store_carried)
     last = last.to_pandas() if last is not None else None
     return dg.MaterializeResult(
         metadata=group_metadata(fg, last, rows, groups.CARD_RECENT_CHARGES, days=len(days),

@@ -197,3 +197,35 @@ def test_global_importance_is_logged_per_version(world):
     assert metrics[f"importance_{top[0]}"] >= metrics[f"importance_{top[1]}"] >= metrics[f"importance_{top[2]}"] > 0
     assert home.mlflow.version_tags(champion)["importance.top"] == reported["top_features"]
     assert metrics["training_wall_seconds"] > 0 and metrics["training_peak_rss_mb"] > 0
+
+
+def _known_days_at(home: Home, at: pd.Timestamp) -> list[str]:
+    """The days whose every label is known at `at`, in order up to the first day still waiting (direct)."""
+    labels = groups.FRAUD_LABELS.get_or_create(home.storage.feature_store()).read(
+        columns=["datetime", "label_time"])
+    latest = labels.groupby(labels["datetime"].dt.strftime("%Y-%m-%d"))["label_time"].max().sort_index()
+    waiting = (latest > at).to_numpy()
+    first_waiting = int(waiting.argmax()) if waiting.any() else len(latest)
+    return list(latest.index[:first_waiting])
+
+
+def test_value_and_competition_count_a_day_only_once_its_labels_are_known(shadowed):
+    home, _, _ = shadowed
+    labels = groups.FRAUD_LABELS.get_or_create(home.storage.feature_store()).read(columns=["datetime", "label_time"])
+    latest = labels.groupby(labels["datetime"].dt.strftime("%Y-%m-%d"))["label_time"].max().sort_index()
+    at = latest.iloc[4]  # the moment the fifth day's last label became known
+    known = _known_days_at(home, at)
+    assert 1 <= len(known) < len(latest)  # some labelled days are still waiting then
+    clock = at.isoformat()
+    run(home, ["model_value"], run_config={"ops": {"model_value": {"config": {
+        "days": 0, "labels_known_at": clock}}}})
+    assert sorted(value_table(home.storage).read()["day"].unique()) == known
+    reported = metadata(run(home, ["model_competition"], run_config={"ops": {"model_competition": {"config": {
+        "n_resamples": 200, "labels_known_at": clock}}}}), "model_competition")
+    assert reported["days"] == f"{known[0]}..{known[-1]} ({len(known)} days)"
+    before_any = (latest.min() - pd.Timedelta(microseconds=1)).isoformat()
+    run(home, ["model_value"], run_config={"ops": {"model_value": {"config": {
+        "days": 0, "labels_known_at": before_any}}}})
+    assert not value_table(home.storage).exists() or value_table(home.storage).read().empty
+    run(home, ["model_value"], run_config={"ops": {"model_value": {"config": {"days": 0}}}})  # now: all known
+    assert sorted(value_table(home.storage).read()["day"].unique()) == list(latest.index)
