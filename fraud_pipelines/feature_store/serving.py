@@ -123,9 +123,13 @@ class VectorServer:
         columns: list[Any] = [(None,) * count] * len(self.raw_features)
         for source in self.sources:
             keys = self._keys(source, entries, passed_list)
-            fetched = iter(source.fetch_many([k for k in keys if k is not None]))
+            present = [k for k in keys if k is not None]
             blank = (None,) * len(source.positions)
-            found = [(next(fetched) or blank) if key is not None else blank for key in keys]
+            if len(present) == count:  # every entry has the key: rows come back in entry order
+                found = [row or blank for row in source.fetch_many(present)]
+            else:
+                fetched = iter(source.fetch_many(present))
+                found = [(next(fetched) or blank) if key is not None else blank for key in keys]
             for position, column in zip(source.positions, zip(*found)):
                 columns[position] = column
         columns = self._place_passed(columns, passed_list)
@@ -165,7 +169,7 @@ class VectorServer:
         if expanded:
             columns = [out for position, column in enumerate(columns)
                        for out in (zip(*column) if position in expanded else (column,))]
-        return [list(values) for values in zip(*columns)]
+        return list(map(list, zip(*columns)))
 
     def _keys(
         self, source: _Source, entries: Sequence[Mapping[str, Any]], passed: Sequence[Mapping[str, Any] | None]

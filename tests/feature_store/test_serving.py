@@ -160,3 +160,21 @@ def test_batch_vectors_refuse_a_bad_value_as_a_single_vector_does(served: dict) 
     with pytest.raises(ValueError) as batch:
         view.get_feature_vectors([{"cc_num": card}] * 2, passed_features=passed)
     assert str(batch.value) == str(single.value)
+
+
+def test_batch_vectors_for_entries_without_keys_whose_features_are_all_passed(served: dict) -> None:
+    """An entry without the key, passing every feature its groups would give, is not looked up;
+    the entries around it still get their own online rows."""
+    view = served["view"]
+    cards = sorted(int(k) for k in served["tx"].cc_num.unique())
+    everything = view.get_feature_vector({"cc_num": cards[1]}, passed_features={"category": "Cash", "amount": 2.0},
+                                         return_type="dict")
+    raw = {name: everything.get(name) for name in view._serving().raw_features}
+    raw.update(category="Travel", amount=3.0, profile_city=None)
+    entries = [{"cc_num": cards[0]}, {}, {"cc_num": cards[2]}]
+    passed = [{"category": "Cash", "amount": 1.0}, raw, {"category": "Grocery", "amount": 5.0}]
+    many = view.get_feature_vectors(entries, passed_features=passed)
+    one_by_one = [view.get_feature_vector(e, passed_features=p) for e, p in zip(entries, passed)]
+    for got, expected in zip(many, one_by_one):
+        assert all(_same(g, e) and type(g) is type(e) for g, e in zip(got, expected)), (got, expected)
+    assert many[0] != many[2]
