@@ -439,6 +439,12 @@ class RedisOnlineStore(OnlineStore):
         if self._connected is not None:
             self._connected.close()
 
+    async def aclose(self) -> None:
+        """Release the asyncio client's connections (call on the loop that used `joined_lookup_async`)."""
+        made, self._async = getattr(self, "_async", None), None
+        if made is not None:
+            await made[1].aclose()
+
     def _prefix(self, table: OnlineTableSpec) -> bytes:
         return f"{self.namespace}:{table.name}:".encode()
 

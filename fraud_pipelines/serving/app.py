@@ -159,6 +159,8 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
         yield
         service.holder.stop()
         executor.shutdown(wait=False, cancel_futures=True)
+        if service.scorer is not None:
+            await service.scorer.states.aclose()
 
     app = FastAPI(title="Fraud scoring", version="1", lifespan=lifespan, docs_url=None,
                   description="Scores card charges with the registered champion model, using the same "

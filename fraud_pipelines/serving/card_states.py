@@ -59,6 +59,12 @@ class CardStateStore:
         joined_async = getattr(self.online, "joined_lookup_async", None)  # an asyncio client (Redis)
         self._fetch_async = joined_async(wanted) if joined_async is not None else None
 
+    async def aclose(self) -> None:
+        """Release the store's event-loop connections, if it has any (Redis' asyncio client)."""
+        close = getattr(self.online, "aclose", None)
+        if close is not None:
+            await close()
+
     @property
     def reads_async(self) -> bool:
         """Whether `get_async` reads without blocking the event loop (else call `get` off the loop)."""

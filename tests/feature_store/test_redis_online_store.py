@@ -196,3 +196,20 @@ def test_the_asyncio_joined_lookup_reads_what_the_joined_lookup_reads(redis_stor
     assert asyncio.run(read(keys)) == [fetch(key) for key in keys] == [
         [("Oslo", True, _t(1)), None], [None, (5.5,)], [None, None]]
     assert asyncio.run(read(keys[:1])) == [fetch((1,))]  # another event loop: a client of its own
+
+
+def test_aclose_releases_the_asyncio_clients_connections(redis_store):
+    redis_store.write_batch(SPEC, _rows((1, _t(1), 10.0, "Oslo", None, True, None, None)))
+    fetch_async = redis_store.joined_lookup_async([(SPEC, ["city"])])
+    server = redis_store._client
+
+    async def read_then_close() -> tuple[int, int, list]:
+        found = await fetch_async((1,))
+        opened = len(server.client_list())
+        await redis_store.aclose()
+        return opened, len(server.client_list()), found
+
+    opened, after, found = asyncio.run(read_then_close())
+    assert found == [("Oslo",)]
+    assert after == opened - 1  # the asyncio client's one connection is gone
+    assert asyncio.run(fetch_async((1,))) == [("Oslo",)]  # a later loop opens a client again
