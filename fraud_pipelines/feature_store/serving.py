@@ -94,8 +94,7 @@ class VectorServer:
                         for out in (output_names(f, name) if f is not None else [name])]
         self._index = position
         self._steps = [(i, _value_step(f)) for i, f in enumerate(self.functions) if f is not None]
-        self._column_steps = [(i, _column_step(f, step)) for (i, step), f in
-                              zip(self._steps, [f for f in self.functions if f is not None])]
+        self._column_steps = [(i, _column_step(self.functions[i], step)) for i, step in self._steps]
         self._passed_positions: dict[tuple[str, ...], list[int]] = {}
 
     def vector(self, entry: Mapping[str, Any], passed: Mapping[str, Any] | None, return_type: ReturnType) -> Any:
