@@ -117,6 +117,17 @@ class OnlineStore(ABC):
             return self.read(table, keys, columns)
         return fetch_many
 
+    def value_lookup(
+        self, table: OnlineTableSpec, columns: Sequence[str]
+    ) -> Callable[[Sequence[Any]], list[Row | None]]:
+        """`batch_lookup` for a table keyed by one column, its keys given as plain values (no key
+        tuples to build and take apart); backends may override it."""
+        fetch_many = self.batch_lookup(table, columns)
+
+        def fetch_values(values: Sequence[Any]) -> list[Row | None]:
+            return fetch_many([(v,) for v in values])
+        return fetch_values
+
 
 def latest_per_key(rows: pa.Table, key_columns: Sequence[str], event_time: str) -> pa.Table:
     """The row with the greatest event time for each key (the last one among equal times)."""
@@ -316,6 +327,19 @@ class SQLiteOnlineStore(OnlineStore):
     ) -> Callable[[Sequence[Row]], list[Row | None]]:
         """`read` prepared once: decoders resolved and statements built per chunk size, rows fetched
         with one `fetchall` per chunk and no per-row decoding when no column needs it."""
+        return self._batch_readers(table, columns)[0]
+
+    def value_lookup(
+        self, table: OnlineTableSpec, columns: Sequence[str]
+    ) -> Callable[[Sequence[Any]], list[Row | None]]:
+        """`batch_lookup` of a one-column key given as plain values."""
+        return self._batch_readers(table, columns)[1] or super().value_lookup(table, columns)
+
+    def _batch_readers(
+        self, table: OnlineTableSpec, columns: Sequence[str]
+    ) -> tuple[Callable[[Sequence[Row]], list[Row | None]], Callable[[Sequence[Any]], list[Row | None]] | None]:
+        """The many-key reader, and the plain-value reader when the key is one column and no value
+        needs decoding (None otherwise)."""
         decode = _decoders(table, columns)
         plain = not any(decode)
         width = len(table.key_columns)
@@ -336,15 +360,19 @@ class SQLiteOnlineStore(OnlineStore):
                 statements[size] = sql
             return sql
 
-        def fetch_many(keys: Sequence[Row]) -> list[Row | None]:
+        def fetch_values(values: Sequence[Any]) -> list[Row | None]:
             con = connection()
+            unique = list(dict.fromkeys(values))
+            by_value: dict[Any, Row] = {}
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start:start + _CHUNK]
+                by_value.update({row[0]: row[1:] for row in con.execute(statement(len(chunk)), chunk)})
+            return [by_value.get(v) for v in values]
+
+        def fetch_many(keys: Sequence[Row]) -> list[Row | None]:
             if width == 1 and plain:  # the usual single-column key: no key tuples to slice
-                values = list(dict.fromkeys([k[0] for k in keys]))
-                by_value: dict[Any, Row] = {}
-                for start in range(0, len(values), _CHUNK):
-                    chunk = values[start:start + _CHUNK]
-                    by_value.update({row[0]: row[1:] for row in con.execute(statement(len(chunk)), chunk)})
-                return [by_value.get(k[0]) for k in keys]
+                return fetch_values([k[0] for k in keys])
+            con = connection()
             unique = list(dict.fromkeys(keys))
             found: dict[Row, Row] = {}
             for start in range(0, len(unique), _CHUNK):
@@ -356,7 +384,7 @@ class SQLiteOnlineStore(OnlineStore):
                 else:
                     found.update({row[:width]: _apply(decode, row[width:]) for row in rows})
             return [found.get(k) for k in keys]
-        return fetch_many
+        return fetch_many, (fetch_values if width == 1 and plain else None)
 
     def teardown(self, table: OnlineTableSpec) -> None:
         """Drop the table and forget its layout."""

@@ -49,6 +49,7 @@ class _Source:
     columns: tuple[str, ...]
     fetch: Callable[[tuple[Any, ...]], tuple[Any, ...] | None]
     fetch_many: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...] | None]]
+    fetch_values: Callable[[list[Any]], list[tuple[Any, ...] | None]] | None  # one-column keys as plain values
 
 
 class VectorServer:
@@ -86,6 +87,7 @@ class VectorServer:
                 positions=tuple(position[c.name] for c in mine), feature_names=tuple(c.name for c in mine),
                 table=table, columns=columns, fetch=online.lookup(table, columns),
                 fetch_many=online.batch_lookup(table, columns),
+                fetch_values=online.value_lookup(table, columns) if len(table.key_columns) == 1 else None,
             ))
             covered |= {c.name for c in mine}
         self.passed_only = [name for name in self.raw_features if name not in covered]
@@ -121,9 +123,15 @@ class VectorServer:
         count = len(entries)
         columns: list[Any] = [(None,) * count] * len(self.raw_features)
         for source in self.sources:
-            keys = self._keys(source, entries, passed_list)
-            present = [k for k in keys if k is not None]
             blank = (None,) * len(source.positions)
+            values = self._key_values(source, entries)
+            if values is not None:  # the usual one-column key, in every entry
+                found = [row or blank for row in source.fetch_values(values)]
+                for position, column in zip(source.positions, zip(*found)):
+                    columns[position] = column
+                continue
+            keys = [self._key(source, e, p) for e, p in zip(entries, passed_list)]
+            present = [k for k in keys if k is not None]
             if len(present) == count:  # every entry has the key: rows come back in entry order
                 found = [row or blank for row in source.fetch_many(present)]
             else:
@@ -143,10 +151,15 @@ class VectorServer:
 
     def _place_passed(self, columns: list[Any], passed: list[Mapping[str, Any] | None]) -> list[Any]:
         """Passed features over the online values: whole columns when every entry passes the same
-        names in the same order (the usual batch), entry by entry otherwise."""
+        names (in any order: columns are placed by name; the usual batch), entry by entry otherwise."""
         first = passed[0] if passed else None
         names = tuple(first) if first else ()
-        if all((tuple(p) if p else ()) == names for p in passed):
+        if names:
+            first_names = first.keys()
+            same = all(p is not None and p.keys() == first_names for p in passed)
+        else:
+            same = not any(passed)
+        if same:
             if names:
                 for position, name in zip(self._positions_of(first), names):
                     columns[position] = [p[name] for p in passed]
@@ -170,18 +183,17 @@ class VectorServer:
                        for out in (zip(*column) if position in expanded else (column,))]
         return list(map(list, zip(*columns)))
 
-    def _keys(
-        self, source: _Source, entries: Sequence[Mapping[str, Any]], passed: Sequence[Mapping[str, Any] | None]
-    ) -> list[tuple[Any, ...] | None]:
-        """Every entry's key for `source`: one comprehension for the usual single-column key, the
-        entry-by-entry path (which names what is wrong) when an entry lacks it or holds a bad one."""
-        if len(source.entry_keys) == 1:
-            name, encode = source.entry_keys[0], source.encoders[0]
-            try:
-                return [(encode(entry[name]),) for entry in entries]
-            except (KeyError, TypeError, ValueError):
-                pass
-        return [self._key(source, e, p) for e, p in zip(entries, passed)]
+    def _key_values(self, source: _Source, entries: Sequence[Mapping[str, Any]]) -> list[Any] | None:
+        """Every entry's key value for a one-column key, in one comprehension; None when the source
+        has no such reader or an entry lacks the key or holds a bad one (the entry-by-entry path then
+        names what is wrong, or takes the group's features from passed_features)."""
+        if source.fetch_values is None:
+            return None
+        name, encode = source.entry_keys[0], source.encoders[0]
+        try:
+            return [encode(entry[name]) for entry in entries]
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def _key(
         self, source: _Source, entry: Mapping[str, Any], passed: Mapping[str, Any] | None

@@ -128,6 +128,9 @@ def test_prepared_batch_reader_equals_read(tmp_path) -> None:
     columns = ["limit", "city", "born", "vip", "t"]
     assert store.batch_lookup(SPEC, columns)(keys) == store.read(SPEC, keys, columns)
     assert store.batch_lookup(SPEC, ["vip"])(keys[:3]) == [(False,), None, (True,)]
+    values = [k[0] for k in keys]  # the one-column key as plain values: decoded and plain columns
+    assert store.value_lookup(SPEC, columns)(values) == store.read(SPEC, keys, columns)
+    assert store.value_lookup(SPEC, ["limit"])(values) == store.read(SPEC, keys, ["limit"])
     schema = pa.schema([("a", pa.int64()), ("b", pa.string()), ("t", pa.timestamp("us", tz="UTC")), ("v", pa.int64())])
     pairs = OnlineTableSpec(name="pairs_v1", key_columns=("a", "b"), event_time="t", schema=schema)
     store.write_batch(pairs, pa.Table.from_pylist([{"a": i, "b": str(i % 3), "t": _t(1), "v": i} for i in range(700)],

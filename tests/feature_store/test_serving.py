@@ -129,6 +129,23 @@ def test_batch_vectors_equal_single_vectors_entry_by_entry(served: dict) -> None
         view.get_feature_vectors([{"cc_num": cards[0]}], passed_features=[{**passed[0], "nope": 1}])
 
 
+def test_batch_vectors_place_passed_names_given_in_any_order(served: dict) -> None:
+    """Passed features are placed by name: entries naming the same features in another order (a
+    client building each dict its own way) get what one vector at a time gives."""
+    view = served["view"]
+    cards = sorted(int(k) for k in served["tx"].cc_num.unique())
+    entries = [{"cc_num": k} for k in cards[:4]]
+    passed = [{"category": "Cash", "amount": 3.5}, {"amount": 9.0, "category": "Travel"},
+              {"amount": 1.25, "category": None}, {"category": "never seen", "amount": 0.5}]
+    many = view.get_feature_vectors(entries, passed_features=passed)
+    for got, entry, p in zip(many, entries, passed):
+        expected = view.get_feature_vector(entry, passed_features=p)
+        assert all(_same(g, e) for g, e in zip(got, expected)), (got, expected)
+    amount = view.serving_columns().index("amount")
+    assert [row[amount] for row in many] == [view.get_feature_vector(e, passed_features=p)[amount]
+                                             for e, p in zip(entries, passed)]
+
+
 @pytest.mark.parametrize("amounts, categories", [
     ([3, 2.5, None, math.nan, 10**18, -0.0, np.float64(2.5), False],
      ["Cash", None, "Travel", "never seen", "Grocery", np.str_("Cash"), "Travel", None]),
