@@ -154,18 +154,25 @@ class VectorServer:
         names (in any order: columns are placed by name; the usual batch), entry by entry otherwise."""
         first = passed[0] if passed else None
         names = tuple(first) if first else ()
-        if names:
-            first_names = first.keys()
-            same = all(p is not None and p.keys() == first_names for p in passed)
-        else:
-            same = not any(passed)
-        if same:
-            if names:
-                for position, name in zip(self._positions_of(first), names):
-                    columns[position] = [p[name] for p in passed]
-            elif self.passed_only:
+        if not names and not any(passed):
+            if self.passed_only:
                 self._positions_of({})
             return columns
+        if names:
+            placed = None
+            if all(type(p) is dict for p in passed):  # a plain dict raises on a missing name, inserts nothing
+                try:  # every entry holds each name, and no more names in all: the same names everywhere
+                    placed = [[p[name] for p in passed] for name in names]
+                except KeyError:
+                    pass
+                same = placed is not None and sum(map(len, passed)) == len(names) * len(passed)
+            else:
+                same = all(p is not None and p.keys() == first.keys() for p in passed)
+                placed = [[p[name] for p in passed] for name in names] if same else None
+            if same:
+                for position, column in zip(self._positions_of(first), placed):
+                    columns[position] = column
+                return columns
         rows = [list(values) for values in zip(*columns)]
         for values, p in zip(rows, passed):
             self._merge_passed(values, p)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -144,6 +146,14 @@ def test_batch_vectors_place_passed_names_given_in_any_order(served: dict) -> No
     amount = view.serving_columns().index("amount")
     assert [row[amount] for row in many] == [view.get_feature_vector(e, passed_features=p)[amount]
                                              for e, p in zip(entries, passed)]
+    # other mappings: read-only views, and defaultdicts that must not gain the names they lack
+    proxies = [MappingProxyType(p) for p in passed]
+    assert view.get_feature_vectors(entries, passed_features=proxies) == many
+    lacking = [defaultdict(float, p) for p in passed]
+    del lacking[2]["amount"]
+    with pytest.raises(InvalidInputError, match=r"\['amount'\] have no online source"):
+        view.get_feature_vectors(entries, passed_features=lacking)
+    assert "amount" not in lacking[2]
 
 
 @pytest.mark.parametrize("amounts, categories", [
