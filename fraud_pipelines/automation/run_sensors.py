@@ -32,6 +32,11 @@ def ingested_days(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[d
     return {table: sorted(days) for table, days in found.items()}
 
 
+def refresh_run_key(inbox_run_id: str) -> str:
+    """The run key of the refresh an inbox run calls for (one per inbox run)."""
+    return f"refresh:{inbox_run_id}"
+
+
 def refresh_request(
     run_id: str, days_by_table: dict[str, list[date]], built_through: date | None
 ) -> dg.RunRequest | None:
@@ -50,9 +55,9 @@ def refresh_request(
     tags = {TRIGGER_TAG: "inbox_refresh_sensor",
             REASON_TAG: f"inbox run {run_id[:8]} replaced raw {tables}; rebuilding {first}..{last}"}
     if first == last:
-        return dg.RunRequest(run_key=f"refresh:{run_id}", partition_key=first.isoformat(), tags=tags,
+        return dg.RunRequest(run_key=refresh_run_key(run_id), partition_key=first.isoformat(), tags=tags,
                              asset_selection=selection)
-    return dg.RunRequest(run_key=f"refresh:{run_id}", asset_selection=selection,
+    return dg.RunRequest(run_key=refresh_run_key(run_id), asset_selection=selection,
                          tags={**tags, RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()})
 
 

@@ -176,3 +176,53 @@ def test_out_of_date_propagates_to_every_later_day_that_read_a_changed_one():
     del tx[date(2025, 1, 2)]  # a hole: the day after it read something that is no longer there
     assert "2025-01-02, which it read, is missing" in day_lineage.out_of_date(tx, {}, raw, first)[
         ("transactions_fg", date(2025, 1, 3))]
+
+
+def test_an_inbox_file_is_rebuilt_once_by_its_own_refresh_not_also_by_the_stale_sensor(tmp_path, monkeypatch):
+    """A raw day replaced through the inbox leaves later days out of date; `inbox_refresh_sensor`
+    rebuilds them, and `stale_features_sensor` waits for that refresh instead of asking for a second
+    run over the same days (two writers of the same feature days side by side). If no refresh is
+    requested within the grace period, the stale sensor rebuilds the days itself."""
+    import os
+    import time
+
+    from fraud_pipelines.automation import inbox, staleness
+    from fraud_pipelines.automation.jobs import inbox_ingest_job
+    from fraud_pipelines.automation.run_sensors import inbox_refresh_sensor
+    from fraud_pipelines.automation.sensors import INBOX_SETTLE_SECONDS, inbox_sensor
+
+    monkeypatch.setenv("FRAUD_HOME", str(tmp_path / "prod"))
+    with dg.instance_for_test() as instance:
+        resources = {"storage": StorageResource(), "raw_source": RawSourceResource(**SMALL)}
+        assert dg.materialize([*RAW_ASSETS, *FEATURE_ASSETS], instance=instance, resources=resources,
+                              tags=dict(zip(RANGE, ("2025-01-01", "2025-01-03")))).success
+        changed_day_file(inbox.inbox_dir(), "2025-01-02")
+        past = time.time() - INBOX_SETTLE_SECONDS - 1
+        os.utime(inbox.inbox_dir() / "transactions" / "2025-01-02.parquet", (past, past))
+        [request] = inbox_sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).run_requests
+        ingested = inbox_ingest_job.execute_in_process(run_config=request.run_config, tags=request.tags,
+                                                       instance=instance, resources={"storage": StorageResource()})
+        assert ("transactions_fg", date(2025, 1, 3)) in stale()
+
+        waiting = sensor_request(instance)  # the inbox run's own refresh is due: no second request
+        assert isinstance(waiting, dg.SkipReason) and ingested.run_id[:8] in waiting.skip_message
+        context = dg.build_run_status_sensor_context(
+            sensor_name="inbox_refresh_sensor", dagster_event=ingested.get_run_success_event(),
+            dagster_instance=instance, dagster_run=ingested.dagster_run)
+        refresh = inbox_refresh_sensor(context)
+        assert (refresh.tags[RANGE_START_TAG], refresh.tags[RANGE_END_TAG]) == ("2025-01-02", "2025-01-03")
+
+        # Nobody answered within the grace period (the refresh sensor off): the stale sensor takes over.
+        grace = staleness.INBOX_REFRESH_GRACE_SECONDS
+        monkeypatch.setattr(staleness, "INBOX_REFRESH_GRACE_SECONDS", 0)
+        own = sensor_request(instance)
+        assert isinstance(own, dg.RunRequest)
+        assert (own.tags[RANGE_START_TAG], own.tags[RANGE_END_TAG]) == ("2025-01-02", "2025-01-03")
+        monkeypatch.setattr(staleness, "INBOX_REFRESH_GRACE_SECONDS", grace)
+
+        # The refresh requested and run (the daemon tags it with its run key): then staleness is judged.
+        dg.materialize(FEATURE_ASSETS, instance=instance, resources={"storage": StorageResource()},
+                       tags={**refresh.tags, staleness.RUN_KEY_TAG: refresh.run_key})
+        assert stale() == {}
+        done = sensor_request(instance)
+        assert isinstance(done, dg.SkipReason) and "every stored feature day matches" in done.skip_message
