@@ -27,12 +27,17 @@ def joined_lookup_many_async(
                 for t, cs in tables]
     args = [item for _, fields, _ in prepared for item in (str(len(fields)).encode(), *fields)]
     one = store.joined_lookup_async(tables)
+    warmed: list[object] = [None]  # the asyncio cluster client that has answered once
 
     async def fetch_many(keys: Sequence[Row]) -> list[list[Row | None]]:
         if len(keys) == 1:
             return [await one(keys[0])]
         client, script = store._async_client()
         if isinstance(client, AsyncRedisCluster):
+            if warmed[0] is not client:  # a cluster client maps its nodes on first use: concurrent first calls race
+                first = await one(keys[0])
+                warmed[0] = client
+                return [first, *await asyncio.gather(*(one(key) for key in keys[1:]))]
             return list(await asyncio.gather(*(one(key) for key in keys)))
         tags = [_row_key(b"", key) for key in keys]
         found = await script(keys=[prefix + tag for tag in tags for prefix, _, _ in prepared], args=args * len(keys))
