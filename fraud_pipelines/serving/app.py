@@ -158,6 +158,9 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
         gc.collect()
         gc.freeze()
         yield
+        if batcher.batches:
+            log.info("scored %d /predict requests in %d micro-batches (%.2f a batch)", batcher.items, batcher.batches,
+                     batcher.items / batcher.batches)
         service.holder.stop()
         executor.shutdown(wait=False, cancel_futures=True)
         if service.scorer is not None:
