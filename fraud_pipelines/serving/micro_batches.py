@@ -77,7 +77,12 @@ class MicroBatcher(Generic[Item, Result]):
                 waiting = [(item, future) for item, future in batch if not future.done()]  # not cancelled
                 if not waiting:
                     continue
-                results = await self._run([item for item, _ in waiting])
+                try:
+                    results = await self._run([item for item, _ in waiting])
+                except BaseException:  # the drain itself was cancelled (shutdown): its requests are too
+                    for _, future in waiting:
+                        future.cancel()
+                    raise
                 for (_, future), result in zip(waiting, results):
                     if future.done():
                         continue
@@ -86,9 +91,8 @@ class MicroBatcher(Generic[Item, Result]):
                     else:
                         future.set_result(result)
         finally:
-            for _, future in self._queue:  # only after a failure of the batcher itself
-                if not future.done():
-                    future.set_exception(RuntimeError("the request batcher stopped"))
+            for _, future in self._queue:  # only when the drain was cancelled (shutdown)
+                future.cancel()
             self._queue = []
             self._busy = False
             self._drainer = None

@@ -94,3 +94,20 @@ def test_a_cancelled_request_leaves_the_others_answered():
 def test_max_batch_must_be_positive():
     with pytest.raises(ValueError, match="max_batch"):
         MicroBatcher(Doubler(), max_batch=0)
+
+
+def test_a_cancelled_drain_cancels_its_requests_instead_of_leaving_them_waiting():
+    async def main():
+        work = Doubler()
+        batcher = MicroBatcher(work)
+        first = asyncio.ensure_future(batcher.submit(1))
+        await asyncio.sleep(0)
+        queued = [asyncio.ensure_future(batcher.submit(i)) for i in (2, 3)]
+        assert await first == 2
+        await asyncio.sleep(0)  # the drain has started its batch
+        batcher._drainer.cancel()
+        results = await asyncio.gather(*queued, return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in results)
+        assert await batcher.submit(4) == 8  # idle again, serving
+
+    asyncio.run(main())
