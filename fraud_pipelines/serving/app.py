@@ -46,6 +46,7 @@ from fraud_pipelines.serving.card_states import CardStateStore
 from fraud_pipelines.serving.champion import ChampionHolder, ServingModel
 from fraud_pipelines.serving.docs import add_offline_docs
 from fraud_pipelines.serving.limits import BodySizeLimit, bounded_errors
+from fraud_pipelines.serving.micro_batches import MicroBatcher
 from fraud_pipelines.serving.schemas import (
     BatchPrediction,
     CardTokens,
@@ -157,6 +158,9 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
         gc.collect()
         gc.freeze()
         yield
+        if batcher.batches:
+            log.info("scored %d /predict requests in %d micro-batches (%.2f a batch)", batcher.items, batcher.batches,
+                     batcher.items / batcher.batches)
         service.holder.stop()
         executor.shutdown(wait=False, cancel_futures=True)
         if service.scorer is not None:
@@ -190,16 +194,23 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
         model, scorer = service.ready()
         return scorer.score(model, transactions, include_features=include_features, include_reasons=include_reasons)
 
-    async def score_one(transaction: Transaction, flags: dict[str, bool]) -> dict[str, Any]:
+    async def score_together(requests: list[tuple[Transaction, dict[str, bool]]]) -> list[dict[str, Any] | Exception]:
+        """Concurrent /predict requests: one card-state read for all, one tree walk, an answer or error each."""
         loop = asyncio.get_running_loop()
         # the first call (and retries while the card state is missing) opens the store: off the loop
         model, scorer = service.ready() if service.scorer is not None else \
             await loop.run_in_executor(executor, service.ready)
+        cards = [transaction.cc_num for transaction, _ in requests]
         if scorer.states.reads_async:
-            state = await scorer.read_async(transaction.cc_num)
+            states = await scorer.read_many_async(cards)
         else:
-            state = await loop.run_in_executor(executor, scorer.read, transaction.cc_num)
-        return scorer.score(model, [transaction], states=[state], **flags)[0]
+            states = await loop.run_in_executor(executor, scorer.read_many, cards)
+        return scorer.score_each(model, [t for t, _ in requests], states, [flags for _, flags in requests])
+
+    batcher = MicroBatcher(score_together)
+
+    async def score_one(transaction: Transaction, flags: dict[str, bool]) -> dict[str, Any]:
+        return await batcher.submit((transaction, flags))
 
     def score_batch(body: bytes, flags: dict[str, bool]) -> dict[str, Any]:
         batch = validated(TransactionBatch, body, context)

@@ -50,6 +50,20 @@ class FraudScorer:
         except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
             raise ServiceUnavailable(f"online store read failed: {type(error).__name__}: {error}") from error
 
+    def read_many(self, cc_nums: list[int]) -> list[CardState]:
+        """`read` for several cards (blocking I/O: run it off the event loop)."""
+        try:
+            return self.states.get_many(cc_nums)
+        except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
+            raise ServiceUnavailable(f"online store read failed: {type(error).__name__}: {error}") from error
+
+    async def read_many_async(self, cc_nums: list[int]) -> list[CardState]:
+        """`read_many` on the event loop, for a store with an asyncio client."""
+        try:
+            return await self.states.get_many_async(cc_nums)
+        except Exception as error:  # noqa: BLE001 -- any store failure is an outage, not a bad request
+            raise ServiceUnavailable(f"online store read failed: {type(error).__name__}: {error}") from error
+
     async def read_async(self, cc_num: int) -> CardState:
         """`read` on the event loop, for a store with an asyncio client (`CardStateStore.reads_async`)."""
         try:
@@ -103,19 +117,49 @@ class FraudScorer:
         alerts = scores >= model.threshold  # compared as batch scoring does (float32 scores)
         reasons = reasons_for_vectors(model, [b.vector for b in built], [b.features.as_dict() for b in built]) \
             if include_reasons else None
-        out = []
-        for transaction, item, score, alert in zip(transactions, built, scores.tolist(), alerts.tolist()):
-            prediction = {
-                "tid": transaction.tid, "cc_num": transaction.cc_num, "score": score,
-                "decision": "alert" if alert else "pass", "threshold": model.threshold,
-                "model_name": model.name, "model_version": model.version, "card_status": item.card_status,
-            }
-            if reasons is not None:
-                prediction["reasons"] = reasons[len(out)]
-            if include_features:
-                prediction["features"] = {name: _json_value(v) for name, v in zip(model.feature_names, item.vector)}
-            out.append(prediction)
+        return [_prediction(model, transaction, item, score, alert, include_features,
+                            None if reasons is None else reasons[index])
+                for index, (transaction, item, score, alert)
+                in enumerate(zip(transactions, built, scores.tolist(), alerts.tolist()))]
+
+    def score_each(self, model: ServingModel, transactions: list[Transaction], states: list[CardState],
+                   flags: list[dict[str, bool]]) -> list[dict[str, Any] | Exception]:
+        """Independent charges (concurrent /predict requests), each with its card's state and its own
+        flags: per charge its prediction, or the error its request answers with. Unlike `score`, no
+        charge sees another's; the trees walk all the rows at once."""
+        out: list[dict[str, Any] | Exception] = [RuntimeError("not scored")] * len(transactions)
+        built: list[tuple[int, BuiltVector]] = []
+        for index, (transaction, state) in enumerate(zip(transactions, states, strict=True)):
+            try:
+                built.append((index, self.build(model, transaction, state=state)))
+            except Exception as error:  # noqa: BLE001 -- this charge's error, answered to its own request
+                out[index] = error
+        if not built:
+            return out
+        scores = model.predict([item.vector for _, item in built])
+        alerts = scores >= model.threshold
+        for (index, item), score, alert in zip(built, scores.tolist(), alerts.tolist()):
+            wanted = flags[index]
+            reasons = reasons_for_vectors(model, [item.vector], [item.features.as_dict()])[0] \
+                if wanted.get("include_reasons") else None  # one row: the checked tree walk, not XGBoost's call
+            out[index] = _prediction(model, transactions[index], item, score, alert,
+                                     wanted.get("include_features", False), reasons)
         return out
+
+
+def _prediction(model: ServingModel, transaction: Transaction, item: BuiltVector, score: float, alert: bool,
+                include_features: bool, reasons: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """One charge's answer."""
+    prediction = {
+        "tid": transaction.tid, "cc_num": transaction.cc_num, "score": score,
+        "decision": "alert" if alert else "pass", "threshold": model.threshold,
+        "model_name": model.name, "model_version": model.version, "card_status": item.card_status,
+    }
+    if reasons is not None:
+        prediction["reasons"] = reasons
+    if include_features:
+        prediction["features"] = {name: _json_value(v) for name, v in zip(model.feature_names, item.vector)}
+    return prediction
 
 
 def _json_value(value: Any) -> Any:

@@ -101,3 +101,23 @@ def test_the_service_uses_the_walk_and_falls_back_to_xgboost_where_it_cannot():
     row = np.where(np.isnan(x[:5]), 0.0, x[:5])
     expected = binary.get_booster().inplace_predict(row, missing=0.0, validate_features=False)
     assert np.array_equal(np.array([zero_missing.predict([r.tolist()])[0] for r in row]), expected)
+
+
+@pytest.mark.parametrize("params", [
+    {"n_estimators": 60, "max_depth": 6},
+    {"n_estimators": 150, "max_depth": 11, "scale_pos_weight": 9.0},
+])
+def test_a_micro_batch_walk_gives_each_row_the_one_row_walks_bits(params):
+    x, y = _data(11)
+    model = xgb.XGBClassifier(**params, base_score=0.5, n_jobs=1, random_state=0).fit(x[:2_000], y[:2_000])
+    booster = model.get_booster()
+    trees = FlatTrees(booster, x.shape[1], (0, 0), float("nan"))
+    rows = _rows(trees, x[2_000:], 5)
+    one = np.array([trees.predict_one(row.tolist()) for row in rows], dtype=np.float32)
+    for size in (2, 7, 64):
+        got = np.concatenate([trees.predict_many(rows[i:i + size]) for i in range(0, len(rows), size)])
+        assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), one.view(np.int32))
+    predictor = RowPredictor(booster, x.shape[1], (0, 0), float("nan"))
+    assert predictor.path == "flat trees" and predictor._many is not None
+    expected = booster.inplace_predict(rows[:40], missing=np.nan, validate_features=False)
+    assert np.array_equal(predictor.predict(rows[:40].tolist()).view(np.int32), expected.view(np.int32))
