@@ -322,6 +322,42 @@ class SQLiteOnlineStore(OnlineStore):
                     for start, end, decode in prepared]
         return fetch
 
+    def joined_lookup_many(
+        self, tables: Sequence[tuple[OnlineTableSpec, Sequence[str]]]
+    ) -> Callable[[Sequence[Row]], list[list[Row | None]]]:
+        """`joined_lookup` for a batch of keys (e.g. the concurrent requests a server coalesces): one
+        statement per chunk of keys, so every key's rows of every table come from one snapshot and one
+        trip through SQLite's VM. Keys are one-value tuples; the tables must be keyed by one column.
+        Answers per key, in the order given."""
+        if any(len(table.key_columns) != 1 for table, _ in tables):
+            raise InvalidInputError("joined_lookup_many needs tables keyed by one column")
+        selected, joins, prepared = ["key.k"], [], []
+        for index, (table, columns) in enumerate(tables):
+            alias = f"t{index}"
+            joins.append(f"LEFT JOIN {quote(table.name)} AS {alias} ON {alias}.{quote(table.key_columns[0])} = key.k")
+            start = len(selected)
+            selected += [f"{alias}.{quote(table.key_columns[0])}", *(f"{alias}.{quote(c)}" for c in columns)]
+            prepared.append((start, start + 1 + len(columns), _decoders(table, columns)))
+        tail = f"SELECT {', '.join(selected)} FROM key {' '.join(joins)}"
+        statements: dict[int, str] = {}
+        connection = self._connection
+
+        def fetch_many(keys: Sequence[Row]) -> list[list[Row | None]]:
+            values = list(dict.fromkeys(key[0] for key in keys))
+            found: dict[object, list[Row | None]] = {}
+            con = connection()
+            for begin in range(0, len(values), _CHUNK):
+                chunk = values[begin:begin + _CHUNK]
+                sql = statements.get(len(chunk))
+                if sql is None:
+                    sql = statements[len(chunk)] = f"WITH key(k) AS (VALUES {', '.join(['(?)'] * len(chunk))}) {tail}"
+                for row in con.execute(sql, chunk):
+                    found[row[0]] = [None if row[start] is None else _apply(decode, row[start + 1:end])
+                                     for start, end, decode in prepared]
+            missing = [None] * len(prepared)
+            return [found.get(key[0], missing) for key in keys]
+        return fetch_many
+
     def batch_lookup(
         self, table: OnlineTableSpec, columns: Sequence[str]
     ) -> Callable[[Sequence[Row]], list[Row | None]]:

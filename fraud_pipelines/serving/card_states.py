@@ -22,10 +22,6 @@ from feature_logic.card_state import (
 from feature_logic.request_features import WINDOW_MICROSECONDS, StoredCharge, Version, complete_loc_deltas
 from feature_logic.windows import DEFAULT_WINDOW
 from fraud_pipelines.feature_store.event_lists import EventMerge, event_item
-from fraud_pipelines.feature_store.online_store import SQLiteOnlineStore
-from fraud_pipelines.feature_store.redis_many_reads import joined_lookup_many_async
-from fraud_pipelines.feature_store.redis_online_store import RedisOnlineStore
-from fraud_pipelines.feature_store.sqlite_many_reads import joined_lookup_many
 from fraud_pipelines.features import groups as feature_groups
 from fraud_pipelines.serving.groups import CARD_RECENT_CHARGES, CARD_VERSIONS
 
@@ -63,10 +59,10 @@ class CardStateStore:
         self._fetch_charges = self.online.lookup(self.charges_table, ["charges"])
         joined_async = getattr(self.online, "joined_lookup_async", None)  # an asyncio client (Redis)
         self._fetch_async = joined_async(wanted) if joined_async is not None else None
-        self._fetch_many_async = joined_lookup_many_async(self.online, wanted) \
-            if isinstance(self.online, RedisOnlineStore) else None
-        self._fetch_many = joined_lookup_many(self.online, wanted) if isinstance(self.online, SQLiteOnlineStore) \
-            else None
+        many_async = getattr(self.online, "joined_lookup_many_async", None)  # many cards in one round trip
+        self._fetch_many_async = many_async(wanted) if many_async is not None else None
+        many = getattr(self.online, "joined_lookup_many", None)
+        self._fetch_many = many(wanted) if many is not None else None
 
     async def aclose(self) -> None:
         """Release the store's event-loop connections, if it has any (Redis' asyncio client)."""
