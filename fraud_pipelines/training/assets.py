@@ -258,6 +258,8 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
     context.add_output_metadata({
         "best_params": dg.MetadataValue.json(result.best_params),
         "best_validation_pr_auc": result.best_validation_pr_auc,
+        "base_validation_pr_auc": result.base_validation_pr_auc,
+        "base_is_best": result.base_is_best,
         "trials": frame_table(trials),
         "n_pruned": int((trials["state"] == "PRUNED").sum()),
         "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(runs.run_id)),

@@ -1,6 +1,10 @@
 """Hyperparameter search with Optuna: TPE over the XGBoost settings that matter, each trial early-stopped
 and pruned on validation PR-AUC, on the train and validation splits only.
 
+The first trial is the base parameters themselves (Optuna's `enqueue_trial`), so the search starts from what
+training would use without it and its best is never below that on validation, whatever the budget; with a
+small budget the other trials are the sampler's random start-up ones, and TPE models the space after them.
+
 Reproducible: the sampler is seeded, XGBoost is seeded and deterministic (hist), and a trial's pruning
 depends only on its own and earlier trials' validation curves, so the same budget of trials gives the
 same trials and the same best parameters. A `timeout_seconds` budget bounds the time instead; how many
@@ -32,6 +36,7 @@ class TuningBudget:
     seed: int = 42
     n_startup_trials: int = 5  # random trials before TPE models the space, and before pruning starts
     prune_warmup_rounds: int = 30  # boosting rounds a trial runs before it may be pruned
+    start_from_base: bool = True  # trial 0 is the base parameters, so the best is never below them on validation
 
     def __post_init__(self) -> None:
         if self.n_trials < 0 or (self.timeout_seconds is not None and self.timeout_seconds <= 0):
@@ -62,22 +67,33 @@ class TuningResult:
     best_params: dict[str, Any]
     best_validation_pr_auc: float
     trials: tuple[TrialRecord, ...]
+    base_validation_pr_auc: float | None = None  # trial 0's, when it ran the base parameters to the end
+
+    @property
+    def base_is_best(self) -> bool:
+        """Whether no trial beat the base parameters on validation (training keeps them)."""
+        return self.base_validation_pr_auc is not None and self.best_validation_pr_auc <= self.base_validation_pr_auc
 
     def apply(self, base: TrainingParams) -> TrainingParams:
         """`base` with the tuned parameters."""
         return replace(base, **self.best_params)
 
 
+#: The search space: parameter -> (low, high, log scale); max_depth is an integer.
+SPACE: dict[str, tuple[float, float, bool]] = {
+    "learning_rate": (0.01, 0.3, True),
+    "max_depth": (3, 10, False),
+    "min_child_weight": (0.5, 20.0, True),
+    "subsample": (0.5, 1.0, False),
+    "colsample_bytree": (0.5, 1.0, False),
+    "reg_lambda": (0.1, 20.0, True),
+}
+
+
 def search_space(trial: Any) -> dict[str, Any]:
     """The parameters one trial tries (log scales where orders of magnitude matter)."""
-    return {
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
-        "max_depth": trial.suggest_int("max_depth", 3, 10),
-        "min_child_weight": trial.suggest_float("min_child_weight", 0.5, 20.0, log=True),
-        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
-        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
-        "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 20.0, log=True),
-    }
+    return {name: trial.suggest_int(name, int(low), int(high)) if name == "max_depth"
+            else trial.suggest_float(name, low, high, log=log) for name, (low, high, log) in SPACE.items()}
 
 
 def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, base: TrainingParams,
@@ -100,6 +116,9 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
                                            n_warmup_steps=budget.prune_warmup_rounds, interval_steps=10),
     )
 
+    if budget.start_from_base:
+        study.enqueue_trial(base_point(base))
+
     def objective(trial: Any) -> float:
         params = replace(base, **search_space(trial))
         classifier = make_classifier(params, weight, callbacks=[_PruneOnValidation(trial)])
@@ -115,7 +134,22 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(f"no tuning trial finished within the budget ({budget}); raise n_trials or timeout_seconds")
-    return TuningResult(dict(study.best_params), float(study.best_value), tuple(_record(t) for t in study.trials))
+    records = tuple(_record(t) for t in study.trials)
+    first = records[0] if budget.start_from_base else None
+    return TuningResult(dict(study.best_params), float(study.best_value), records,
+                        first.validation_pr_auc if first is not None else None)
+
+
+def base_point(base: TrainingParams) -> dict[str, Any]:
+    """The tuned parameters' values in `base`, as a point of `search_space`; refused when outside it (Optuna
+    would only warn, and its sampler would then model a point its space does not hold)."""
+    point = {name: getattr(base, name) for name in TUNED}
+    outside = [f"{name}={value} (searched within {SPACE[name][0]}..{SPACE[name][1]})"
+               for name, value in point.items() if not SPACE[name][0] <= value <= SPACE[name][1]]
+    if outside:
+        raise ValueError(f"the base parameters lie outside the search space, so they cannot be trial 0: "
+                         f"{', '.join(outside)}; set start_from_base=False or change them")
+    return point
 
 
 def _record(frozen: Any) -> TrialRecord:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from fraud_pipelines.training.model import TrainingParams
+from fraud_pipelines.training.model import TrainingParams, train_model
 from fraud_pipelines.training.side_runs import PARENT_TAG, SearchRuns
 from fraud_pipelines.training.tuning import TUNED, TuningBudget, tune
 
@@ -22,7 +24,31 @@ def test_same_seed_same_trials_and_best_parameters(searched, splits):
     assert again == searched
     other = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE,
                  TuningBudget(n_trials=3, seed=4, n_startup_trials=3))
-    assert other.trials[0].params != searched.trials[0].params
+    assert other.trials[1].params != searched.trials[1].params  # trial 0 is the base parameters in both
+
+
+def test_trial_0_is_the_base_parameters_so_the_search_never_ends_below_them(searched, splits):
+    assert searched.trials[0].params == {name: getattr(BASE, name) for name in TUNED}
+    plain = train_model(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE)
+    assert searched.trials[0].validation_pr_auc == pytest.approx(plain.validation_pr_auc, abs=1e-12)
+    assert searched.base_validation_pr_auc == searched.trials[0].validation_pr_auc
+    assert searched.best_validation_pr_auc >= plain.validation_pr_auc
+    # a budget of one trial is the base itself: tuning then changes nothing
+    alone = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE, TuningBudget(n_trials=1, seed=3))
+    assert alone.base_is_best and alone.apply(BASE) == BASE
+
+
+def test_without_the_base_trial_every_trial_is_sampled(splits):
+    budget = TuningBudget(n_trials=2, seed=3, n_startup_trials=3, start_from_base=False)
+    result = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE, budget)
+    assert result.base_validation_pr_auc is None and not result.base_is_best
+    assert result.trials[0].params != {name: getattr(BASE, name) for name in TUNED}
+
+
+def test_base_parameters_outside_the_space_are_refused_by_name(splits):
+    with pytest.raises(ValueError, match=r"max_depth=12 \(searched within 3\.\.10\)"):
+        tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, replace(BASE, max_depth=12),
+             TuningBudget(n_trials=2))
 
 
 def test_best_trial_is_the_highest_validation_pr_auc_and_its_parameters_apply(searched):
@@ -55,6 +81,8 @@ def test_every_trial_is_a_nested_mlflow_run(splits, mlflow_resource):
     parent = client.get_run(runs.run_id)
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["best_validation_pr_auc"] == pytest.approx(result.best_validation_pr_auc)
+    assert parent.data.metrics["base_validation_pr_auc"] == pytest.approx(result.trials[0].validation_pr_auc)
+    assert parent.data.params["budget_start_from_base"] == "True"
     assert parent.data.params["best_max_depth"] == str(result.best_params["max_depth"])
 
 
