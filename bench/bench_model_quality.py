@@ -80,11 +80,12 @@ def data(setting: str, days: int) -> tuple:
 def child(setting: str, days: int, trials: int, resamples: int) -> dict:
     import numpy as np
 
+    from fraud_pipelines.training.config import TuningConfig
     from fraud_pipelines.training.evaluation import evaluate
     from fraud_pipelines.training.model import TrainingParams, train_model
     from fraud_pipelines.training.promotion import bootstrap_pr_auc_difference, decide
     from fraud_pipelines.training.selection import SelectionPolicy, rank_features
-    from fraud_pipelines.training.tuning import TuningBudget, tune
+    from fraud_pipelines.training.tuning import tune
 
     x_train, x_val, x_test, y_train, y_val, y_test, data_seconds = data(setting, days)
 
@@ -98,7 +99,7 @@ def child(setting: str, days: int, trials: int, resamples: int) -> dict:
     features = list(selection.features)
     base = TrainingParams()
     tuned = tune(x_train[features], y_train, x_val[features], y_val, replace(base, calibration="none"),
-                 TuningBudget(n_trials=trials, seed=42))
+                 TuningConfig(n_trials=trials).budget())
     quality = train_model(x_train[features], y_train, x_val[features], y_val, tuned.apply(base))
     quality_seconds = time.perf_counter() - began
 
@@ -109,7 +110,8 @@ def child(setting: str, days: int, trials: int, resamples: int) -> dict:
            "data_seconds": round(data_seconds, 1), "today_seconds": round(today_seconds, 1),
            "quality_seconds": round(quality_seconds, 1), "selection": selection.reason(),
            "features": features, "best_params": {k: round(v, 4) for k, v in tuned.best_params.items()},
-           "pruned": sum(t.state == "PRUNED" for t in tuned.trials)}
+           "pruned": sum(t.state == "PRUNED" for t in tuned.trials), "tuning": tuned.describe(),
+           "trials": [t.validation_pr_auc for t in tuned.trials]}
     for name, model in (("today", today), ("quality", quality)):
         evaluation = evaluate(y_test, scores[name], threshold=model.threshold)
         out[name] = {"pr_auc": evaluation.pr_auc, "ci": pr_auc_interval(y_test, scores[name], resamples=resamples),
@@ -136,10 +138,11 @@ def ablation(setting: str, days: int, trials: int, resamples: int) -> dict:
     import numpy as np
     from sklearn.metrics import average_precision_score
 
+    from fraud_pipelines.training.config import TuningConfig
     from fraud_pipelines.training.model import TrainingParams, train_model
     from fraud_pipelines.training.promotion import bootstrap_pr_auc_difference
     from fraud_pipelines.training.selection import SelectionPolicy, rank_features
-    from fraud_pipelines.training.tuning import TuningBudget, tune
+    from fraud_pipelines.training.tuning import tune
 
     x_train, x_val, x_test, y_train, y_val, y_test, _ = data(setting, days)
     everything = list(x_train.columns)
@@ -152,7 +155,7 @@ def ablation(setting: str, days: int, trials: int, resamples: int) -> dict:
             cols = list(features)
             searches[features, from_base] = tune(
                 x_train[cols], y_train, x_val[cols], y_val, replace(base, calibration="none"),
-                TuningBudget(n_trials=trials, seed=42, start_from_base=from_base))
+                replace(TuningConfig(n_trials=trials).budget(), start_from_base=from_base))
     variants = {  # name: (features, search (None: base parameters), calibration)
         "previous": (everything, None, "none"), "+calibration": (everything, None, "auto"),
         "+selection": (selected, None, "none"), "+tuning, sampled trials only": (everything, False, "none"),
@@ -163,7 +166,7 @@ def ablation(setting: str, days: int, trials: int, resamples: int) -> dict:
                "best": v.best_params, "trials": [t.validation_pr_auc for t in v.trials]}
                for k, v in searches.items()}, "variants": {}}
     previous = None
-    for name, (features, from_base, calibration) in variants.items():
+    for name, (features, from_base, calibration) in variants.items():  # from_base: which search, None: none
         params = replace(base, calibration=calibration)
         if from_base is not None:
             params = searches[tuple(features), from_base].apply(params)
@@ -244,7 +247,9 @@ def main() -> None:
                   f"[{p['ci'][0]:+.4f}, {p['ci'][1]:+.4f}] ({'inside' if inside else 'outside'} the noise)"
                   f"{'  <-- promotion inside the noise' if p['promoted'] and inside else ''}")
         print(f"  {r['selection']}; features {r['features']}")
-        print(f"  best parameters {r['best_params']} ({r['pruned']} trials pruned)")
+        trials = ", ".join("pruned" if v is None else f"{v:.4f}" for v in r["trials"])
+        print(f"  search: validation PR-AUC of the trials {trials} ({r['pruned']} pruned); {r['tuning']}")
+        print(f"  parameters used {r['best_params']}")
 
 
 if __name__ == "__main__":

@@ -260,6 +260,7 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
         "best_validation_pr_auc": result.best_validation_pr_auc,
         "base_validation_pr_auc": result.base_validation_pr_auc,
         "base_is_best": result.base_is_best,
+        "decision": result.describe(),
         "trials": frame_table(trials),
         "n_pruned": int((trials["state"] == "PRUNED").sum()),
         "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(runs.run_id)),

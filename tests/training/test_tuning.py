@@ -51,12 +51,39 @@ def test_base_parameters_outside_the_space_are_refused_by_name(splits):
              TuningBudget(n_trials=2))
 
 
-def test_best_trial_is_the_highest_validation_pr_auc_and_its_parameters_apply(searched):
+def test_the_chosen_trial_is_the_highest_beyond_the_noise_or_the_base_and_its_parameters_apply(searched):
     assert len(searched.trials) == BUDGET.n_trials and set(searched.best_params) == set(TUNED)
-    finished = [t.validation_pr_auc for t in searched.trials if t.state == "COMPLETE"]
-    assert searched.best_validation_pr_auc == max(finished) > 0.5
+    finished = {t.number: t.validation_pr_auc for t in searched.trials if t.state == "COMPLETE"}
+    highest = max((n for n in finished if n), key=finished.get)
+    assert searched.gain is not None and searched.gain.difference == pytest.approx(finished[highest] - finished[0])
+    assert searched.chosen_trial == (highest if searched.gain.low > 0 else 0)
+    assert searched.best_validation_pr_auc == finished[searched.chosen_trial] > 0.5
+    assert searched.best_params == searched.trials[searched.chosen_trial].params
     applied = searched.apply(BASE)
     assert applied.max_depth == searched.best_params["max_depth"] and applied.seed == BASE.seed
+
+
+def test_a_trial_better_inside_the_noise_does_not_replace_the_base_parameters(splits):
+    # 39 validation frauds: trial 1 scores +0.005 above the base, an interval of about +-0.05
+    base = replace(BASE, max_depth=4)
+    budget = TuningBudget(n_trials=5, seed=3, n_startup_trials=3, prune_warmup_rounds=10)
+    kept = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base, budget)
+    scores = [t.validation_pr_auc for t in kept.trials]
+    assert scores[1] > scores[0] and kept.gain.low < 0 < kept.gain.difference
+    assert kept.base_is_best and kept.apply(base) == base and kept.best_validation_pr_auc == scores[0]
+    assert "inside the noise: the base parameters are kept" in kept.describe()
+    greedy = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base,
+                  replace(budget, beyond_noise=False))
+    assert greedy.chosen_trial == 1 and greedy.gain is None and greedy.apply(base).max_depth != 4
+
+
+def test_a_trial_better_beyond_the_noise_replaces_the_base_parameters(splits):
+    base = replace(BASE, colsample_bytree=0.6)  # often leaves x0 or x1, the interaction, out of a tree
+    budget = TuningBudget(n_trials=5, seed=3, n_startup_trials=3, prune_warmup_rounds=10)
+    tuned = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base, budget)
+    assert tuned.gain.low > 0 and not tuned.base_is_best
+    assert tuned.best_params == tuned.trials[tuned.chosen_trial].params != tuned.trials[0].params
+    assert "beyond the noise: its parameters are used" in tuned.describe()
 
 
 def test_pruning_stops_hopeless_trials_early(splits):
@@ -83,6 +110,8 @@ def test_every_trial_is_a_nested_mlflow_run(splits, mlflow_resource):
     assert parent.data.metrics["best_validation_pr_auc"] == pytest.approx(result.best_validation_pr_auc)
     assert parent.data.metrics["base_validation_pr_auc"] == pytest.approx(result.trials[0].validation_pr_auc)
     assert parent.data.params["budget_start_from_base"] == "True"
+    assert parent.data.tags["tuning_decision"] == result.describe()
+    assert parent.data.metrics["chosen_trial"] == result.chosen_trial
     assert parent.data.params["best_max_depth"] == str(result.best_params["max_depth"])
 
 
@@ -92,3 +121,5 @@ def test_a_budget_that_is_off_is_refused(splits):
         tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE, TuningBudget())
     with pytest.raises(ValueError, match="n_trials"):
         TuningBudget(n_trials=-1)
+    with pytest.raises(ValueError, match="confidence"):
+        TuningBudget(n_trials=3, confidence=1.0)
