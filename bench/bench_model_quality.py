@@ -8,8 +8,11 @@ scored on its test split. Intervals: class-stratified percentile bootstrap of ea
 paired bootstrap of their difference that promotion uses (`promotion.bootstrap_pr_auc_difference`), and
 the promotion rule's decision (`promotion.decide`, its defaults) for two challengers of the previous model
 as champion: the quality lifecycle, and the previous lifecycle retrained with another seed (a challenger
-that differs only by noise, which the rule must refuse).
+that differs only by noise, which the rule must refuse). `--ablation` instead trains each quality step alone
+(calibration, selection, the search with and without the defaults as trial 0) against the previous model on the
+same data and seeds; `--home DIR` keeps each setting's data in DIR/<setting> and reuses it on the next run.
 Usage: python bench/bench_model_quality.py [--settings demo,hard] [--days 60] [--trials 12] [--resamples 1000]
+       [--ablation] [--home DIR]
 """
 
 from __future__ import annotations
