@@ -8,8 +8,11 @@ scored on its test split. Intervals: class-stratified percentile bootstrap of ea
 paired bootstrap of their difference that promotion uses (`promotion.bootstrap_pr_auc_difference`), and
 the promotion rule's decision (`promotion.decide`, its defaults) for two challengers of the previous model
 as champion: the quality lifecycle, and the previous lifecycle retrained with another seed (a challenger
-that differs only by noise, which the rule must refuse).
+that differs only by noise, which the rule must refuse). `--ablation` instead trains each quality step alone
+(calibration, selection, the search with and without the defaults as trial 0) against the previous model on the
+same data and seeds; `--home DIR` keeps each setting's data in DIR/<setting> and reuses it on the next run.
 Usage: python bench/bench_model_quality.py [--settings demo,hard] [--days 60] [--trials 12] [--resamples 1000]
+       [--ablation] [--home DIR]
 """
 
 from __future__ import annotations
@@ -47,32 +50,47 @@ def pr_auc_interval(y, scores, *, resamples: int, seed: int = 0) -> tuple[float,
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
-def child(setting: str, days: int, trials: int, resamples: int) -> dict:
+def data(setting: str, days: int) -> tuple:
+    """The setting's training dataset (made by the real assets, or the one a kept home already holds): its six
+    frames with int8 test labels, and the seconds it took."""
     import dagster as dg
     import numpy as np
 
     from fraud_pipelines.definitions import defs
+    from fraud_pipelines.resources import StorageResource
     from fraud_pipelines.training import fraud_view
+
+    last = (date(2025, 1, 1) + timedelta(days=days - 1)).isoformat()
+    began = time.perf_counter()
+    kept = Path(os.environ["FRAUD_HOME"]) / "bench_model_quality.json"
+    if kept.exists() and json.loads(kept.read_text())["data"] == [setting, days]:  # a kept home: same data
+        version = json.loads(kept.read_text())["version"]
+    else:
+        result = defs.resolve_job_def("fraud_pipeline_job").execute_in_process(
+            instance=dg.DagsterInstance.get(), asset_selection=[dg.AssetKey(a) for a in DATA_ASSETS],
+            run_config={"resources": {"raw_source": {"config": {"seed": 42, "horizon_days": days,
+                                                                **SETTINGS[setting]}}}},
+            tags={"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": last})
+        assert result.success
+        version = result.output_for_node("training_dataset")["version"]
+        kept.write_text(json.dumps({"data": [setting, days], "version": version}))
+    data_seconds = time.perf_counter() - began
+    fv = fraud_view.get_or_create(StorageResource().feature_store())
+    x_train, x_val, x_test, y_train, y_val, y_test = fv.get_train_validation_test_split(version)
+    return x_train, x_val, x_test, y_train, y_val, np.asarray(y_test).astype(np.int8), data_seconds
+
+
+def child(setting: str, days: int, trials: int, resamples: int) -> dict:
+    import numpy as np
+
+    from fraud_pipelines.training.config import TuningConfig
     from fraud_pipelines.training.evaluation import evaluate
     from fraud_pipelines.training.model import TrainingParams, train_model
     from fraud_pipelines.training.promotion import bootstrap_pr_auc_difference, decide
     from fraud_pipelines.training.selection import SelectionPolicy, rank_features
-    from fraud_pipelines.training.tuning import TuningBudget, tune
+    from fraud_pipelines.training.tuning import tune
 
-    last = (date(2025, 1, 1) + timedelta(days=days - 1)).isoformat()
-    began = time.perf_counter()
-    result = defs.resolve_job_def("fraud_pipeline_job").execute_in_process(
-        instance=dg.DagsterInstance.get(), asset_selection=[dg.AssetKey(a) for a in DATA_ASSETS],
-        run_config={"resources": {"raw_source": {"config": {"seed": 42, "horizon_days": days, **SETTINGS[setting]}}}},
-        tags={"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": last})
-    assert result.success
-    data_seconds = time.perf_counter() - began
-    version = result.output_for_node("training_dataset")["version"]
-    from fraud_pipelines.resources import StorageResource
-
-    fv = fraud_view.get_or_create(StorageResource().feature_store())
-    x_train, x_val, x_test, y_train, y_val, y_test = fv.get_train_validation_test_split(version)
-    y_test = np.asarray(y_test).astype(np.int8)
+    x_train, x_val, x_test, y_train, y_val, y_test, data_seconds = data(setting, days)
 
     began = time.perf_counter()
     today = train_model(x_train, y_train, x_val, y_val, TrainingParams(calibration="none"))
@@ -84,7 +102,7 @@ def child(setting: str, days: int, trials: int, resamples: int) -> dict:
     features = list(selection.features)
     base = TrainingParams()
     tuned = tune(x_train[features], y_train, x_val[features], y_val, replace(base, calibration="none"),
-                 TuningBudget(n_trials=trials, seed=42))
+                 TuningConfig(n_trials=trials).budget())
     quality = train_model(x_train[features], y_train, x_val[features], y_val, tuned.apply(base))
     quality_seconds = time.perf_counter() - began
 
@@ -95,7 +113,8 @@ def child(setting: str, days: int, trials: int, resamples: int) -> dict:
            "data_seconds": round(data_seconds, 1), "today_seconds": round(today_seconds, 1),
            "quality_seconds": round(quality_seconds, 1), "selection": selection.reason(),
            "features": features, "best_params": {k: round(v, 4) for k, v in tuned.best_params.items()},
-           "pruned": sum(t.state == "PRUNED" for t in tuned.trials)}
+           "pruned": sum(t.state == "PRUNED" for t in tuned.trials), "tuning": tuned.describe(),
+           "trials": [t.validation_pr_auc for t in tuned.trials]}
     for name, model in (("today", today), ("quality", quality)):
         evaluation = evaluate(y_test, scores[name], threshold=model.threshold)
         out[name] = {"pr_auc": evaluation.pr_auc, "ci": pr_auc_interval(y_test, scores[name], resamples=resamples),
@@ -113,29 +132,107 @@ def child(setting: str, days: int, trials: int, resamples: int) -> dict:
     return out
 
 
+def ablation(setting: str, days: int, trials: int, resamples: int) -> dict:
+    """Each quality step alone and all together against the previous lifecycle, on the same data and seeds: test
+    PR-AUC [interval], the paired difference with the previous model [interval], validation PR-AUC, and for the
+    calibrated models the PR-AUC of the trees' raw score (a calibration that ties charges would lower it)."""
+    from dataclasses import replace
+
+    import numpy as np
+    from sklearn.metrics import average_precision_score
+
+    from fraud_pipelines.training.config import TuningConfig
+    from fraud_pipelines.training.model import TrainingParams, train_model
+    from fraud_pipelines.training.promotion import bootstrap_pr_auc_difference
+    from fraud_pipelines.training.selection import SelectionPolicy, rank_features
+    from fraud_pipelines.training.tuning import tune
+
+    x_train, x_val, x_test, y_train, y_val, y_test, _ = data(setting, days)
+    everything = list(x_train.columns)
+    selection = rank_features(x_train, y_train, x_val, y_val, SelectionPolicy())
+    selected = list(selection.features)
+    base = TrainingParams()
+    searches = {}  # (features, the base parameters as trial 0) -> the search
+    for features in {tuple(everything), tuple(selected)}:
+        for from_base in (False, True):
+            cols = list(features)
+            searches[features, from_base] = tune(
+                x_train[cols], y_train, x_val[cols], y_val, replace(base, calibration="none"),
+                replace(TuningConfig(n_trials=trials).budget(), start_from_base=from_base))
+    variants = {  # name: (features, search (None: base parameters), calibration)
+        "previous": (everything, None, "none"), "+calibration": (everything, None, "auto"),
+        "+selection": (selected, None, "none"), "+tuning, sampled trials only": (everything, False, "none"),
+        "+tuning, base as trial 0": (everything, True, "none"), "all three": (selected, True, "auto")}
+    out = {"setting": setting, "test_rows": int(len(y_test)), "test_frauds": int(y_test.sum()),
+           "validation_frauds": int(np.asarray(y_val).sum()), "selection": selection.reason(),
+           "searches": {f"{len(k[0])} features, {'base as trial 0' if k[1] else 'sampled only'}": {
+               "best": v.best_params, "trials": [t.validation_pr_auc for t in v.trials]}
+               for k, v in searches.items()}, "variants": {}}
+    previous = None
+    for name, (features, from_base, calibration) in variants.items():  # from_base: which search, None: none
+        params = replace(base, calibration=calibration)
+        if from_base is not None:
+            params = searches[tuple(features), from_base].apply(params)
+        model = train_model(x_train[features], y_train, x_val[features], y_val, params)
+        scores, raw = model.predict_proba(x_test[features]), model.raw_proba(x_test[features])
+        previous = scores if previous is None else previous
+        difference = bootstrap_pr_auc_difference(y_test, scores, previous, n_resamples=resamples)
+        out["variants"][name] = {
+            "pr_auc": float(average_precision_score(y_test, scores)), "raw_pr_auc": float(
+                average_precision_score(y_test, raw)), "ci": pr_auc_interval(y_test, scores, resamples=resamples),
+            "difference": [difference.difference, difference.low, difference.high],
+            "validation_pr_auc": model.validation_pr_auc, "calibration": model.calibrator.kind,
+            "brier_raw": float(np.mean((raw - y_test) ** 2)), "brier": float(np.mean((scores - y_test) ** 2)),
+            "trees": model.best_iteration + 1,
+            "distinct_scores": [int(len(np.unique(raw))), int(len(np.unique(scores)))]}
+    return out
+
+
+def print_ablation(r: dict) -> None:
+    print(f"\n== ablation, {r['setting']}: {r['test_rows']:,} test charges with {r['test_frauds']} frauds, "
+          f"{r['validation_frauds']} validation frauds; {r['selection']}")
+    for features, search in r["searches"].items():
+        trials = ", ".join("pruned" if v is None else f"{v:.4f}" for v in search["trials"])
+        print(f"  search on {features}: validation PR-AUC of the trials {trials}; best "
+              f"{ {k: round(v, 3) for k, v in search['best'].items()} }")
+    for name, v in r["variants"].items():
+        d = v["difference"]
+        print(f"  {name:<29} test PR-AUC {v['pr_auc']:.4f} [{v['ci'][0]:.4f}, {v['ci'][1]:.4f}] (raw score "
+              f"{v['raw_pr_auc']:.4f}, {v['calibration']}), vs previous {d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]; "
+              f"validation {v['validation_pr_auc']:.4f}; Brier {v['brier_raw']:.5f} -> {v['brier']:.5f}; "
+              f"{v['trees']} trees; distinct scores {v['distinct_scores'][0]:,} raw, {v['distinct_scores'][1]:,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", default="demo,hard")
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--trials", type=int, default=12, help="Optuna trials (no time limit: reproducible)")
     parser.add_argument("--resamples", type=int, default=1_000)
+    parser.add_argument("--home", help="keep each setting's data in DIR/<setting> and reuse it when there")
+    parser.add_argument("--ablation", action="store_true", help="each quality step alone against the previous model")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.days, args.trials, args.resamples)))
+        run = ablation if args.ablation else child
+        print(json.dumps(run(args.child, args.days, args.trials, args.resamples)))
         return
     print(f"test PR-AUC [95 % bootstrap interval], {args.days} days from 2025-01-01, {args.trials} Optuna trials")
     for setting in args.settings.split(","):
-        with tempfile.TemporaryDirectory() as home:
+        with tempfile.TemporaryDirectory() as scratch:
+            home = f"{args.home}/{setting}" if args.home else scratch
             env = {**os.environ, "FRAUD_HOME": home, "DAGSTER_HOME": f"{home}/dagster",
                    "FRAUD_START_DATE": "2025-01-01", "MLFLOW_DISABLE_TELEMETRY": "true"}
-            Path(env["DAGSTER_HOME"]).mkdir()
+            Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
             command = [sys.executable, __file__, "--child", setting, "--days", str(args.days), "--trials",
-                       str(args.trials), "--resamples", str(args.resamples)]
+                       str(args.trials), "--resamples", str(args.resamples)] + (["--ablation"] * args.ablation)
             done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
             if done.returncode:
                 raise SystemExit(f"{setting} failed:\n{done.stderr[-3000:]}")
             r = json.loads(done.stdout.strip().splitlines()[-1])
+        if args.ablation:
+            print_ablation(r)
+            continue
         print(f"\n== {setting}: {r['train_rows']:,} train rows, {r['validation_frauds']} validation frauds, "
               f"{r['test_rows']:,} test charges with {r['test_frauds']} frauds (data {r['data_seconds']} s)")
         for name, label in (("today", "previous (no sel/tuning/cal)"), ("quality", "selection+tuning+calibration")):
@@ -153,7 +250,9 @@ def main() -> None:
                   f"[{p['ci'][0]:+.4f}, {p['ci'][1]:+.4f}] ({'inside' if inside else 'outside'} the noise)"
                   f"{'  <-- promotion inside the noise' if p['promoted'] and inside else ''}")
         print(f"  {r['selection']}; features {r['features']}")
-        print(f"  best parameters {r['best_params']} ({r['pruned']} trials pruned)")
+        trials = ", ".join("pruned" if v is None else f"{v:.4f}" for v in r["trials"])
+        print(f"  search: validation PR-AUC of the trials {trials} ({r['pruned']} pruned); {r['tuning']}")
+        print(f"  parameters used {r['best_params']}")
 
 
 if __name__ == "__main__":

@@ -258,12 +258,17 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
     context.add_output_metadata({
         "best_params": dg.MetadataValue.json(result.best_params),
         "best_validation_pr_auc": result.best_validation_pr_auc,
+        "base_validation_pr_auc": result.base_validation_pr_auc,
+        "base_is_best": result.base_is_best,
+        "decision": result.describe(),
         "trials": frame_table(trials),
         "n_pruned": int((trials["state"] == "PRUNED").sum()),
         "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(runs.run_id)),
     })
-    return {"params": result.best_params, "enabled": True, "best_validation_pr_auc": result.best_validation_pr_auc,
-            "mlflow_run_id": runs.run_id}
+    # no trial beat the defaults beyond the noise: fraud_model keeps its own config (which may differ from them)
+    params = {} if result.base_is_best else result.best_params
+    return {"params": params, "enabled": True, "best_validation_pr_auc": result.best_validation_pr_auc,
+            "kept_base": result.base_is_best, "decision": result.describe(), "mlflow_run_id": runs.run_id}
 
 
 @dg.asset(io_manager_def=TRAINING_VALUES, group_name=GROUP, kinds={"xgboost", "mlflow"},
@@ -300,7 +305,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
     )
     mlflow.client().set_tag(logged.run_id, "selected_feature_view_version",
                             str(feature_selection["feature_view_version"]))
-    if config.use_tuned_params and tuned:
+    if config.use_tuned_params and model_tuning.get("mlflow_run_id"):  # also when the search kept the config
         mlflow.client().set_tag(logged.run_id, "tuning_run_id", model_tuning["mlflow_run_id"])
     summary = trained.summary()
     context.add_output_metadata({

@@ -44,13 +44,20 @@ class TuningConfig(dg.Config):
         "A time limit makes the number of trials, hence the model, depend on the machine's speed."))
     seed: int = 42
     n_startup_trials: int = Field(default=3, ge=1, description="Random trials before TPE and pruning start.")
+    start_from_base: bool = Field(default=True, description=(
+        "Trial 0 runs the default parameters, so the best trial is never below them on validation."))
+    beyond_noise: bool = Field(default=True, description=(
+        "Keep the default parameters unless the best trial beats them on validation beyond the noise (a paired "
+        "bootstrap of the validation PR-AUC difference clears 0 at `confidence`)."))
+    confidence: float = Field(default=0.95, ge=0.5, lt=1.0, description="Two-sided confidence of that interval.")
     n_estimators: int = Field(default=1_000, ge=1, description="Upper bound of trees per trial (early stopping).")
     early_stopping_rounds: int = Field(default=50, ge=1)
 
     def budget(self) -> TuningBudget:
         """The search's budget for these settings (off when both limits are 0)."""
         return TuningBudget(n_trials=self.n_trials, timeout_seconds=self.timeout_seconds or None, seed=self.seed,
-                            n_startup_trials=self.n_startup_trials)
+                            n_startup_trials=self.n_startup_trials, start_from_base=self.start_from_base,
+                            beyond_noise=self.beyond_noise, confidence=self.confidence)
 
 
 class CurvesConfig(dg.Config):

@@ -75,6 +75,10 @@ class SearchRuns:
         if result is not None:
             log_values(self.client, self.run_id, params={f"best_{k}": v for k, v in result.best_params.items()},
                         metrics={"best_validation_pr_auc": result.best_validation_pr_auc,
+                                 **({"base_validation_pr_auc": result.base_validation_pr_auc}
+                                    if result.base_validation_pr_auc is not None else {}),
                                  "n_trials": float(len(result.trials)),
-                                 "n_pruned": float(sum(t.state == "PRUNED" for t in result.trials))})
+                                 "n_pruned": float(sum(t.state == "PRUNED" for t in result.trials)),
+                                 "chosen_trial": float(result.chosen_trial)})
+            self.client.set_tag(self.run_id, "tuning_decision", result.describe())
         self.client.set_terminated(self.run_id, "FAILED" if error is not None or result is None else "FINISHED")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from fraud_pipelines.training.model import TrainingParams
+from fraud_pipelines.training.model import TrainingParams, train_model
 from fraud_pipelines.training.side_runs import PARENT_TAG, SearchRuns
 from fraud_pipelines.training.tuning import TUNED, TuningBudget, tune
 
@@ -22,15 +24,66 @@ def test_same_seed_same_trials_and_best_parameters(searched, splits):
     assert again == searched
     other = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE,
                  TuningBudget(n_trials=3, seed=4, n_startup_trials=3))
-    assert other.trials[0].params != searched.trials[0].params
+    assert other.trials[1].params != searched.trials[1].params  # trial 0 is the base parameters in both
 
 
-def test_best_trial_is_the_highest_validation_pr_auc_and_its_parameters_apply(searched):
+def test_trial_0_is_the_base_parameters_so_the_search_never_ends_below_them(searched, splits):
+    assert searched.trials[0].params == {name: getattr(BASE, name) for name in TUNED}
+    plain = train_model(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE)
+    assert searched.trials[0].validation_pr_auc == pytest.approx(plain.validation_pr_auc, abs=1e-12)
+    assert searched.base_validation_pr_auc == searched.trials[0].validation_pr_auc
+    assert searched.best_validation_pr_auc >= plain.validation_pr_auc
+    # a budget of one trial is the base itself: tuning then changes nothing
+    alone = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE, TuningBudget(n_trials=1, seed=3))
+    assert alone.base_is_best and alone.apply(BASE) == BASE
+
+
+def test_without_the_base_trial_every_trial_is_sampled(splits):
+    budget = TuningBudget(n_trials=2, seed=3, n_startup_trials=3, start_from_base=False)
+    result = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE, budget)
+    assert result.base_validation_pr_auc is None and not result.base_is_best
+    assert result.trials[0].params != {name: getattr(BASE, name) for name in TUNED}
+
+
+def test_base_parameters_outside_the_space_are_refused_by_name(splits):
+    with pytest.raises(ValueError, match=r"max_depth=12 \(searched within 3\.\.10\)"):
+        tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, replace(BASE, max_depth=12),
+             TuningBudget(n_trials=2))
+
+
+def test_the_chosen_trial_is_the_highest_beyond_the_noise_or_the_base_and_its_parameters_apply(searched):
     assert len(searched.trials) == BUDGET.n_trials and set(searched.best_params) == set(TUNED)
-    finished = [t.validation_pr_auc for t in searched.trials if t.state == "COMPLETE"]
-    assert searched.best_validation_pr_auc == max(finished) > 0.5
+    finished = {t.number: t.validation_pr_auc for t in searched.trials if t.state == "COMPLETE"}
+    highest = max((n for n in finished if n), key=finished.get)
+    assert searched.gain is not None and searched.gain.difference == pytest.approx(finished[highest] - finished[0])
+    assert searched.chosen_trial == (highest if searched.gain.low > 0 else 0)
+    assert searched.best_validation_pr_auc == finished[searched.chosen_trial] > 0.5
+    assert searched.best_params == searched.trials[searched.chosen_trial].params
     applied = searched.apply(BASE)
     assert applied.max_depth == searched.best_params["max_depth"] and applied.seed == BASE.seed
+
+
+def test_a_trial_better_inside_the_noise_does_not_replace_the_base_parameters(splits):
+    # 39 validation frauds: trial 1 scores +0.005 above the base, an interval of about +-0.05
+    base = replace(BASE, max_depth=4)
+    budget = TuningBudget(n_trials=5, seed=3, n_startup_trials=3, prune_warmup_rounds=10)
+    kept = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base, budget)
+    scores = [t.validation_pr_auc for t in kept.trials]
+    assert scores[1] > scores[0] and kept.gain.low < 0 < kept.gain.difference
+    assert kept.base_is_best and kept.apply(base) == base and kept.best_validation_pr_auc == scores[0]
+    assert "inside the noise: the base parameters are kept" in kept.describe()
+    greedy = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base,
+                  replace(budget, beyond_noise=False))
+    assert greedy.chosen_trial == 1 and greedy.gain is None and greedy.apply(base).max_depth != 4
+
+
+def test_a_trial_better_beyond_the_noise_replaces_the_base_parameters(splits):
+    base = replace(BASE, colsample_bytree=0.6)  # often leaves x0 or x1, the interaction, out of a tree
+    budget = TuningBudget(n_trials=5, seed=3, n_startup_trials=3, prune_warmup_rounds=10)
+    tuned = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base, budget)
+    assert tuned.gain.low > 0 and not tuned.base_is_best
+    assert tuned.best_params == tuned.trials[tuned.chosen_trial].params != tuned.trials[0].params
+    assert "beyond the noise: its parameters are used" in tuned.describe()
 
 
 def test_pruning_stops_hopeless_trials_early(splits):
@@ -55,6 +108,10 @@ def test_every_trial_is_a_nested_mlflow_run(splits, mlflow_resource):
     parent = client.get_run(runs.run_id)
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["best_validation_pr_auc"] == pytest.approx(result.best_validation_pr_auc)
+    assert parent.data.metrics["base_validation_pr_auc"] == pytest.approx(result.trials[0].validation_pr_auc)
+    assert parent.data.params["budget_start_from_base"] == "True"
+    assert parent.data.tags["tuning_decision"] == result.describe()
+    assert parent.data.metrics["chosen_trial"] == result.chosen_trial
     assert parent.data.params["best_max_depth"] == str(result.best_params["max_depth"])
 
 
@@ -64,3 +121,5 @@ def test_a_budget_that_is_off_is_refused(splits):
         tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, BASE, TuningBudget())
     with pytest.raises(ValueError, match="n_trials"):
         TuningBudget(n_trials=-1)
+    with pytest.raises(ValueError, match="confidence"):
+        TuningBudget(n_trials=3, confidence=1.0)
