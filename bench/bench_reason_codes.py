@@ -132,12 +132,14 @@ def bench_batch(home: Path, scratch: Path, repeats: int, settings: list[tuple[st
         _batch_pass(scorer, days, "none", scratch)  # warm caches (files, model) once
     runs: dict[tuple[str, str], list[float]] = {s: [] for s in settings}
     peaks: dict[tuple[str, str], list[float]] = {s: [] for s in settings}
+    cpus: dict[tuple[str, str], list[float]] = {s: [] for s in settings}  # a child's own: less moved by load
     loads = []
     for round_ in range(repeats):
         for mode, method in settings:
             if isolate:
                 seconds, charges, alerts, peak, cpu = _isolated_pass(home, f"{mode}/{method}", scratch)
                 peaks[(mode, method)].append(peak)
+                cpus[(mode, method)].append(cpu)
                 extra = f", peak RSS {peak:.2f} GB, CPU {cpu:.0f} s"
             else:
                 seconds, charges, alerts = _batch_pass(_with_method(scorer, method), days, mode, scratch)
@@ -152,7 +154,12 @@ def bench_batch(home: Path, scratch: Path, repeats: int, settings: list[tuple[st
           f"{min(loads):.1f}-{max(loads):.1f}:")
     for (mode, method), seconds in median.items():
         ratio = seconds / base if base else float("nan")
-        peak = f"  peak RSS {max(peaks[(mode, method)]):.2f} GB" if peaks[(mode, method)] else ""
+        peak = ""
+        if peaks[(mode, method)]:
+            cpu = float(np.median(cpus[(mode, method)]))
+            peak = f"  peak RSS {max(peaks[(mode, method)]):.2f} GB, CPU {cpu:.0f} s"
+            if cpus.get(("none", "-")):
+                peak += f" (x{cpu / np.median(cpus[('none', '-')]):.2f})"
         print(f"    reasons={mode:<6} {method:<8} {seconds:7.1f} s  x{ratio:.2f}"
               f"{'' if mode == 'none' else ('  ok <= 1.5x' if ratio <= 1.5 else '  MISSED 1.5x')}{peak}")
     per_row = bench_methods(scorer, days, charges, alerts, base) if base else {}
