@@ -6,16 +6,19 @@ champion's calibrated scores, the Delta write) over every day of a home built by
 graph, with reason codes for no charge, for alerts (exact TreeSHAP, Saabas) and for every charge
 (Saabas; exact with --exact-all), interleaved in --repeats rounds and reported as medians with the
 load average; then each method's cost per charge on its own, how often the two methods give the
-same top reasons, and the cost at 10M charges extrapolated from the per-charge figures (labelled as
-such). The service's numpy tree walk (`serving.flat_trees`, which gives /predict its Saabas
-contributions) against XGBoost's `approx_contribs` on --walk-rows random rows: row by row, and
-vectorized over rows as batch scoring would have to run it. REST: /predict p50/p99 with and without
-`include_reasons=true` on the same requests, at concurrency 1 and 8. Targets (issue 16): batch with
-reasons <= 1.5x without, /predict p99 with reasons <= 1.5x without.
+same top reasons, and (on a small home) the cost at 10M charges extrapolated from the per-charge
+figures (labelled as such). With --isolate each pass runs in its own process, which also gives each
+setting's peak RSS: the way to measure a large home (e.g. 10M charges: `--home DIR --isolate
+--settings none,alerts/saabas,all/saabas --skip-walk --skip-rest`; the home needs a champion).
+The service's numpy tree walk (`serving.flat_trees`, which gives /predict its Saabas contributions)
+against XGBoost's `approx_contribs` on --walk-rows random rows: row by row, and vectorized over rows
+as batch scoring would have to run it. REST: /predict p50/p99 with and without `include_reasons=true`
+on the same requests, at concurrency 1 and 8. Targets (issue 16): batch with reasons <= 1.5x
+without, /predict p99 with reasons <= 1.5x without.
 
 Usage: python bench/bench_reason_codes.py [--home DIR] [--cards 2000] [--per-day 20000] [--days 5]
-       [--repeats 3] [--exact-all] [--requests 1500] [--walk-rows 100000] [--skip-batch] [--skip-walk]
-       [--skip-rest] [--keep]
+       [--repeats 3] [--settings none,alerts/treeshap,alerts/saabas,all/saabas] [--exact-all] [--isolate]
+       [--first-days N] [--requests 1500] [--walk-rows 100000] [--skip-batch] [--skip-walk] [--skip-rest] [--keep]
 """
 
 from __future__ import annotations
@@ -62,56 +65,115 @@ def _batch_pass(scorer, days: list, mode: str, scratch: Path) -> tuple[float, in
         scored = scorer.score(start, end, reasons=mode)
         table.replace_days(scored, [d for d in days if start.date() <= d < end.date()])
         charges, alerts = charges + len(scored), alerts + int(scored["decision"].sum())
-    return time.perf_counter() - began, charges, alerts
+    seconds = time.perf_counter() - began
+    shutil.rmtree(table.uri, ignore_errors=True)  # a 10M-charge pass writes GBs of reasons; keep none
+    return seconds, charges, alerts
 
 
-def bench_batch(home: Path, scratch: Path, repeats: int, exact_all: bool) -> dict[str, float]:
-    """Median seconds to score (and write) every stored day per setting (rows explained x method),
-    the settings interleaved in each of `repeats` rounds so that load elsewhere hits them alike."""
-    from dataclasses import replace
-
+def _load_scorer(home: Path):
+    """The champion's `VersionScorer` on `home` and the stored days of charges."""
     from fraud_pipelines.resources import StorageResource
     from fraud_pipelines.scoring.batch import VersionScorer
 
     storage = StorageResource(root=str(home))
     mlflow = _serving_bench()._mlflow(home)
     champion = mlflow.get_champion()
+    if champion is None:
+        raise SystemExit(f"{home}: no champion registered (materialize registered_model first)")
     scorer = VersionScorer.load(mlflow, storage.feature_store(), champion.version, champion.training_dataset_version)
-    by_method = {m: replace(scorer, explainer=replace(scorer.explainer, method=m)) for m in ("treeshap", "saabas")}
     days = [np.datetime64(d).astype(object) for d in storage.raw_table("transactions").days()]
+    first = int(os.environ.get("BENCH_REASONS_FIRST_DAYS", "0"))
+    return scorer, days[:first] if first else days
+
+
+def _with_method(scorer, method: str):
+    from dataclasses import replace
+
+    return scorer if method == "-" else replace(scorer, explainer=replace(scorer.explainer, method=method))
+
+
+def _child_pass(home: Path, setting: str, scratch: Path) -> None:
+    """One pass of `setting` (MODE/METHOD) in this process, its figures printed as a JSON line."""
+    import json
+
+    mode, _, method = setting.partition("/")
+    scorer, days = _load_scorer(home)
+    seconds, charges, alerts = _batch_pass(_with_method(scorer, method or "-"), days, mode, scratch)
+    print(json.dumps({"seconds": seconds, "charges": charges, "alerts": alerts}))
+
+
+def _isolated_pass(home: Path, setting: str, scratch: Path) -> tuple[float, int, int, float, float]:
+    """`setting`'s pass in a child process: its seconds, charges, alerts, peak RSS (GB) and CPU seconds."""
+    import json
+    import subprocess
+
+    command = [sys.executable, __file__, "--home", str(home), "--child-pass", setting, "--scratch", str(scratch)]
+    with tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(f"pass {setting} failed; rerun it to see why: {' '.join(command)}")
+        out.seek(0)
+        figures = json.loads(out.read().strip().splitlines()[-1])
+    return (figures["seconds"], figures["charges"], figures["alerts"], usage.ru_maxrss / 1024**2,
+            usage.ru_utime + usage.ru_stime)
+
+
+def bench_batch(home: Path, scratch: Path, repeats: int, settings: list[tuple[str, str]],
+                isolate: bool = False) -> dict[str, float]:
+    """Median seconds to score (and write) every stored day per setting (rows explained x method),
+    the settings interleaved in each of `repeats` rounds so that load elsewhere hits them alike.
+    `isolate`: each pass in its own process (cold start excluded from its seconds), with its peak RSS."""
+    scorer, days = _load_scorer(home)
     trees = scorer.explainer.iteration_range[1]
-    print(f"champion v{champion.version}: {trees} trees, {len(scorer.model.feature_names)} features; "
-          f"{len(days)} days")
-    settings = [("none", "-"), ("alerts", "treeshap"), ("alerts", "saabas"), ("all", "saabas")]
-    if exact_all:
-        settings.append(("all", "treeshap"))
-    _batch_pass(scorer, days, "none", scratch)  # warm caches (files, model) once
+    print(f"champion v{scorer.model.version}: {trees} trees, {len(scorer.model.feature_names)} features; "
+          f"{len(days)} days; {'each pass in its own process' if isolate else 'passes in this process'}")
+    if not isolate:
+        _batch_pass(scorer, days, "none", scratch)  # warm caches (files, model) once
     runs: dict[tuple[str, str], list[float]] = {s: [] for s in settings}
+    peaks: dict[tuple[str, str], list[float]] = {s: [] for s in settings}
+    cpus: dict[tuple[str, str], list[float]] = {s: [] for s in settings}  # a child's own: less moved by load
     loads = []
     for round_ in range(repeats):
         for mode, method in settings:
-            seconds, charges, alerts = _batch_pass(by_method.get(method, scorer), days, mode, scratch)
+            if isolate:
+                seconds, charges, alerts, peak, cpu = _isolated_pass(home, f"{mode}/{method}", scratch)
+                peaks[(mode, method)].append(peak)
+                cpus[(mode, method)].append(cpu)
+                extra = f", peak RSS {peak:.2f} GB, CPU {cpu:.0f} s"
+            else:
+                seconds, charges, alerts = _batch_pass(_with_method(scorer, method), days, mode, scratch)
+                extra = ""
             runs[(mode, method)].append(seconds)
             loads.append(os.getloadavg()[0])
             print(f"  round {round_ + 1}: reasons={mode:<6} {method:<8} {seconds:7.1f} s  ({charges:,} charges, "
-                  f"{alerts:,} alerts, load {loads[-1]:.1f})", flush=True)
+                  f"{alerts:,} alerts, load {loads[-1]:.1f}{extra})", flush=True)
     median = {s: float(np.median(v)) for s, v in runs.items()}
-    base = median[("none", "-")]
-    print(f"\n  medians of {repeats} interleaved rounds, load average {min(loads):.1f}-{max(loads):.1f}:")
+    base = median.get(("none", "-"))
+    print(f"\n  medians of {repeats} interleaved rounds of {charges:,} charges, load average "
+          f"{min(loads):.1f}-{max(loads):.1f}:")
     for (mode, method), seconds in median.items():
-        ratio = seconds / base
+        ratio = seconds / base if base else float("nan")
+        peak = ""
+        if peaks[(mode, method)]:
+            cpu = float(np.median(cpus[(mode, method)]))
+            peak = f"  peak RSS {max(peaks[(mode, method)]):.2f} GB, CPU {cpu:.0f} s"
+            if cpus.get(("none", "-")):
+                peak += f" (x{cpu / np.median(cpus[('none', '-')]):.2f})"
         print(f"    reasons={mode:<6} {method:<8} {seconds:7.1f} s  x{ratio:.2f}"
-              f"{'' if mode == 'none' else ('  ok <= 1.5x' if ratio <= 1.5 else '  MISSED 1.5x')}")
-    per_row = bench_methods(scorer, charges, alerts, base)
+              f"{'' if mode == 'none' else ('  ok <= 1.5x' if ratio <= 1.5 else '  MISSED 1.5x')}{peak}")
+    per_row = bench_methods(scorer, days, charges, alerts, base) if base else {}
     return {f"{m}/{k}": v for (m, k), v in median.items()} | per_row
 
 
-def bench_methods(scorer, charges: int, alerts: int, base: float) -> dict[str, float]:
+def bench_methods(scorer, days: list, charges: int, alerts: int, base: float) -> dict[str, float]:
     """Per charge: trees alone, exact TreeSHAP, Saabas; how often the two methods give the same top
-    reasons on alert-like charges (the highest scored); the cost at 10M charges, extrapolated."""
+    reasons on alert-like charges (the highest scored); on a small home the cost at 10M charges,
+    extrapolated."""
+    from fraud_pipelines.features.writes import day_window
     from fraud_pipelines.governance.reasons import as_text, reason_texts, top_reasons
 
-    spine = scorer.transactions.read(columns=["tid", "datetime"]).head(5_000)
+    spine = scorer.transactions.read(*day_window(days[0]), columns=["tid", "datetime"]).head(5_000)
     features = scorer.feature_view.get_batch_data(spine=spine, primary_key=True)
     matrix = features[list(scorer.model.feature_names)].to_numpy(dtype=np.float64, na_value=np.nan)
     from dataclasses import replace
@@ -156,11 +218,15 @@ def bench_methods(scorer, charges: int, alerts: int, base: float) -> dict[str, f
           f"order {ordered:.0%}")
     rate = alerts / charges if charges else 0.0
     per_charge = base / charges
-    print(f"  extrapolated to 10M charges (not measured at that size; alert rate {rate:.2%}): scoring without "
-          f"reasons {per_charge * 1e7 / 60:,.0f} min; reasons for alerts +{cost['saabas'] * rate * 1e7 / 60:,.1f} min "
-          f"(Saabas) or +{cost['treeshap'] * rate * 1e7 / 60:,.0f} min (exact); for every charge "
-          f"+{cost['saabas'] * 1e7 / 60:,.0f} min (Saabas) or +{cost['treeshap'] * 1e7 / 3600:,.1f} h (exact) "
-          f"on {os.cpu_count()} cores")
+    if charges >= 5_000_000:
+        print("  (the home holds millions of charges: its own figures are above, nothing extrapolated)")
+    else:
+        print(f"  extrapolated to 10M charges (not measured at that size; alert rate {rate:.2%}): scoring without "
+              f"reasons {per_charge * 1e7 / 60:,.0f} min; reasons for alerts "
+              f"+{cost['saabas'] * rate * 1e7 / 60:,.1f} min "
+              f"(Saabas) or +{cost['treeshap'] * rate * 1e7 / 60:,.0f} min (exact); for every charge "
+              f"+{cost['saabas'] * 1e7 / 60:,.0f} min (Saabas) or +{cost['treeshap'] * 1e7 / 3600:,.1f} h (exact) "
+              f"on {os.cpu_count()} cores")
     return {"margin_us": cost["margin"] * 1e6, "saabas_us": cost["saabas"] * 1e6,
             "treeshap_us": cost["treeshap"] * 1e6, "json_dicts_us": cost["json_dicts"] * 1e6,
             "json_texts_us": cost["json_texts"] * 1e6, "same_first": float(firsts), "same_three": float(same_set)}
@@ -258,6 +324,13 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--requests", type=int, default=1_500)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the batch settings")
+    parser.add_argument("--settings", default="none,alerts/treeshap,alerts/saabas,all/saabas",
+                        help="batch settings MODE/METHOD (MODE none, alerts or all; METHOD saabas or treeshap)")
+    parser.add_argument("--isolate", action="store_true",
+                        help="each batch pass in its own process, with its peak RSS (for a large --home)")
+    parser.add_argument("--first-days", type=int, default=0, help="score only the first N stored days (0: all)")
+    parser.add_argument("--child-pass", help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", help=argparse.SUPPRESS)
     parser.add_argument("--exact-all", action="store_true",
                         help="also time exact TreeSHAP for every charge (minutes a thousand charges)")
     parser.add_argument("--walk-rows", type=int, default=100_000, help="rows of the tree walk against XGBoost")
@@ -266,6 +339,19 @@ def main() -> int:
     parser.add_argument("--skip-rest", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     args = parser.parse_args()
+    if args.first_days:
+        os.environ["BENCH_REASONS_FIRST_DAYS"] = str(args.first_days)  # the child passes read it too
+    if args.child_pass:
+        os.environ["FRAUD_HOME"] = args.home
+        _child_pass(Path(args.home), args.child_pass, Path(args.scratch))
+        return 0
+    settings = [(mode, method or "-") for mode, _, method in (s.partition("/") for s in args.settings.split(","))]
+    if args.exact_all:
+        settings.append(("all", "treeshap"))
+    bad = [f"{m}/{k}" for m, k in settings if m not in ("none", "alerts", "all") or
+           k not in ("-", "saabas", "treeshap") or (m == "none") != (k == "-")]
+    if bad:
+        parser.error(f"--settings: {bad} are not MODE/METHOD (none; alerts or all / saabas or treeshap)")
     scratch = Path(tempfile.mkdtemp(prefix="bench_reasons_"))
     home = Path(args.home) if args.home else scratch / "fraud_home"
     os.environ["FRAUD_HOME"] = str(home)  # the card token key is kept in the home the service reads
@@ -274,7 +360,7 @@ def main() -> int:
             _serving_bench().build_home(home, args.cards, args.per_day, args.days)
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
         if not args.skip_batch:
-            bench_batch(home, scratch, args.repeats, args.exact_all)
+            bench_batch(home, scratch, args.repeats, settings, args.isolate)
         if not args.skip_walk:
             bench_walk(home, args.walk_rows)
         if not args.skip_rest:

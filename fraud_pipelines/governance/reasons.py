@@ -118,10 +118,11 @@ def reason_texts(contributions: np.ndarray, matrix: np.ndarray, feature_names: S
                  readable: Mapping[str, Sequence[Any]] | None = None, k: int = TOP_K) -> list[str]:
     """Per row, exactly `as_text(top_reasons(...))`, built from vectorized picks and per-feature JSON
     pieces: batch scoring may explain every charge of a day, and a dict and `json.dumps` per row cost
-    more than Saabas' contributions themselves."""
+    more than Saabas' contributions themselves. A readable category is written once per distinct
+    name; numbers one by one (Python's float repr, what `json.dumps` writes, is most of the cost)."""
     names = list(feature_names)
     per_feature = np.asarray(contributions)[:, : len(names)]
-    order = np.argsort(-per_feature, axis=1, kind="stable")[:, :k]
+    order = np.argsort(-per_feature, axis=1, kind="stable")[:, :k]  # ~10 features: a full sort is cheap
     rows = np.arange(len(order))[:, None]
     contribs = per_feature[rows, order].astype(np.float64)  # float32 -> float64 is exact, as float() is
     values = np.asarray(matrix, dtype=np.float64)[rows, order]
@@ -129,14 +130,24 @@ def reason_texts(contributions: np.ndarray, matrix: np.ndarray, feature_names: S
         raise ValueError("reason contributions and values must be finite to be written as JSON")
     width = order.shape[1]
     heads = [f'{{"feature":{json.dumps(name)},"value":' for name in names]
-    readable = readable or {}
-    shown = {j: readable[name] for j, name in enumerate(names) if name in readable}
     picked = order.ravel().tolist()
-    contribution_text = list(map(repr, contribs.ravel().tolist()))  # json.dumps writes a float as its repr
     value_text = ["null" if t == "nan" else t for t in map(repr, values.ravel().tolist())]
-    pieces = [f'{heads[j]}{_json(shown[j][i // width]) if j in shown else value_text[i]},'
-              f'"contribution":{contribution_text[i]}}}' for i, j in enumerate(picked)]
+    for j, name in enumerate(names):  # a transformed feature (a category) shows its readable value
+        if name in (readable or {}):
+            at = np.flatnonzero(order.ravel() == j)
+            shown = readable[name]
+            for i, text in zip(at.tolist(), _readable_texts([shown[r] for r in (at // width).tolist()])):
+                value_text[i] = text
+    contribution_text = map(repr, contribs.ravel().tolist())  # json.dumps writes a float as its repr
+    pieces = [f'{heads[j]}{v},"contribution":{c}}}' for j, v, c in zip(picked, value_text, contribution_text)]
     return [f"[{','.join(pieces[i:i + width])}]" for i in range(0, len(pieces), width)]
+
+
+def _readable_texts(shown: list[Any]) -> list[str]:
+    """`_json` of each readable value, once per distinct text (categories repeat; numbers are written each)."""
+    memo: dict[str, str] = {}
+    return [(memo.get(value) or memo.setdefault(value, _json(value))) if isinstance(value, str) else _json(value)
+            for value in shown]
 
 
 def readable_values(transformed: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:

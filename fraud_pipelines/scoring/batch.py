@@ -64,9 +64,10 @@ class VersionScorer:
             raise ValueError(f"reasons must be 'all', 'alerts' or 'none', got {reasons!r}")
         rows = np.flatnonzero(scored["decision"].to_numpy() == 1) if reasons == "alerts" else np.arange(len(scored))
         if reasons != "none" and len(rows):
-            chosen = select_features(features, self.model.feature_names).iloc[rows]
-            matrix = chosen.to_numpy(dtype=np.float64, na_value=np.nan)
-            readable = {name: spine[name].iloc[rows].tolist() for name in self.transformed}
+            every = len(rows) == len(scored)  # no row selection to copy
+            chosen = select_features(features, self.model.feature_names)
+            matrix = (chosen if every else chosen.iloc[rows]).to_numpy(dtype=np.float64, na_value=np.nan)
+            readable = {name: (spine[name] if every else spine[name].iloc[rows]).tolist() for name in self.transformed}
             texts = reason_texts(self.explainer.contributions(matrix), matrix, self.explainer.feature_names,
                                  readable=readable)
             column = np.full(len(scored), None, dtype=object)

@@ -131,3 +131,34 @@ def test_batch_reason_texts_are_the_reasons_the_service_returns(trained, splits,
     expected = [as_text(r) for r in top_reasons(contributions, matrix, explainer.feature_names, readable=readable)]
     assert texts == expected
     assert any('"value":null' in t for t in texts) and any('"feature":"category"' in t for t in texts)
+
+
+def test_batch_reason_texts_equal_the_per_row_path_on_random_rows_with_ties():
+    """`reason_texts` (batch) against a dict and `json.dumps` per row (`top_reasons` + `as_text`) on
+    random rows made to tie: equal contributions, +0.0 and -0.0, missing and extreme values, repeated
+    and numeric readable values; byte for byte, ties in feature order."""
+    rng = np.random.default_rng(16)
+    rows, names = 3_000, [f"f{i}" for i in range(7)] + ["category"]
+    contributions = rng.normal(size=(rows, len(names) + 1)).astype(np.float32)
+    contributions[rng.random(contributions.shape) < 0.3] = 0.0
+    contributions[::5, :4] = np.float32(0.25)  # four-way ties at the top
+    contributions[::5, 4:] = np.float32(0.0)
+    contributions[1::5, :] = np.float32(-0.0)  # all zero: the first three features by order
+    contributions[2::5, 2] = np.float32(1e-30)
+    matrix = rng.normal(0.0, 1e3, size=(rows, len(names)))
+    matrix[rng.random(matrix.shape) < 0.2] = np.nan
+    matrix[::3, 1] = -0.0
+    matrix[::4, 2] = rng.choice([1e16, 1e-5, 123456789.125, 5e-324, -1e300], size=len(matrix[::4]))
+    matrix[:, 3] = rng.integers(0, 20, size=rows)  # few distinct values
+    shown = rng.choice(np.array(["Grocery", None, 'a "quoted" name', "Café", 3.0, -0.0, np.nan], dtype=object),
+                       size=rows).tolist()
+    readable = {"category": shown, "f5": [float(v) for v in rng.integers(0, 3, size=rows)]}
+    for k in (1, 3, len(names)):
+        texts = reason_texts(contributions, matrix, names, readable=readable, k=k)
+        expected = [as_text(r) for r in top_reasons(contributions, matrix, names, readable=readable, k=k)]
+        assert texts == expected
+    texts = reason_texts(contributions, matrix, names, readable=readable)
+    assert texts[1].startswith('[{"feature":"f0"') and '"contribution":-0.0' in texts[1]
+    assert [r["feature"] for r in json.loads(texts[0])] == ["f0", "f1", "f2"]
+    assert any('"value":-0.0' in t for t in texts) and any('"value":"Caf\\u00e9"' in t for t in texts)
+    assert any('"value":null' in t for t in texts) and any('"value":1e+16' in t for t in texts)
