@@ -18,8 +18,9 @@ from .errors import (
 from .feature_group import FeatureGroup
 from .feature_store import FeatureStore
 from .feature_view import FeatureView
-from .online_store import OnlineStore, OnlineTableSpec, SQLiteOnlineStore
+from .online_store import OnlineStore, OnlineTableSpec
 from .query import Condition, FeatureRef, Query
+from .sqlite_online_store import SQLiteOnlineStore
 from .statistics import StatisticsConfig
 from .training_dataset import TrainingDatasetVersion
 from .transformations import (

@@ -10,7 +10,8 @@ import duckdb
 from .catalog import Catalog, is_local_uri
 from .errors import FeatureStoreError
 from .offline_store import DeltaTableStore, connect
-from .online_store import OnlineStore, SQLiteOnlineStore
+from .online_store import OnlineStore
+from .sqlite_online_store import SQLiteOnlineStore
 
 
 @dataclass(kw_only=True)

@@ -13,7 +13,8 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from fraud_pipelines.feature_store.history import count_rows, delete_for_good
-from fraud_pipelines.feature_store.online_store import OnlineTableSpec, SQLiteOnlineStore
+from fraud_pipelines.feature_store.online_store import OnlineTableSpec
+from fraud_pipelines.feature_store.sqlite_online_store import SQLiteOnlineStore
 from fraud_pipelines.privacy.scan import scan
 
 SECRET = 4_444_037_300_542_691
