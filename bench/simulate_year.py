@@ -4,6 +4,8 @@ with `maintenance_job` every night. Prints, per month, the daily run's time (wal
 current version and on disk), Delta log files, the time of training data for the last 90 days (median
 of three reads) and of the as-of read that gives each card's last charge; then the issue's targets,
 measured here, and each step's time early and late in the run (from the Dagster event log), most grown first.
+Each day runs in a fresh process (as Dagster's run launcher starts each run), forked from a server that has
+imported the libraries once: what one long process would accumulate over a year is not measured as history.
 
     .venv/bin/python bench/simulate_year.py                      # 365 days, 1,000 cards, 3,000 charges/day
     .venv/bin/python bench/simulate_year.py --days 60 --cards 300 --per-day 800
@@ -14,13 +16,19 @@ Everything is written under --home (default: a new temporary folder).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import resource
 import statistics
+import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timedelta, timezone
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+
+QUIET = "WARNING"
 
 
 def parse() -> argparse.Namespace:
@@ -37,12 +45,6 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--training-days", type=int, default=90, help="span of the measured training data")
     parser.add_argument("--home", default="", help="FRAUD_HOME for the run (default: a new temporary folder)")
     return parser.parse_args()
-
-
-def rss_mb() -> float:
-    """This process's resident memory: the simulation runs every day in one process, so what it keeps
-    from day to day shows here (and in the CPU time of a garbage collection)."""
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def step_seconds(instance, run_id: str) -> dict[str, float]:
@@ -83,132 +85,200 @@ def print_steps(steps: dict[int, dict[str, float]], early: int, late: int) -> No
         print(f"  {key:<40} {median(early, key):>7.3f} -> {median(late, key):>7.3f}  ({grown:+.3f})")
 
 
-def main() -> int:
-    args = parse()
-    home = Path(args.home or tempfile.mkdtemp(prefix="fraud_year_")).resolve()
+#: Imported once by the fork server, so that each day's fresh process starts with them loaded and its
+#: run time is the run's own work, as in a run worker that has loaded its code location.
+PRELOAD = ["dagster", "deltalake", "duckdb", "pyarrow", "pandas", "sklearn", "xgboost", "mlflow",
+           "great_expectations", "simulation", "fraud_pipelines.definitions"]
+
+
+def environment(home: Path) -> None:
+    """The variables every process of the simulation reads (set before the fork server starts)."""
     os.environ["FRAUD_HOME"] = str(home)
     os.environ.pop("DAGSTER_HOME", None)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("TQDM_DISABLE", "1")
     warnings.filterwarnings("ignore")
+
+
+def setup(args: argparse.Namespace):
+    """The definitions (the schedule's path with a small raw source), the instance and the storage."""
     import dagster as dg
-    from simulation import backfill, definitions, launch, tick
+    from simulation import definitions
 
     from fraud_pipelines.automation.policy import RetrainPolicy
-    from fraud_pipelines.maintenance.delta_tables import delta_tables, stored_files
     from fraud_pipelines.resources import RawSourceResource
-    from fraud_pipelines.settings import ensure_dagster_home, start_date
+    from fraud_pipelines.settings import ensure_dagster_home
 
+    warnings.filterwarnings("ignore")
     ensure_dagster_home()
-    first = start_date()
-    bootstrap_last = first + timedelta(days=args.history - 1)
     source = RawSourceResource(n_cards=args.cards, transactions_per_day=args.per_day, fraud_rate=args.fraud_rate,
                                seed=42)
     policy = RetrainPolicy(training_window_days=args.history)
     defs = definitions(source, retrain_policy=policy)
-    instance = dg.DagsterInstance.get()
-    storage = defs.resources["storage"]
-    quiet = "WARNING"
+    return defs, dg.DagsterInstance.get(), defs.resources["storage"], policy
 
-    print(f"FRAUD_HOME={home}")
-    print(f"{args.cards} cards, ~{args.per_day} charges/day; maintenance every {args.maintenance_every} day(s)")
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bootstrap(args: argparse.Namespace) -> dict:
+    """Backfill the first `history` days and train the first champion (one run, in its own process)."""
+    from simulation import backfill
+
+    from fraud_pipelines.settings import start_date
+
+    defs, instance, _, policy = setup(args)
+    first = start_date()
+    last = first + timedelta(days=args.history - 1)
     began = time.perf_counter()
-    result = backfill(defs, instance, "fraud_pipeline_job", first, bootstrap_last,
-                      policy.training_run_config(bootstrap_last), log_level=quiet)
+    result = backfill(defs, instance, "fraud_pipeline_job", first, last, policy.training_run_config(last),
+                      log_level=QUIET)
     if not result.success:
         raise SystemExit(f"bootstrap run {result.run_id} failed")
-    print(f"bootstrap {first}..{bootstrap_last}: {time.perf_counter() - began:.0f}s, champion "
-          f"v{defs.resources['mlflow'].champion_version()}\n")
+    return {"first": first, "last": last, "seconds": time.perf_counter() - began,
+            "champion": defs.resources["mlflow"].champion_version()}
 
-    def measure_reads(day) -> tuple[float, float, float]:
-        """Seconds of training data over the last `training_days` days (median of three reads), of each
-        card's last charge read as-of over all history, and of the same read from the state the daily run
-        carries."""
-        from fraud_pipelines.features import day_lineage, groups, last_charges
-        from fraud_pipelines.training import fraud_view
 
-        fs = storage.feature_store()
-        end = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
-        view = fraud_view.get_or_create(fs)
-        spans = []
-        for _ in range(3):  # one read is noisy on a shared machine: the median of three
-            started = time.perf_counter()
-            view.training_data(end - timedelta(days=args.training_days), end, description="simulate_year measurement")
-            spans.append(time.perf_counter() - started)
-        training = statistics.median(spans)
+def measure_reads(args: argparse.Namespace, storage, day: date) -> tuple[float, float, float]:
+    """Seconds of training data over the last `training_days` days (median of three reads), of each
+    card's last charge read as-of over all history, and of the same read from the state the daily run
+    carries."""
+    from fraud_pipelines.features import day_lineage, groups, last_charges
+    from fraud_pipelines.training import fraud_view
+
+    fs = storage.feature_store()
+    end = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
+    view = fraud_view.get_or_create(fs)
+    spans = []
+    for _ in range(3):  # one read is noisy on a shared machine: the median of three
         started = time.perf_counter()
-        groups.TRANSACTIONS.get_or_create(fs).as_of(end - timedelta(microseconds=1), by=["cc_num"],
-                                                    columns=["cc_num", "datetime", "latitude", "longitude"])
-        as_of = time.perf_counter() - started
+        view.training_data(end - timedelta(days=args.training_days), end, description="simulate_year measurement")
+        spans.append(time.perf_counter() - started)
+    training = statistics.median(spans)
+    started = time.perf_counter()
+    groups.TRANSACTIONS.get_or_create(fs).as_of(end - timedelta(microseconds=1), by=["cc_num"],
+                                                columns=["cc_num", "datetime", "latitude", "longitude"])
+    as_of = time.perf_counter() - started
+    started = time.perf_counter()
+    stamp = day_lineage.lineage_of(storage).builds(day_lineage.TRANSACTIONS)[day].stamp
+    if last_charges.last_charges_of(storage).read(day, str(stamp)) is None:
+        raise SystemExit(f"no carried state stored for {day}")
+    return training, as_of, time.perf_counter() - started
+
+
+def table_figures(storage) -> dict[str, tuple[int, int, int]]:
+    """Per table: files in the current version, data files on disk, Delta log files."""
+    from deltalake import DeltaTable
+
+    from fraud_pipelines.maintenance.delta_tables import delta_tables, stored_files
+
+    out = {}
+    location = storage.location.rstrip("/")
+    for uri in delta_tables(location):
+        current = len(DeltaTable(uri).file_uris())
+        on_disk, _ = stored_files(uri)
+        logs = len(list(Path(uri, "_delta_log").iterdir()))
+        out[uri[len(location) + 1:]] = (current, on_disk, logs)
+    return out
+
+
+def one_day(args: argparse.Namespace, day: date, maintain: bool, measure: bool) -> dict:
+    """In a fresh process, as Dagster's run launcher starts each run: the schedule's tick for `day`,
+    the daily runs it asks for, the night's maintenance, and (on `measure` days) the reads and files."""
+    from simulation import launch, tick
+
+    defs, instance, storage, _ = setup(args)
+    # A run worker loads its code location before the run starts (Dagster's run time starts after it).
+    defs.get_repository_def()
+    for name in ("daily_job", "maintenance_job"):
+        defs.resolve_job_def(name)
+    out: dict = {"setup_rss_mb": peak_rss_mb()}
+    started, cpu_started = time.perf_counter(), time.process_time()
+    requests = tick(defs, instance, day).run_requests
+    ticked = time.perf_counter()
+    runs = []
+    for request in requests:
+        result = launch(defs, instance, request, "daily_job", log_level=QUIET)
+        if not result.success:
+            raise SystemExit(f"the daily run of {day} failed")
+        runs.append(result.run_id)
+    out["seconds"] = time.perf_counter() - started
+    out["cpu"] = time.process_time() - cpu_started
+    steps = {"(schedule tick)": ticked - started}
+    for run_id in runs:
+        for key, seconds in step_seconds(instance, run_id).items():
+            steps[key] = steps.get(key, 0.0) + seconds
+    steps["(in-process launch other)"] = out["seconds"] - sum(steps.values())
+    out["steps"] = steps
+    if maintain:
+        job = defs.resolve_job_def("maintenance_job")
+        config = {"ops": {"delta_maintenance": {"config": {"retention_hours": args.retention_hours}}},
+                  "loggers": {"console": {"config": {"log_level": QUIET}}}}
         started = time.perf_counter()
-        stamp = day_lineage.lineage_of(storage).builds(day_lineage.TRANSACTIONS)[day].stamp
-        if last_charges.last_charges_of(storage).read(day, str(stamp)) is None:
-            raise SystemExit(f"no carried state stored for {day}")
-        return training, as_of, time.perf_counter() - started
+        if not job.execute_in_process(instance=instance, run_config=config, raise_on_error=False).success:
+            raise SystemExit(f"maintenance after {day} failed")
+        out["maintenance"] = time.perf_counter() - started
+    if measure:
+        out["reads"] = measure_reads(args, storage, day)
+        out["figures"] = table_figures(storage)
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
 
-    def table_figures() -> dict[str, tuple[int, int, int]]:
-        """Per table: files in the current version, data files on disk, Delta log files."""
-        from deltalake import DeltaTable
 
-        out = {}
-        location = storage.location.rstrip("/")
-        for uri in delta_tables(location):
-            current = len(DeltaTable(uri).file_uris())
-            on_disk, _ = stored_files(uri)
-            logs = len(list(Path(uri, "_delta_log").iterdir()))
-            out[uri[len(location) + 1:]] = (current, on_disk, logs)
-        return out
+def in_fresh_process(pool_context, function, *arguments):
+    """`function(*arguments)` in a new process forked from the preloaded server, which exits after it."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=pool_context, max_tasks_per_child=1) as pool:
+        return pool.submit(function, *arguments).result()
+
+
+def main() -> int:
+    args = parse()
+    home = Path(args.home or tempfile.mkdtemp(prefix="fraud_year_")).resolve()
+    environment(home)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # `simulation`, for the fork server's preload
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+
+    print(f"FRAUD_HOME={home}")
+    print(f"{args.cards} cards, ~{args.per_day} charges/day; maintenance every {args.maintenance_every} day(s); "
+          "each day in a fresh process")
+    began = time.perf_counter()
+    boot = in_fresh_process(context, bootstrap, args)
+    print(f"bootstrap {boot['first']}..{boot['last']}: {boot['seconds']:.0f}s, champion v{boot['champion']}\n")
 
     header = (f"{'day':>4} {'date':>10} {'daily s (mean)':>14} {'7-day median':>12} {'CPU s':>6} {'training s':>10} "
-              f"{'as-of s':>8} {'state s':>8} load {'RSS MB':>6}  files current/on disk/log files per table")
+              f"{'as-of s':>8} {'state s':>8} load {'peak MB':>7}  files current/on disk/log files per table")
     print(header)
     times: dict[int, float] = {}
-    cpu: dict[int, float] = {}  # the process's CPU seconds (all its threads): less sensitive to other load
+    cpu: dict[int, float] = {}  # the day's process's CPU seconds (all its threads): less sensitive to other load
     steps: dict[int, dict[str, float]] = {}
     maintenance: dict[int, float] = {}
+    peaks: dict[int, float] = {}
     loads: list[float] = []
     month: list[float] = []
-    reads: dict[int, tuple[float, float]] = {}
-    day = bootstrap_last
+    reads: dict[int, tuple[float, float, float]] = {}
+    figures: dict[str, tuple[int, int, int]] = {}
     for n in range(1, args.days + 1):
-        day = bootstrap_last + timedelta(days=n)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        requests = tick(defs, instance, day).run_requests
-        ticked = time.perf_counter()
-        runs = []
-        for request in requests:
-            result = launch(defs, instance, request, "daily_job", log_level=quiet)
-            if not result.success:
-                raise SystemExit(f"the daily run of {day} failed")
-            runs.append(result.run_id)
-        times[n] = time.perf_counter() - started
-        cpu[n] = time.process_time() - cpu_started
-        steps[n] = {"(schedule tick)": ticked - started}
-        for run_id in runs:
-            for key, seconds in step_seconds(instance, run_id).items():
-                steps[n][key] = steps[n].get(key, 0.0) + seconds
-        steps[n]["(in-process launch other)"] = times[n] - sum(steps[n].values())
+        day = boot["last"] + timedelta(days=n)
+        maintain = bool(args.maintenance_every) and n % args.maintenance_every == 0
+        measure = n in (30, args.training_days) or n % 30 == 0 or n == args.days
+        record = in_fresh_process(context, one_day, args, day, maintain, measure)
+        times[n], cpu[n], steps[n], peaks[n] = record["seconds"], record["cpu"], record["steps"], record["peak_rss_mb"]
+        if "maintenance" in record:
+            maintenance[n] = record["maintenance"]
         month.append(times[n])
-        if args.maintenance_every and n % args.maintenance_every == 0:
-            job = defs.resolve_job_def("maintenance_job")
-            config = {"ops": {"delta_maintenance": {"config": {"retention_hours": args.retention_hours}}},
-                      "loggers": {"console": {"config": {"log_level": quiet}}}}
-            started = time.perf_counter()
-            if not job.execute_in_process(instance=instance, run_config=config, raise_on_error=False).success:
-                raise SystemExit(f"maintenance after {day} failed")
-            maintenance[n] = time.perf_counter() - started
-        if n in (30, args.training_days) or n % 30 == 0 or n == args.days:
+        if measure:
             loads.append(os.getloadavg()[0])
-            reads[n] = measure_reads(day)
-            figures = table_figures()
+            reads[n], figures = record["reads"], record["figures"]
             shown = "; ".join(f"{name} {c}/{d}/{log}" for name, (c, d, log) in sorted(figures.items())
                               if name.startswith(("raw/transactions", "feature_store/offline", "scores")))
             median = statistics.median(times[d] for d in range(max(1, n - 6), n + 1))
             cpu_median = statistics.median(cpu[d] for d in range(max(1, n - 6), n + 1))
             print(f"{n:>4} {day} {statistics.mean(month):>14.2f} {median:>12.2f} {cpu_median:>6.2f} "
                   f"{reads[n][0]:>10.2f} {reads[n][1]:>8.3f} {reads[n][2]:>8.3f} {os.getloadavg()[0]:>4.1f} "
-                  f"{rss_mb():>6.0f}  {shown}",
-                  flush=True)
+                  f"{max(peaks[d] for d in range(max(1, n - 29), n + 1)):>7.0f}  {shown}", flush=True)
             month = []
 
     def around(n: int) -> float:
@@ -223,6 +293,8 @@ def main() -> int:
         print(f"maintenance_job: {statistics.median(maintenance[d] for d in maintenance if d <= 30):.2f}s "
               f"(median of days <= 30), {statistics.median(maintenance[d] for d in maintenance if d > last - 7):.2f}s "
               f"(median of the last 7)")
+    print(f"peak memory of a day's process: {max(peaks[d] for d in peaks if d <= 30):.0f} MB (days <= 30), "
+          f"{max(peaks[d] for d in peaks if d > last - 30):.0f} MB (the last 30 days)")
     if last >= 30:
         ratio = around(last) / around(30)
         print(f"daily run, day {last} / day 30 (7-day medians): {around(last):.2f}s / {around(30):.2f}s = "
@@ -234,7 +306,6 @@ def main() -> int:
         ratio = reads[last][0] / reads[args.training_days][0]
         print(f"training data for {args.training_days} days, day {last} / day {args.training_days}: "
               f"{reads[last][0]:.2f}s / {reads[args.training_days][0]:.2f}s = {ratio:.2f} (target <= 1.2)")
-    figures = table_figures()
     partitions = args.history + last
     worst = max(figures.items(), key=lambda item: item[1][1])
     print(f"most data files on disk: {worst[0]} {worst[1][1]} for {partitions} daily partitions "
