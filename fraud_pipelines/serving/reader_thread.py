@@ -3,10 +3,11 @@ loop: the loop hands a call over through a queue and awaits a future that the th
 `loop.call_soon_threadsafe`, one wake-up each way and nothing else.
 
 Why not `loop.run_in_executor` on a ThreadPoolExecutor: its hand-off goes through a concurrent
-future, its condition variable, the pool's semaphores and asyncio's future chaining. Measured on this
-machine (uvloop, the loop idle between calls as at one client, a 300-byte SQLite read): 190-197 us of
-CPU and ~230 us of wall time per call with the pool, 130-143 us and ~90 us with this thread, 92-100 us
-with the read made on the loop itself (`bench`-style figures in the README's serving section).
+future, its condition variable, the pool's semaphores and asyncio's future chaining. Measured here
+(uvloop, the loop asleep between calls as at one client, a 300-byte SQLite read, load ~4): 189-197 us
+of process CPU per call with the pool, 130-143 us with this thread, 92-100 us with the read made on
+the loop itself (not allowed: it would block the loop). The hand-off that remains (two thread
+wake-ups) is still the largest single cost of a request alone; see the README's serving section.
 
 The calls run one after another, in order: the micro-batcher already sends one batch at a time.
 """
