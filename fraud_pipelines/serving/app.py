@@ -148,7 +148,7 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
     service = ServingService(settings, storage or Storage(), mlflow or ModelRegistry())
 
     executor = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="card-state")
-    reader = ReaderThread()  # /predict's card-state reads (SQLite): one cheap hand-off each way
+    reader = ReaderThread()  # /predict's card-state reads (SQLite): one hand-off each way, cheaper than the pool's
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
