@@ -178,10 +178,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time (user + system) of each thread of a process so far, by thread id (Linux)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def hammer(port: int, bodies: list[bytes], concurrency: int, path: str = "/predict",
-           server_pid: int | None = None) -> tuple[dict[str, float], float]:
+           server_pid: int | None = None, store_pid: int | None = None) -> tuple[dict[str, float], float]:
     """Latencies of POST `path` for all `bodies`, split over `concurrency` keep-alive clients; with
-    `server_pid`, the summary also holds the server's CPU time per request ("cpu_us")."""
+    `server_pid`, the summary also holds the server's CPU time per request ("cpu_us"), split into its
+    event loop's thread ("loop_us") and its other threads ("threads_us"); with `store_pid`, the online
+    store server's CPU time per request ("store_us")."""
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors: list[str] = []
 
@@ -200,6 +214,8 @@ def hammer(port: int, bodies: list[bytes], concurrency: int, path: str = "/predi
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    threads_before = thread_cpu_seconds(server_pid) if server_pid else {}
+    store_before = cpu_seconds(store_pid) if store_pid else 0.0
     began = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -211,6 +227,11 @@ def hammer(port: int, bodies: list[bytes], concurrency: int, path: str = "/predi
     summary = percentiles([x for part in latencies for x in part])
     if server_pid:
         summary["cpu_us"] = (cpu_seconds(server_pid) - cpu_before) / len(bodies) * 1e6
+        used = {tid: seconds - threads_before.get(tid, 0.0) for tid, seconds in thread_cpu_seconds(server_pid).items()}
+        summary["loop_us"] = used.get(server_pid, 0.0) / len(bodies) * 1e6  # uvicorn's loop runs on the main thread
+        summary["threads_us"] = sum(v for tid, v in used.items() if tid != server_pid) / len(bodies) * 1e6
+    if store_pid:
+        summary["store_us"] = (cpu_seconds(store_pid) - store_before) / len(bodies) * 1e6
     return summary, len(bodies) / elapsed
 
 
@@ -233,7 +254,7 @@ def floor_server(port: int) -> int:
 
 
 def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str, logs: Path,
-               floor: subprocess.Popen, floor_port: int, rows: list[dict]) -> None:
+               floor: subprocess.Popen, floor_port: int, rows: list[dict], store_pid: int | None = None) -> None:
     """Start the service on `home`, warm both servers up, then for c = 1, 8, 32 measure the floor,
     /predict and /predict?include_reasons=true on the same bodies, one after the other; then print how
     many requests the service's micro-batches held on average (from its log)."""
@@ -248,10 +269,11 @@ def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str,
         for concurrency in (1, 8, 32):
             load = os.getloadavg()[0]
             bare, floor_rate = hammer(floor_port, rest, concurrency, "/floor", floor.pid)
-            predict, predict_rate = hammer(port, rest, concurrency, server_pid=server.pid)
+            predict, predict_rate = hammer(port, rest, concurrency, server_pid=server.pid, store_pid=store_pid)
             row = {"store": label, "c": concurrency, "floor": bare, "floor_rate": floor_rate, "predict": predict,
                    "predict_rate": predict_rate, "load": load}
-            row["reasons"], row["reasons_rate"] = hammer(port, rest, concurrency, REASONS, server_pid=server.pid)
+            row["reasons"], row["reasons_rate"] = hammer(port, rest, concurrency, REASONS, server_pid=server.pid,
+                                                         store_pid=store_pid)
             rows.append(row)
             print(f"  {label:<6} c={concurrency:<3} (load {load:.1f})\n"
                   f"    {'floor':<16} {_line(bare, floor_rate)}\n    {'/predict':<16} {_line(predict, predict_rate)}\n"
@@ -269,8 +291,13 @@ REASONS = "/predict?include_reasons=true"
 
 
 def _line(figures: dict[str, float], rate: float) -> str:
-    return (f"p50 {figures['p50']:6.2f} ms  p99 {figures['p99']:6.2f} ms  {rate:7,.0f}/s  "
+    line = (f"p50 {figures['p50']:6.2f} ms  p99 {figures['p99']:6.2f} ms  {rate:7,.0f}/s  "
             f"server CPU {figures['cpu_us']:4.0f} us/request")
+    if "loop_us" in figures and figures["threads_us"] >= 1:
+        line += f" (loop {figures['loop_us']:.0f}, other threads {figures['threads_us']:.0f})"
+    if "store_us" in figures:
+        line += f" + redis-server {figures['store_us']:.0f}"
+    return line
 
 
 def summary(rows: list[dict]) -> None:
@@ -291,6 +318,24 @@ def summary(rows: list[dict]) -> None:
             line += (f"      {r['reasons']['p99']:7.2f}    x{slower:4.2f}  {verdict:<6}"
                      f"  (CPU {r['reasons']['cpu_us']:.0f} us)")
         print(line)
+    for r in rows:
+        if r["c"] == 1:
+            print(budget(r))
+
+
+def budget(row: dict) -> str:
+    """At c=1 one client waits for each answer: a request's period (1 / throughput) is the client's own time
+    plus the server's. Half the floor's throughput means a period of at most twice the floor's; what the
+    floor's period holds beyond its server CPU (the client, the wake-ups) is spent by /predict too, so
+    /predict's server side (its CPU and its own waits) must fit in the rest."""
+    floor_us, predict_us = 1e6 / row["floor_rate"], 1e6 / row["predict_rate"]
+    outside = floor_us - row["floor"]["cpu_us"]  # the client and the wake-ups, per request
+    allowed = 2 * floor_us - outside
+    spent = predict_us - outside
+    return (f"{row['store']} c=1: a request every {floor_us:.0f} us at the floor ({row['floor']['cpu_us']:.0f} us "
+            f"server CPU, {outside:.0f} us client and wake-ups), every {predict_us:.0f} us on /predict; 50 % needs "
+            f"<= {2 * floor_us:.0f} us, i.e. /predict's server side <= {allowed:.0f} us against {spent:.0f} us now "
+            f"({row['predict']['cpu_us']:.0f} us of it CPU): {max(spent - allowed, 0):.0f} us to cut")
 
 
 def bench_in_process(home: Path, bodies: list[bytes], storage, label: str) -> None:
@@ -399,7 +444,8 @@ def bench_redis(home: Path, args, scratch: Path, floor: subprocess.Popen, floor_
         load_card_state(home, storage)
         bench_in_process(home, requests_for(home, 2_200, 3, pans), storage, "redis")
         bench_http(home, requests_for(home, args.requests + 300, 4, pans),
-                   {"FRAUD_ONLINE_STORE": "redis", "FRAUD_REDIS_URL": url}, "redis", scratch, floor, floor_port, rows)
+                   {"FRAUD_ONLINE_STORE": "redis", "FRAUD_REDIS_URL": url}, "redis", scratch, floor, floor_port, rows,
+                   store_pid=redis.pid)
     finally:
         stop(redis)
 

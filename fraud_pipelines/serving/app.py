@@ -11,7 +11,7 @@ POST /charges is refused) and merges a charge atomically per card, so several wo
 charge of a burst. Bodies are validated straight from their JSON bytes (`bodies.validated`) with
 the data contract's rules, resolved once. /predict and /predict/batch are plain ASGI endpoints
 (`scoring_routes`, documented in the OpenAPI document as before): the card-state read never blocks
-the event loop (Redis through its asyncio client, SQLite on a small dedicated thread pool), the
+the event loop (Redis through its asyncio client, SQLite on a reader thread of the service's own), the
 rest of a score runs on the loop, so /health answers while a store is slow. Bodies over
 FRAUD_SERVING_MAX_BODY_BYTES get a 413 before they are read; a 422 lists at most ten errors, each
 short, and never echoes a large input. With FRAUD_SERVING_TOKEN set, /predict* need a bearer
@@ -20,7 +20,6 @@ token; /health and /ready stay open for probes.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import secrets
@@ -47,6 +46,7 @@ from fraud_pipelines.serving.champion import ChampionHolder, ServingModel
 from fraud_pipelines.serving.docs import add_offline_docs
 from fraud_pipelines.serving.limits import BodySizeLimit, bounded_errors
 from fraud_pipelines.serving.micro_batches import MicroBatcher
+from fraud_pipelines.serving.reader_thread import ReaderThread
 from fraud_pipelines.serving.schemas import (
     BatchPrediction,
     CardTokens,
@@ -66,7 +66,7 @@ from fraud_pipelines.training.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 _STATE_RETRY_SECONDS = 5.0
-#: Threads that read card states from a store without an asyncio client (SQLite) and score batches.
+#: Threads that score /predict/batch requests (their many card-state reads are blocking I/O).
 READ_THREADS = 4
 #: How long a thread may keep the GIL while another waits for it (Python's default: 5 ms). The event
 #: loop waits for a reader thread's GIL at most this long; measured at 8 concurrent clients on SQLite
@@ -148,6 +148,7 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
     service = ServingService(settings, storage or Storage(), mlflow or ModelRegistry())
 
     executor = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="card-state")
+    reader = ReaderThread()  # /predict's card-state reads (SQLite): one hand-off each way, cheaper than the pool's
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -163,6 +164,7 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
                      batcher.items / batcher.batches)
         service.holder.stop()
         executor.shutdown(wait=False, cancel_futures=True)
+        reader.close()
         if service.scorer is not None:
             await service.scorer.states.aclose()
 
@@ -196,15 +198,13 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
 
     async def score_together(requests: list[tuple[Transaction, dict[str, bool]]]) -> list[dict[str, Any] | Exception]:
         """Concurrent /predict requests: one card-state read for all, one tree walk, an answer or error each."""
-        loop = asyncio.get_running_loop()
         # the first call (and retries while the card state is missing) opens the store: off the loop
-        model, scorer = service.ready() if service.scorer is not None else \
-            await loop.run_in_executor(executor, service.ready)
+        model, scorer = service.ready() if service.scorer is not None else await reader.run(service.ready)
         cards = [transaction.cc_num for transaction, _ in requests]
         if scorer.states.reads_async:
             states = await scorer.read_many_async(cards)
         else:
-            states = await loop.run_in_executor(executor, scorer.read_many, cards)
+            states = await reader.run(scorer.read_many, cards)
         return scorer.score_each(model, [t for t, _ in requests], states, [flags for _, flags in requests])
 
     batcher = MicroBatcher(score_together)
@@ -224,8 +224,9 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
 
     bearer = BearerCheck(settings.token, "FRAUD_SERVING_TOKEN") if settings.token else None
     common = {"flags": tuple(FLAGS), "context": context, "executor": executor, "bearer": bearer}
-    app.router.routes += [Route("/predict", ScoringRoute(score_one=score_one, **common), methods=["POST"]),
-                          Route("/predict/batch", ScoringRoute(score_many=score_batch, **common), methods=["POST"])]
+    # first in the router: a request is matched against the routes in order (the docs' routes come before)
+    app.router.routes[:0] = [Route("/predict", ScoringRoute(score_one=score_one, **common), methods=["POST"]),
+                             Route("/predict/batch", ScoringRoute(score_many=score_batch, **common), methods=["POST"])]
     # What the OpenAPI document says of those two routes: declarations that are never served.
     documented = APIRouter(dependencies=guarded)
 

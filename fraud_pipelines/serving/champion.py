@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from fraud_pipelines.serving.row_calibration import row_calibration
 from fraud_pipelines.serving.trees import RowPredictor
 from fraud_pipelines.training import fraud_view
 from fraud_pipelines.training.registry import ModelRegistry
@@ -54,6 +55,7 @@ class ServingModel:
         object.__setattr__(self, "_positions", [columns.index(n) for n in self.feature_names])
         object.__setattr__(self, "_trees", RowPredictor(self.booster, len(self.feature_names), self.iteration_range,
                                                         self.missing))
+        object.__setattr__(self, "_calibrate_one", row_calibration(self.calibrator))
 
     @property
     def one_row_path(self) -> str:
@@ -73,6 +75,13 @@ class ServingModel:
         """The transformed vector in the model's feature order, from the raw feature values."""
         values = self.feature_view.get_feature_vector({}, passed_features=features)
         return [values[p] for p in self._positions]  # type: ignore[attr-defined]
+
+    def predict_one(self, vector: list[Any]) -> float:
+        """`predict` of one vector, as a Python float: the same bits without numpy arrays around them
+        (the one-row calibration, checked against the calibrator at load, where it has one)."""
+        raw = self._trees.predict_row(vector)  # type: ignore[attr-defined]
+        calibrate = self._calibrate_one  # type: ignore[attr-defined]
+        return calibrate(raw) if calibrate is not None else float(self.calibrator.transform([raw])[0])
 
     def predict(self, vectors: list[list[Any]]) -> np.ndarray:
         """Calibrated fraud probabilities: the same trees and float path as `XGBClassifier.predict_proba`,

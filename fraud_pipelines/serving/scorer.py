@@ -136,9 +136,13 @@ class FraudScorer:
                 out[index] = error
         if not built:
             return out
-        scores = model.predict([item.vector for _, item in built])
-        alerts = scores >= model.threshold
-        for (index, item), score, alert in zip(built, scores.tolist(), alerts.tolist()):
+        if len(built) == 1:  # one request alone (always at concurrency 1): no arrays around one row
+            score = model.predict_one(built[0][1].vector)
+            scored = [(built[0], score, score >= model.threshold)]
+        else:
+            scores = model.predict([item.vector for _, item in built])
+            scored = zip(built, scores.tolist(), (scores >= model.threshold).tolist())
+        for (index, item), score, alert in scored:
             wanted = flags[index]
             reasons = reasons_for_vectors(model, [item.vector], [item.features.as_dict()])[0] \
                 if wanted.get("include_reasons") else None  # one row: the checked tree walk, not XGBoost's call

@@ -68,6 +68,12 @@ class RowPredictor:
             except Exception as error:  # noqa: BLE001 -- XGBoost's own call stays, only slower
                 log.warning("one-row contributions: flat trees not used (%s: %s)", type(error).__name__, error)
 
+    def predict_row(self, row: list[float]) -> float:
+        """The raw prediction of one row (a float32 value as a Python float), without an array around it."""
+        if self._one is not None:
+            return float(self._one(row))
+        return float(self._library(np.array([row], dtype=np.float64))[0])
+
     def predict(self, rows: list[list[float]]) -> np.ndarray:
         """float32 raw predictions, one per row."""
         if len(rows) == 1 and self._one is not None:

@@ -34,3 +34,19 @@ def test_rest_path_scores_then_calibrated_equal_batch_scores(home):
     assert rest.tobytes() == expected.tobytes()
     assert rest.tobytes() == loaded.predict_proba(rows).tobytes()
     assert not np.array_equal(rest, loaded.raw_proba(rows))  # the calibration does change the score
+
+
+def test_one_row_path_gives_the_batch_scores_bits(home):
+    """/predict's path for a request alone (`predict_one`: the tree walk and the calibration on Python
+    floats) gives each row the bits batch scoring gives it."""
+    fs = home.storage.feature_store()
+    champion = home.mlflow.get_champion()
+    served = load_serving_model(home.mlflow, fs, champion.version)
+    assert served._calibrate_one is not None  # the champion's Platt curve is reproduced, not left to numpy
+    fv = fs.get_feature_view(fraud_view.NAME, fraud_view.VERSION)
+    rows = fv.get_train_validation_test_split(int(champion.training_dataset_version), primary_key=True)[2]
+    batch = scores_table(home.storage).read().set_index("tid")
+    rows = rows[rows["tid"].isin(batch.index)].head(300)
+    vectors = rows[list(served.feature_names)].to_numpy(dtype=np.float64).tolist()
+    one_by_one = np.array([served.predict_one(vector) for vector in vectors], dtype=np.float64)
+    assert one_by_one.tobytes() == batch.loc[rows["tid"], "fraud_score"].to_numpy().tobytes()

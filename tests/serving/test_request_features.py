@@ -20,11 +20,13 @@ from feature_logic.card_state import (
     recent_charges,
 )
 from feature_logic.inputs import FeatureInputError
+from feature_logic.on_demand import haversine_km, time_delta_seconds
 from feature_logic.request_features import (
     NewCharge,
     StoredCharge,
     Version,
     charge_features,
+    haversine_one,
     remember_charge,
 )
 from feature_logic.transactions import transaction_features
@@ -188,3 +190,26 @@ def test_card_versions_keep_every_version_and_refuse_ambiguous_ones():
     twice = profiles_frame([(7, "Oslo", "2024-01-01", "1990-03-01", "F"), (7, "Rome", "2024-01-01", "1990-03-01", "F")])
     with pytest.raises(FeatureInputError, match="card 7 has two versions"):
         card_versions(twice, cards)
+
+
+def test_one_charge_twins_give_the_batch_functions_bits():
+    """`haversine_one` and the integer time delta equal `haversine_km` and `time_delta_seconds` (what the
+    batch computes) bit for bit: far and near points, the poles, the antimeridian, the same point."""
+    rng = np.random.default_rng(3)
+    far = np.column_stack([rng.uniform(-90, 90, 50_000), rng.uniform(-180, 180, 50_000),
+                           rng.uniform(-90, 90, 50_000), rng.uniform(-180, 180, 50_000)])
+    near = far.copy()
+    near[:, 2] = np.clip(near[:, 0] + rng.normal(0, 0.01, len(near)), -90, 90)
+    near[:, 3] = near[:, 1] + rng.normal(0, 0.01, len(near))
+    edges = np.array([[90, 0, -90, 0], [0, 179.99, 0, -179.99], [48.85, 2.35, 48.85, 2.35], [0, 0, 0, 180],
+                      [-90, 10, -90, -170], [1e-300, 0, -1e-300, 0]], dtype=np.float64)
+    points = np.concatenate([far, near, edges])
+    batch = haversine_km(points[:, 0], points[:, 1], points[:, 2], points[:, 3])
+    one = np.array([haversine_one(*row) for row in points.tolist()])
+    assert one.tobytes() == batch.tobytes()
+
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    for _ in range(2_000):
+        earlier, later = sorted(int(v) for v in rng.integers(-2**52, 2**52, size=2))
+        at, before = epoch + dt.timedelta(microseconds=later), epoch + dt.timedelta(microseconds=earlier)
+        assert (later - earlier) / 1_000_000.0 == time_delta_seconds(at, before)
