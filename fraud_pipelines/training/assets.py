@@ -76,7 +76,7 @@ class ModelConfig(dg.Config):
         "the served feature set changes only when asked."))
     use_tuned_params: bool = Field(default=True, description=(
         "Use model_tuning's best parameters (learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, "
-        "reg_lambda) instead of this config's, when the search ran."))
+        "reg_lambda, imbalance_power, max_delta_step, gamma) instead of this config's, when the search ran."))
     threshold_rule: Literal["max_f1", "target_precision", "max_recall_at_fpr", "min_cost"] = Field(
         default="max_f1", description=(
             "How the alert threshold is chosen on the calibrated validation probabilities: max_f1; target_precision "

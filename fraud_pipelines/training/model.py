@@ -1,6 +1,10 @@
 """Train the XGBoost fraud classifier: imbalance-weighted, early-stopped on the validation split,
 seeded, with its alert threshold chosen on the validation split too.
 
+The class weight is `scale_pos_weight = (negatives / positives) ** imbalance_power`: 1 (the default) makes
+both classes weigh the same in the loss, 0 leaves them unweighted, and values between (0.5: the square root)
+are how fraud teams usually tune it, as one number that means the same at any fraud rate.
+
 xgboost is imported inside functions: Dagster loads this module with the definitions, and the
 import alone costs ~2 s.
 """
@@ -31,7 +35,10 @@ class TrainingParams:
     colsample_bytree: float = 0.8
     reg_lambda: float = 1.0
     early_stopping_rounds: int = 50
-    scale_pos_weight: float | None = None  # None: negatives / positives of the train labels
+    scale_pos_weight: float | None = None  # None: (negatives / positives of the train labels) ** imbalance_power
+    imbalance_power: float = 1.0  # 1: both classes weigh the same; 0.5: the square root; 0: unweighted
+    max_delta_step: float = 0.0  # caps each tree's leaf step (0: no cap); XGBoost's advice for extreme imbalance
+    gamma: float = 0.0  # the least loss reduction a split must bring (0: any)
     seed: int = 42
     n_jobs: int | None = None  # None: all cores; hist training is deterministic either way
     threshold_rule: Literal["max_f1", "target_precision", "max_recall_at_fpr", "min_cost"] = "max_f1"
@@ -54,6 +61,16 @@ class TrainingParams:
             raise ValueError(f"calibration must be auto, platt, isotonic or none, got {self.calibration!r}")
         if self.n_estimators < 1 or self.early_stopping_rounds < 1:
             raise ValueError("n_estimators and early_stopping_rounds must be at least 1")
+        negative = {name: getattr(self, name) for name in ("imbalance_power", "max_delta_step", "gamma")
+                    if not getattr(self, name) >= 0}
+        if negative or (self.scale_pos_weight is not None and not self.scale_pos_weight > 0):
+            raise ValueError(f"imbalance_power, max_delta_step and gamma must be >= 0 and scale_pos_weight > 0 when "
+                             f"set, got {negative or {'scale_pos_weight': self.scale_pos_weight}}")
+
+    def class_weight(self, y_train: np.ndarray) -> float:
+        """The weight of a fraud in the loss: `scale_pos_weight` when set, else the train labels' imbalance
+        raised to `imbalance_power`."""
+        return self.scale_pos_weight or imbalance_weight(y_train, self.imbalance_power)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (MLflow params, Dagster metadata)."""
@@ -142,10 +159,10 @@ def select_features(X: pd.DataFrame, feature_names: tuple[str, ...]) -> pd.DataF
     return selected
 
 
-def imbalance_weight(y_train: np.ndarray) -> float:
-    """negatives / positives: the weight that makes both classes count equally in the loss."""
+def imbalance_weight(y_train: np.ndarray, power: float = 1.0) -> float:
+    """(negatives / positives) ** power: at power 1 the weight that makes both classes count equally in the loss."""
     positives = int(y_train.sum())
-    return (len(y_train) - positives) / positives
+    return ((len(y_train) - positives) / positives) ** power
 
 
 def feature_importance(classifier: Any, feature_names: tuple[str, ...]) -> pd.Series:
@@ -179,6 +196,8 @@ def make_classifier(params: TrainingParams, scale_pos_weight: float, callbacks: 
         subsample=params.subsample,
         colsample_bytree=params.colsample_bytree,
         reg_lambda=params.reg_lambda,
+        max_delta_step=params.max_delta_step,
+        gamma=params.gamma,
         scale_pos_weight=scale_pos_weight,
         early_stopping_rounds=params.early_stopping_rounds,
         eval_metric="aucpr",
@@ -209,7 +228,7 @@ def train_model(
             f"X_val columns differ from X_train: missing {sorted(set(X_train.columns) - set(X_val.columns))}, "
             f"extra {sorted(set(X_val.columns) - set(X_train.columns))} (order must match too)"
         )
-    weight = params.scale_pos_weight or imbalance_weight(train_labels)
+    weight = params.class_weight(train_labels)
     classifier = make_classifier(params, weight)
     classifier.fit(X_train, train_labels, eval_set=[(X_val, val_labels)], verbose=False)
     feature_names = tuple(str(name) for name in X_train.columns)

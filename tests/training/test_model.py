@@ -38,6 +38,29 @@ def test_positive_class_weight_is_negatives_over_positives_of_the_train_labels(s
     assert (trained.n_train_rows, trained.n_train_positives) == (len(splits.y_train), positives)
 
 
+@pytest.mark.parametrize("power", [0.0, 0.5])
+def test_imbalance_power_sets_the_class_weight_the_trees_train_with(splits, trained, power):
+    positives = int(splits.y_train.sum())
+    ratio = (len(splits.y_train) - positives) / positives
+    params = replace(FAST_PARAMS, imbalance_power=power, max_delta_step=2.0, gamma=0.5, calibration="none")
+    weighted = train_model(splits.X_train, splits.y_train, splits.X_val, splits.y_val, params)
+    assert weighted.scale_pos_weight == pytest.approx(ratio**power)  # 0: unweighted, 0.5: the square root
+    fitted = weighted.classifier.get_params()
+    assert (fitted["scale_pos_weight"], fitted["max_delta_step"], fitted["gamma"]) == (
+        pytest.approx(ratio**power), 2.0, 0.5)
+    assert not np.allclose(weighted.raw_proba(splits.X_test), trained.raw_proba(splits.X_test))
+    fixed = train_model(splits.X_train, splits.y_train, splits.X_val, splits.y_val,
+                        replace(params, scale_pos_weight=3.0))  # a fixed weight wins over the power
+    assert fixed.scale_pos_weight == 3.0 == fixed.classifier.get_params()["scale_pos_weight"]
+
+
+@pytest.mark.parametrize("field, value", [("imbalance_power", -0.5), ("max_delta_step", -1.0), ("gamma", -0.1),
+                                          ("scale_pos_weight", 0.0)])
+def test_negative_weights_and_steps_are_refused_by_name(field, value):
+    with pytest.raises(ValueError, match=field):
+        replace(FAST_PARAMS, **{field: value})
+
+
 def test_early_stopping_keeps_the_best_validation_iteration_for_scoring(splits, trained):
     booster = trained.classifier.get_booster()
     rounds = booster.num_boosted_rounds()

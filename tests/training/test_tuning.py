@@ -64,26 +64,58 @@ def test_the_chosen_trial_is_the_highest_beyond_the_noise_or_the_base_and_its_pa
 
 
 def test_a_trial_better_inside_the_noise_does_not_replace_the_base_parameters(splits):
-    # 39 validation frauds: trial 1 scores +0.005 above the base, an interval of about +-0.05
+    # 39 validation frauds: the best sampled trial scores +0.03 above the base, an interval of about +-0.05
     base = replace(BASE, max_depth=4)
-    budget = TuningBudget(n_trials=5, seed=3, n_startup_trials=3, prune_warmup_rounds=10)
+    budget = TuningBudget(n_trials=5, seed=4, n_startup_trials=3, prune_warmup_rounds=10)
     kept = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base, budget)
-    scores = [t.validation_pr_auc for t in kept.trials]
-    assert scores[1] > scores[0] and kept.gain.low < 0 < kept.gain.difference
+    scores = {t.number: t.validation_pr_auc for t in kept.trials if t.validation_pr_auc is not None}
+    best = max((n for n in scores if n), key=scores.get)
+    assert scores[best] > scores[0] and kept.gain.low < 0 < kept.gain.difference
     assert kept.base_is_best and kept.apply(base) == base and kept.best_validation_pr_auc == scores[0]
     assert "inside the noise: the base parameters are kept" in kept.describe()
     greedy = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base,
                   replace(budget, beyond_noise=False))
-    assert greedy.chosen_trial == 1 and greedy.gain is None and greedy.apply(base).max_depth != 4
+    assert greedy.chosen_trial == best and greedy.gain is None and greedy.apply(base) != base
 
 
-def test_a_trial_better_beyond_the_noise_replaces_the_base_parameters(splits):
+@pytest.fixture(scope="module")
+def beyond_noise(splits):
     base = replace(BASE, colsample_bytree=0.6)  # often leaves x0 or x1, the interaction, out of a tree
     budget = TuningBudget(n_trials=5, seed=3, n_startup_trials=3, prune_warmup_rounds=10)
-    tuned = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base, budget)
+    return base, tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base, budget)
+
+
+def test_a_trial_better_beyond_the_noise_replaces_the_base_parameters(beyond_noise):
+    _, tuned = beyond_noise
     assert tuned.gain.low > 0 and not tuned.base_is_best
     assert tuned.best_params == tuned.trials[tuned.chosen_trial].params != tuned.trials[0].params
     assert "beyond the noise: its parameters are used" in tuned.describe()
+
+
+def test_the_class_weight_is_searched_from_today_s_and_the_chosen_one_trains_the_model(searched, beyond_noise, splits):
+    defaults = TrainingParams()  # today's model: classes weighed the same, steps not capped, any split
+    assert (defaults.imbalance_power, defaults.max_delta_step, defaults.gamma) == (1.0, 0.0, 0.0)
+    assert {k: searched.trials[0].params[k] for k in ("imbalance_power", "max_delta_step", "gamma")} == {
+        "imbalance_power": 1.0, "max_delta_step": 0.0, "gamma": 0.0}
+    powers = [t.params["imbalance_power"] for t in searched.trials[1:]]
+    assert all(0.0 <= p <= 1.0 for p in powers) and len(set(powers)) == len(powers)
+    base, tuned = beyond_noise
+    chosen = tuned.trials[tuned.chosen_trial]
+    model = train_model(splits.X_train, splits.y_train, splits.X_val, splits.y_val, tuned.apply(base))
+    ratio = (len(splits.y_train) - splits.y_train.sum()) / splits.y_train.sum()
+    assert model.params.imbalance_power == chosen.params["imbalance_power"] < 1.0
+    assert model.scale_pos_weight == pytest.approx(ratio ** chosen.params["imbalance_power"])
+    assert model.classifier.get_params()["max_delta_step"] == chosen.params["max_delta_step"]
+    assert model.validation_pr_auc == pytest.approx(chosen.validation_pr_auc, abs=1e-12)  # the trial's own model
+
+
+def test_a_fixed_class_weight_is_not_searched(splits):
+    base = replace(BASE, scale_pos_weight=5.0)
+    budget = TuningBudget(n_trials=3, seed=3, n_startup_trials=3)
+    result = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base, budget)
+    assert all("imbalance_power" not in t.params and "gamma" in t.params for t in result.trials)
+    again = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base, budget)
+    assert again == result and result.apply(base).scale_pos_weight == 5.0
 
 
 def test_pruning_stops_hopeless_trials_early(splits):
@@ -113,6 +145,9 @@ def test_every_trial_is_a_nested_mlflow_run(splits, mlflow_resource):
     assert parent.data.tags["tuning_decision"] == result.describe()
     assert parent.data.metrics["chosen_trial"] == result.chosen_trial
     assert parent.data.params["best_max_depth"] == str(result.best_params["max_depth"])
+    assert parent.data.params["best_imbalance_power"] == str(result.best_params["imbalance_power"])
+    assert sorted(float(r.data.params["imbalance_power"]) for r in children) == sorted(
+        t.params["imbalance_power"] for t in result.trials)
 
 
 def test_a_budget_that_is_off_is_refused(splits):
