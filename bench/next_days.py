@@ -5,18 +5,35 @@ the same minutes, compares history lengths under the same load.
     .venv/bin/python bench/next_days.py --home /tmp/young --days 3
     .venv/bin/python bench/next_days.py --home /tmp/old --days 3
 
-Sizes must be those the home was made with (defaults: simulate_year's). The first day of a process
-also pays cold imports; compare the later ones.
+Each day runs as in `simulate_year.py`: in a fresh process forked from a server that has imported the
+libraries, with the night's maintenance after it. Sizes must be those the home was made with
+(defaults: simulate_year's).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
-import time
-import warnings
+import sys
 from datetime import date, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from simulate_year import PRELOAD, environment, in_fresh_process, one_day  # noqa: E402
+
+
+def last_ingested_day(args: argparse.Namespace) -> date:
+    """The last day the home's daily runs ingested (from the Dagster instance)."""
+    import dagster as dg
+
+    from fraud_pipelines.automation.schedules import INGESTED_ASSET
+    from fraud_pipelines.settings import ensure_dagster_home
+
+    ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    return max(date.fromisoformat(k) for k in instance.get_materialized_partitions(INGESTED_ASSET))
 
 
 def main() -> int:
@@ -27,39 +44,21 @@ def main() -> int:
     parser.add_argument("--per-day", type=int, default=3_000)
     parser.add_argument("--fraud-rate", type=float, default=0.01)
     parser.add_argument("--history", type=int, default=14, help="the home's bootstrap days (its retrain policy)")
+    parser.add_argument("--retention-hours", type=int, default=0)
+    parser.add_argument("--training-days", type=int, default=90)
     args = parser.parse_args()
-    os.environ["FRAUD_HOME"] = str(Path(args.home).resolve())
-    os.environ.pop("DAGSTER_HOME", None)
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    warnings.filterwarnings("ignore")
-    import dagster as dg
-    from simulation import definitions, launch, tick
+    environment(Path(args.home).resolve())
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    last = in_fresh_process(context, last_ingested_day, args)
+    from fraud_pipelines.settings import start_date
 
-    from fraud_pipelines.automation.policy import RetrainPolicy
-    from fraud_pipelines.automation.schedules import INGESTED_ASSET
-    from fraud_pipelines.resources import RawSourceResource
-    from fraud_pipelines.settings import ensure_dagster_home, start_date
-
-    ensure_dagster_home()
-    source = RawSourceResource(n_cards=args.cards, transactions_per_day=args.per_day, fraud_rate=args.fraud_rate,
-                               seed=42)
-    defs = definitions(source, retrain_policy=RetrainPolicy(training_window_days=args.history))
-    instance = dg.DagsterInstance.get()
-    last = max(date.fromisoformat(k) for k in instance.get_materialized_partitions(INGESTED_ASSET))
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     for n in range(1, args.days + 1):
         day = last + timedelta(days=n)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for request in tick(defs, instance, day).run_requests:
-            if not launch(defs, instance, request, "daily_job", log_level="WARNING").success:
-                raise SystemExit(f"the daily run of {day} failed")
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        print(f"history {(day - start_date()).days:>4} days  {day}  daily run {wall:.2f}s wall {cpu:.2f}s CPU  "
-              f"load {os.getloadavg()[0]:.2f}", flush=True)
-        job = defs.resolve_job_def("maintenance_job")
-        config = {"ops": {"delta_maintenance": {"config": {"retention_hours": 0}}}, **quiet}
-        if not job.execute_in_process(instance=instance, run_config=config, raise_on_error=False).success:
-            raise SystemExit(f"maintenance after {day} failed")
+        record = in_fresh_process(context, one_day, args, day, True, False)
+        print(f"history {(day - start_date()).days:>4} days  {day}  daily run {record['seconds']:.2f}s wall "
+              f"{record['cpu']:.2f}s CPU  maintenance {record['maintenance']:.2f}s  load {os.getloadavg()[0]:.2f}",
+              flush=True)
     return 0
 
 

@@ -269,7 +269,11 @@ def main() -> int:
         if "maintenance" in record:
             maintenance[n] = record["maintenance"]
         month.append(times[n])
+        if sys.stderr.isatty():  # progress between the printed days, overwritten in place
+            print(f"\rday {n}/{args.days} {day}: daily run {times[n]:.2f}s", end="", file=sys.stderr, flush=True)
         if measure:
+            if sys.stderr.isatty():
+                print("\r\033[K", end="", file=sys.stderr, flush=True)
             loads.append(os.getloadavg()[0])
             reads[n], figures = record["reads"], record["figures"]
             shown = "; ".join(f"{name} {c}/{d}/{log}" for name, (c, d, log) in sorted(figures.items())
