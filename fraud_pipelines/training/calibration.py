@@ -15,6 +15,7 @@ scores agree to the bit.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -51,8 +52,14 @@ class Calibrator:
             clipped = np.clip(scores, EPS, 1.0 - EPS)
             margin = self.coef * (np.log(clipped) - np.log1p(-clipped)) + self.intercept
             return 1.0 / (1.0 + np.exp(-margin))
-        steps = np.interp(scores, np.asarray(self.x), np.asarray(self.y))
+        knots_x, knots_y = self._knots
+        steps = np.interp(scores, knots_x, knots_y)
         return (1.0 - self.tie_break) * steps + self.tie_break * scores if self.tie_break else steps
+
+    @cached_property
+    def _knots(self) -> tuple[np.ndarray, np.ndarray]:
+        """The isotonic knots as arrays, made once: the REST service calibrates one score a request."""
+        return np.asarray(self.x, dtype=np.float64), np.asarray(self.y, dtype=np.float64)
 
     def to_state(self) -> dict[str, Any]:
         """JSON-safe state (no pickles), saved as `calibration.json` in the model's folder."""
