@@ -22,7 +22,7 @@ FIRST, LAST = "2025-01-01", "2025-01-12"
 SMALL = RawSourceResource(n_cards=400, transactions_per_day=1_200, horizon_days=20, seed=5, fraud_rate=0.02)
 # Fewer features and stumps (not the tuned parameters): still better than the baseline, worse than the champion.
 WEAKER = {"drop_features": ["trans_freq", "loc_delta_mavg", "loc_delta_t_minus_1"], "n_estimators": 5, "max_depth": 1,
-          "use_tuned_params": False}
+          "use_tuned_params": False, "imbalance_power": 0.5}
 # Without any behavioural feature the model cannot even beat the baseline: the gate stops it.
 HOPELESS = {"drop_features": ["loc_delta_t_minus_1", "time_delta_t_minus_1", "trans_volume_mavg",
                               "trans_volume_mstd", "trans_freq", "loc_delta_mavg"], "n_estimators": 5, "max_depth": 1,
@@ -82,6 +82,11 @@ def test_whole_graph_then_a_weaker_model_does_not_take_the_alias(instance):
 
     weaker = run_job(instance, selection=TRAINING, run_config={"ops": {"fraud_model": {"config": WEAKER}}})
     assert weaker.success
+    trained = next(m.materialization.metadata for m in weaker.get_asset_materialization_events()
+                   if m.asset_key == dg.AssetKey("fraud_model"))
+    genuine = trained["n_train_rows"].value - trained["n_train_positives"].value
+    assert trained["scale_pos_weight"].value == pytest.approx((genuine / trained["n_train_positives"].value) ** 0.5)
+    assert weaker.output_for_node("fraud_model")["params"]["imbalance_power"] == 0.5
     second = weaker.output_for_node("registered_model")
     assert second["version"] == "2" and not second["promoted"]
     assert mlflow.champion_version() == "1"

@@ -67,6 +67,9 @@ class ModelConfig(dg.Config):
     max_depth: int = 6
     early_stopping_rounds: int = 50
     seed: int = 42
+    imbalance_power: float = Field(default=1.0, ge=0, description=(
+        "The frauds' class weight is (genuine / fraud charges of the train split) ** imbalance_power: 1 makes both "
+        "classes count equally in the loss, 0.5 the square root, 0 no weight. model_tuning searches it in [0, 1]."))
     drop_features: list[str] = Field(default_factory=list, description=(
         "Features left out besides those feature_selection dropped (names it already dropped are ignored)."))
     calibration: Literal["auto", "platt", "isotonic", "none"] = Field(default="auto", description=(
@@ -285,6 +288,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
     x_train, x_val = fraud_view.keep_columns(x_train, features), fraud_view.keep_columns(x_val, features)
     params = TrainingParams(n_estimators=config.n_estimators, learning_rate=config.learning_rate,
                             max_depth=config.max_depth, early_stopping_rounds=config.early_stopping_rounds,
+                            imbalance_power=config.imbalance_power,
                             seed=config.seed, calibration=config.calibration, threshold_rule=config.threshold_rule,
                             target_precision=config.target_precision, max_fpr=config.max_fpr,
                             cost_false_positive=config.cost_false_positive,
