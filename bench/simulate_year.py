@@ -194,7 +194,7 @@ def one_day(args: argparse.Namespace, day: date, maintain: bool, measure: bool) 
     defs.get_repository_def()
     for name in ("daily_job", "maintenance_job"):
         defs.resolve_job_def(name)
-    out: dict = {"setup_rss_mb": peak_rss_mb()}
+    out: dict = {}
     started, cpu_started = time.perf_counter(), time.process_time()
     requests = tick(defs, instance, day).run_requests
     ticked = time.perf_counter()
