@@ -13,7 +13,7 @@ both figures. The servers' CPU time per request (from /proc) is printed too: on 
 it moves far less with the load than latencies do. Targets: /predict p99 <= 2x the floor's at c=1
 and c=8, throughput >= 50 % of it; with include_reasons=true, p99 <= 1.5x /predict's without.
 
-Usage: python bench/bench_serving.py [--home DIR] [--requests 2000] [--cards 5000] [--keep]
+Usage: python bench/bench_serving.py [--home DIR] [--requests 2000] [--repeats 3] [--cards 5000] [--keep]
 """
 
 from __future__ import annotations
@@ -254,10 +254,12 @@ def floor_server(port: int) -> int:
 
 
 def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str, logs: Path,
-               floor: subprocess.Popen, floor_port: int, rows: list[dict], store_pid: int | None = None) -> None:
+               floor: subprocess.Popen, floor_port: int, rows: list[dict], store_pid: int | None = None,
+               repeats: int = 3) -> None:
     """Start the service on `home`, warm both servers up, then for c = 1, 8, 32 measure the floor,
-    /predict and /predict?include_reasons=true on the same bodies, one after the other; then print how
-    many requests the service's micro-batches held on average (from its log)."""
+    /predict and /predict?include_reasons=true on the same bodies, one after the other, `repeats`
+    times (medians); then print how many requests the service's micro-batches held on average (from
+    its log)."""
     port = _free_port()
     command = [sys.executable, "-m", "fraud_pipelines.serving", "--host", "127.0.0.1", "--port", str(port)]
     server = start(command, {"FRAUD_HOME": str(home), **env}, port, logs / f"{label}.log")
@@ -267,19 +269,28 @@ def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str,
         hammer(port, warm, 4, REASONS)
         hammer(floor_port, warm, 4, "/floor")
         for concurrency in (1, 8, 32):
-            load = os.getloadavg()[0]
-            bare, floor_rate = hammer(floor_port, rest, concurrency, "/floor", floor.pid)
-            predict, predict_rate = hammer(port, rest, concurrency, server_pid=server.pid, store_pid=store_pid)
-            row = {"store": label, "c": concurrency, "floor": bare, "floor_rate": floor_rate, "predict": predict,
-                   "predict_rate": predict_rate, "load": load}
-            row["reasons"], row["reasons_rate"] = hammer(port, rest, concurrency, REASONS, server_pid=server.pid,
-                                                         store_pid=store_pid)
+            rounds = []
+            for number in range(1, repeats + 1):  # floor, /predict, +reasons, again: a busy moment hits all three
+                load = os.getloadavg()[0]
+                bare, floor_rate = hammer(floor_port, rest, concurrency, "/floor", floor.pid)
+                predict, predict_rate = hammer(port, rest, concurrency, server_pid=server.pid, store_pid=store_pid)
+                reasons, reasons_rate = hammer(port, rest, concurrency, REASONS, server_pid=server.pid,
+                                               store_pid=store_pid)
+                rounds.append({"floor": bare, "floor_rate": floor_rate, "predict": predict,
+                               "predict_rate": predict_rate, "reasons": reasons, "reasons_rate": reasons_rate,
+                               "load": load})
+                if repeats > 1:
+                    print(f"  {label:<6} c={concurrency:<3} round {number} (load {load:.1f}): p99 "
+                          f"x{predict['p99'] / bare['p99']:.2f}, throughput {predict_rate / floor_rate:.0%}, "
+                          f"reasons p99 x{reasons['p99'] / predict['p99']:.2f}", flush=True)
+            row = {"store": label, "c": concurrency, **medians(rounds)}
             rows.append(row)
-            print(f"  {label:<6} c={concurrency:<3} (load {load:.1f})\n"
-                  f"    {'floor':<16} {_line(bare, floor_rate)}\n    {'/predict':<16} {_line(predict, predict_rate)}\n"
-                  + (f"    {'+reasons':<16} {_line(row['reasons'], row['reasons_rate'])}\n" if "reasons" in row else "")
-                  + f"    ratios: p99 x{predict['p99'] / bare['p99']:.2f}, throughput {predict_rate / floor_rate:.0%}"
-                  f"  ({predict['n']} requests each)", flush=True)
+            print(f"  {label:<6} c={concurrency:<3} (load {_load_range(rounds)}{_of(repeats)})\n"
+                  f"    {'floor':<16} {_line(row['floor'], row['floor_rate'])}\n"
+                  f"    {'/predict':<16} {_line(row['predict'], row['predict_rate'])}\n"
+                  f"    {'+reasons':<16} {_line(row['reasons'], row['reasons_rate'])}\n"
+                  f"    ratios: p99 x{row['p99_ratio']:.2f}, throughput {row['share']:.0%}"
+                  f"  ({row['predict']['n']:.0f} requests each{_of(repeats, ', round medians')})", flush=True)
     finally:
         stop(server)
     batching = [line for line in (logs / f"{label}.log").read_text().splitlines() if "micro-batches" in line]
@@ -288,6 +299,31 @@ def bench_http(home: Path, bodies: list[bytes], env: dict[str, str], label: str,
 
 
 REASONS = "/predict?include_reasons=true"
+
+
+def medians(rounds: list[dict]) -> dict:
+    """Each figure's median over the rounds; the ratios are the medians of each round's own ratio (a
+    round measures the floor and /predict a moment apart, under the same load)."""
+    def middle(values: list[float]) -> float:
+        return float(np.median(values))
+
+    out: dict = {"load": middle([r["load"] for r in rounds]), "loads": [r["load"] for r in rounds]}
+    for target in ("floor", "predict", "reasons"):
+        out[target] = {key: middle([r[target][key] for r in rounds]) for key in rounds[0][target]}
+        out[f"{target}_rate"] = middle([r[f"{target}_rate"] for r in rounds])
+    out["p99_ratio"] = middle([r["predict"]["p99"] / r["floor"]["p99"] for r in rounds])
+    out["share"] = middle([r["predict_rate"] / r["floor_rate"] for r in rounds])
+    out["reasons_ratio"] = middle([r["reasons"]["p99"] / r["predict"]["p99"] for r in rounds])
+    return out
+
+
+def _load_range(rounds: list[dict]) -> str:
+    loads = [r["load"] for r in rounds]
+    return f"{min(loads):.1f}" if max(loads) - min(loads) < 0.05 else f"{min(loads):.1f}-{max(loads):.1f}"
+
+
+def _of(repeats: int, text: str = "") -> str:
+    return (text or f", medians of {repeats} rounds") if repeats > 1 else ""
 
 
 def _line(figures: dict[str, float], rate: float) -> str:
@@ -303,17 +339,18 @@ def _line(figures: dict[str, float], rate: float) -> str:
 def summary(rows: list[dict]) -> None:
     """One table of every figure and whether the targets hold (#13: /predict p99 <= 2x the floor's at
     c=1 and 8, throughput >= 50 %; #16: p99 with reasons <= 1.5x without, at c=1 and 8)."""
-    print("\nstore   c  load  floor p50/p99 ms  /predict p50/p99 ms  p99 ratio  floor/s  /predict/s  share  target"
+    print("\nstore   c    load  floor p50/p99 ms  /predict p50/p99 ms  p99 ratio  floor/s  /predict/s  share  target"
           "  CPU us floor//predict  reasons p99 ms  ratio  target")
     for r in rows:
-        ratio, share = r["predict"]["p99"] / r["floor"]["p99"], r["predict_rate"] / r["floor_rate"]
+        ratio, share = r["p99_ratio"], r["share"]
         target = (ratio <= 2.0 if r["c"] in (1, 8) else True) and share >= 0.5
-        line = (f"{r['store']:<6} {r['c']:>3} {r['load']:5.1f}  {r['floor']['p50']:6.2f} / {r['floor']['p99']:6.2f}  "
+        loads = _load_range([{"load": x} for x in r["loads"]])
+        line = (f"{r['store']:<6} {r['c']:>3} {loads:>7}  {r['floor']['p50']:6.2f} / {r['floor']['p99']:6.2f}  "
                 f"{r['predict']['p50']:7.2f} / {r['predict']['p99']:6.2f}   x{ratio:5.2f}  {r['floor_rate']:7,.0f}"
                 f"  {r['predict_rate']:9,.0f}   {share:4.0%}  {'ok' if target else 'MISSED':<6}"
                 f"  {r['floor']['cpu_us']:6.0f} / {r['predict']['cpu_us']:5.0f}")
         if "reasons" in r:
-            slower = r["reasons"]["p99"] / r["predict"]["p99"]
+            slower = r["reasons_ratio"]
             verdict = ('ok' if slower <= 1.5 else 'MISSED') if r["c"] in (1, 8) else ''
             line += (f"      {r['reasons']['p99']:7.2f}    x{slower:4.2f}  {verdict:<6}"
                      f"  (CPU {r['reasons']['cpu_us']:.0f} us)")
@@ -381,6 +418,32 @@ def bench_in_process(home: Path, bodies: list[bytes], storage, label: str) -> No
         us = {k: v * 1e3 for k, v in percentiles(seconds).items() if k != "n"}
         print(f"  in-process {label:<6} {name:<46} p50 {us['p50']:5.0f} us  p95 {us['p95']:5.0f} us  "
               f"p99 {us['p99']:5.0f} us")
+    idle_gap_cost(label, partial(reader.score, include_features=False), model,
+                  [Transaction.model_validate_json(body, context=context) for body in bodies[200:1200]])
+
+
+def idle_gap_cost(label: str, score, model, transactions: list) -> None:
+    """The whole score of one charge back to back, then with the process idle (asleep) before each call,
+    as a server is between requests at c=1, then with the same gap spent spinning: what running after
+    an idle moment costs the same code (caches and cores taken by others meanwhile)."""
+    gaps = (("back to back", 0.0, False), ("after 200 us asleep", 200e-6, False), ("after 1 ms asleep", 1e-3, False),
+            ("after 1 ms spinning", 1e-3, True))
+    figures = {}
+    for name, gap, spin in gaps:
+        seconds = []
+        for transaction in transactions:
+            if spin:
+                until = time.perf_counter() + gap
+                while time.perf_counter() < until:
+                    pass
+            elif gap:
+                time.sleep(gap)
+            began = time.perf_counter()
+            score(model, [transaction])
+            seconds.append(time.perf_counter() - began)
+        figures[name] = float(np.median(seconds)) * 1e6
+    spelled = ", ".join(f"{name} {us:.0f} us" for name, us in figures.items())
+    print(f"  in-process {label:<6} whole score, median: {spelled} (load {os.getloadavg()[0]:.1f})")
 
 
 def main() -> int:
@@ -391,6 +454,8 @@ def main() -> int:
     parser.add_argument("--cards", type=int, default=5_000)
     parser.add_argument("--per-day", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds of floor, /predict and +reasons at each concurrency (medians are reported)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     parser.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the floor, as a child
     args = parser.parse_args()
@@ -414,7 +479,7 @@ def main() -> int:
         rows: list[dict] = []
         try:
             bench_http(home, requests_for(home, args.requests + 300, 2, pans), {"FRAUD_ONLINE_STORE": "sqlite"},
-                       "sqlite", scratch, floor, floor_port, rows)
+                       "sqlite", scratch, floor, floor_port, rows, repeats=args.repeats)
             if shutil.which("redis-server") is None:
                 print("  redis: skipped (redis-server is not installed)")
             else:
@@ -445,7 +510,7 @@ def bench_redis(home: Path, args, scratch: Path, floor: subprocess.Popen, floor_
         bench_in_process(home, requests_for(home, 2_200, 3, pans), storage, "redis")
         bench_http(home, requests_for(home, args.requests + 300, 4, pans),
                    {"FRAUD_ONLINE_STORE": "redis", "FRAUD_REDIS_URL": url}, "redis", scratch, floor, floor_port, rows,
-                   store_pid=redis.pid)
+                   store_pid=redis.pid, repeats=args.repeats)
     finally:
         stop(redis)
 
