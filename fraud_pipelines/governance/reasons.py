@@ -144,9 +144,8 @@ def rounded(values: Any) -> np.ndarray:
     """Numbers as reason codes show them: float64 rounded to `DIGITS` decimals below `ROUNDED_BELOW` in
     magnitude (as they are beyond), -0.0 as 0.0, NaN kept (shown as null)."""
     values = np.asarray(values, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        small = np.abs(values) < ROUNDED_BELOW
-    return np.where(small, np.round(values, DIGITS), values) + 0.0
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN; huge numbers, not rounded anyway
+        return np.where(np.abs(values) < ROUNDED_BELOW, np.round(values, DIGITS), values) + 0.0
 
 
 def readable_values(transformed: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
