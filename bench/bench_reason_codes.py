@@ -10,9 +10,10 @@ same top reasons, and (on a small home) the cost at 10M charges extrapolated fro
 figures (labelled as such). With --isolate each pass runs in its own process, which also gives each
 setting's peak RSS: the way to measure a large home (e.g. 10M charges: `--home DIR --isolate
 --settings none,alerts/saabas,all/saabas --skip-walk --skip-rest`; the home needs a champion).
-The service's numpy tree walk (`serving.flat_trees`, which gives /predict its Saabas contributions)
-against XGBoost's `approx_contribs` on --walk-rows random rows: row by row, and vectorized over rows
-as batch scoring would have to run it. REST: /predict p50/p99 with and without `include_reasons=true`
+Saabas contributions three ways on --walk-rows random rows, checked equal bit for bit: XGBoost's
+`approx_contribs`, the vector-leaf trees batch scoring runs (`governance.saabas`: contributions and
+margin in one prediction) and the service's one-row walk (`serving.flat_trees`, leaves + the same
+table). REST: /predict p50/p99 with and without `include_reasons=true`
 on the same requests, at concurrency 1 and 8. Targets (issue 16): batch with reasons <= 1.5x
 without, /predict p99 with reasons <= 1.5x without.
 
@@ -171,18 +172,27 @@ def bench_methods(scorer, days: list, charges: int, alerts: int, base: float) ->
     reasons on alert-like charges (the highest scored); on a small home the cost at 10M charges,
     extrapolated."""
     from fraud_pipelines.features.writes import day_window
-    from fraud_pipelines.governance.reasons import as_text, reason_texts, top_reasons
+    from fraud_pipelines.governance.reason_texts import reason_texts
+    from fraud_pipelines.governance.reasons import as_text, top_reasons
 
-    spine = scorer.transactions.read(*day_window(days[0]), columns=["tid", "datetime"]).head(5_000)
+    spine = scorer.transactions.read(*day_window(days[0]), columns=["tid", "datetime"]).head(50_000)
     features = scorer.feature_view.get_batch_data(spine=spine, primary_key=True)
     matrix = features[list(scorer.model.feature_names)].to_numpy(dtype=np.float64, na_value=np.nan)
     from dataclasses import replace
 
     explain = {m: replace(scorer.explainer, method=m) for m in ("treeshap", "saabas")}
+    import xgboost as xgb
+
+    def approx(m: np.ndarray) -> np.ndarray:  # XGBoost's own call, without the table
+        return scorer.explainer.booster.predict(xgb.DMatrix(m, missing=np.nan), pred_contribs=True,
+                                                approx_contribs=True, iteration_range=scorer.explainer.iteration_range,
+                                                validate_features=False)
+    explain["saabas"].contributions(matrix[:10])  # the table is built once per model, before timing
     cost: dict[str, float] = {}
     for name, run, rows in (("margin", lambda m: scorer.explainer.margins(m), matrix),
                             ("saabas", lambda m: explain["saabas"].contributions(m), matrix),
-                            ("treeshap", lambda m: explain["treeshap"].contributions(m), matrix[:1_000])):
+                            ("approx_contribs", approx, matrix),
+                            ("treeshap", lambda m: explain["treeshap"].contributions(m), matrix[:500])):
         times = []
         for _ in range(3):
             began = time.perf_counter()
@@ -190,7 +200,8 @@ def bench_methods(scorer, days: list, charges: int, alerts: int, base: float) ->
             times.append((time.perf_counter() - began) / len(rows))
         cost[name] = float(np.median(times))
     print(f"\n  per charge (median of 3): trees' margin {cost['margin'] * 1e6:,.1f} us, Saabas "
-          f"{cost['saabas'] * 1e6:,.1f} us, exact TreeSHAP {cost['treeshap'] * 1e6:,.0f} us "
+          f"{cost['saabas'] * 1e6:,.1f} us (vector-leaf trees, with the margin; XGBoost's approx_contribs "
+          f"{cost['approx_contribs'] * 1e6:,.1f} us), exact TreeSHAP {cost['treeshap'] * 1e6:,.0f} us "
           f"(x{cost['treeshap'] / cost['saabas']:,.0f} Saabas)")
     contributions = explain["saabas"].contributions(matrix)
     text = {"dicts": [], "texts": []}
@@ -234,10 +245,11 @@ def bench_methods(scorer, days: list, charges: int, alerts: int, base: float) ->
 
 def bench_walk(home: Path, rows: int) -> None:
     """Saabas contributions of `rows` random rows (20 % missing values) by the champion: XGBoost's
-    `approx_contribs` (what batch scoring runs) against the service's numpy walk, one row at a time
-    (extrapolated from 5,000) and vectorized over rows in 10,000-row chunks; both checked equal."""
+    `approx_contribs`, the vector-leaf trees batch scoring runs, and the service's walk one row at a
+    time (extrapolated from 5,000); all checked equal bit for bit."""
     import xgboost as xgb
 
+    from fraud_pipelines.governance.saabas import SaabasTrees
     from fraud_pipelines.serving.flat_trees import FlatTrees
 
     mlflow = _serving_bench()._mlflow(home)
@@ -248,6 +260,9 @@ def bench_walk(home: Path, rows: int) -> None:
     except AttributeError:
         rounds = (0, 0)
     trees = FlatTrees(booster, width, rounds, float("nan"))
+    began = time.perf_counter()
+    table = SaabasTrees(booster, width, rounds, float("nan"))
+    built = time.perf_counter() - began
     rng = np.random.default_rng(0)
     matrix = rng.normal(0.0, 50.0, size=(rows, width))
     matrix[rng.random(matrix.shape) < 0.2] = np.nan
@@ -256,33 +271,16 @@ def bench_walk(home: Path, rows: int) -> None:
                                iteration_range=rounds, validate_features=False)
     library = time.perf_counter() - began
     began = time.perf_counter()
+    vector_leaves = table.contributions(matrix)
+    summed = time.perf_counter() - began
+    began = time.perf_counter()
     one_by_one = np.array([trees.contributions_one(row) for row in matrix[:5_000]])
     per_row = (time.perf_counter() - began) / 5_000
-    began = time.perf_counter()
-    vectorized = np.concatenate([_walk_rows(trees, matrix[i:i + 10_000]) for i in range(0, rows, 10_000)])
-    walked = time.perf_counter() - began
-    same = np.array_equal(one_by_one, expected[:5_000]) and np.array_equal(vectorized, expected)
+    same = np.array_equal(one_by_one, expected[:5_000]) and np.array_equal(vector_leaves, expected)
     print(f"\n  Saabas contributions of {rows:,} rows ({len(trees.roots)} trees, depth {trees.depth}; load "
-          f"{os.getloadavg()[0]:.1f}): XGBoost approx_contribs {library:.2f} s; the numpy walk row by row "
-          f"{per_row * 1e6:.0f} us a row ({per_row * rows:.1f} s, extrapolated), vectorized over rows {walked:.2f} s "
-          f"(x{walked / library:.1f}); identical to XGBoost's: {same}")
-
-
-def _walk_rows(trees, matrix: np.ndarray) -> np.ndarray:
-    """`FlatTrees.contributions_one` for many rows at once: (rows x trees) nodes per level."""
-    count, width = len(matrix), trees.n_features + 1
-    x = matrix.astype(np.float32)
-    missing = np.isnan(x)
-    extended = np.concatenate([np.where(missing, np.inf, x), np.where(missing, -np.inf, x)], axis=1)
-    node = np.broadcast_to(trees._roots, (count, len(trees.roots))).copy()
-    per_tree = np.zeros((count, len(trees.roots), width), dtype=np.float32)
-    per_tree[:, :, -1] = trees._mean[trees._roots]
-    row, tree = np.arange(count)[:, None], trees._trees[None, :]
-    for _ in range(trees.depth):
-        child = trees._next[node + (extended[row, trees._slot[node]] < trees._threshold[node])]
-        per_tree[row, tree, trees._feature[node]] += trees._mean[child] - trees._mean[node]
-        node = child
-    return np.cumsum(per_tree, axis=1, dtype=np.float32)[:, -1, :]
+          f"{os.getloadavg()[0]:.1f}): XGBoost approx_contribs {library:.2f} s; vector-leaf trees {summed:.2f} s "
+          f"(x{summed / library:.2f}; built in {built:.2f} s); the service's walk row by row {per_row * 1e6:.0f} us "
+          f"a row; identical to XGBoost's: {same}")
 
 
 def bench_rest(home: Path, requests: int, scratch: Path) -> None:

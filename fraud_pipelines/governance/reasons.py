@@ -5,10 +5,12 @@ Two methods, both XGBoost's and both summing per row to the trees' margin (log-o
 calibration): "treeshap", exact TreeSHAP, which walks every path of every tree (O(trees x leaves x
 depth^2) a charge, milliseconds on hundreds of trees), and "saabas" (`approx_contribs`), which walks
 only the path the charge took and credits each split's feature with the change of the node's mean
-value (O(trees x depth), as cheap as a few predictions). `REASON_METHOD` is the one reason codes use,
-in batch scoring and in the REST service alike, so the same charge gets the same reasons in both
-(bench/bench_reason_codes.py has the costs and how often the two agree). xgboost is never imported
-at module level; the booster is passed in.
+value. `REASON_METHOD` is the one reason codes use, in batch scoring and in the REST service alike,
+so the same charge gets the same reasons in both. Saabas' contributions come from a table of the
+trees' nodes (`governance.saabas`): XGBoost adds its rows for many rows in one prediction, the
+service's tree walk for one row, both `approx_contribs` bit for bit. The numbers shown are rounded
+to `DIGITS` decimals (`rounded`), the same way in every path. xgboost is never imported at module
+level; the booster is passed in.
 """
 
 from __future__ import annotations
@@ -16,12 +18,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 
+from fraud_pipelines.governance.saabas import SaabasTrees, Unsupported
+
 #: How many reasons a score carries (the `reasons` column of batch_scores, /predict?include_reasons=true).
 TOP_K = 3
+#: Decimals of the values and contributions shown (numpy's round), below `ROUNDED_BELOW` in magnitude.
+DIGITS = 4
+#: Beyond this magnitude numbers are shown as they are (no decimals worth showing; rounding could overflow).
+ROUNDED_BELOW = 1e9
 Method = Literal["treeshap", "saabas"]
 #: The contributions reason codes are made of, in batch scoring and in the REST service.
 REASON_METHOD: Method = "saabas"
@@ -48,6 +57,15 @@ class Explainer:
         return cls(classifier.get_booster(), tuple(feature_names), iteration_range, float(classifier.missing),
                    method)
 
+    @cached_property
+    def saabas(self) -> SaabasTrees | None:
+        """The trees' Saabas table (contributions and probabilities in one XGBoost prediction), or None
+        when the booster has what it does not reproduce (then `approx_contribs` itself is called)."""
+        try:
+            return SaabasTrees(self.booster, len(self.feature_names), self.iteration_range, self.missing)
+        except Unsupported:
+            return None
+
     def contributions(self, vectors: Any) -> np.ndarray:
         """Per-feature contributions by `method`, shape (n_rows, n_features + 1); the last column is the bias."""
         from xgboost import DMatrix
@@ -55,6 +73,8 @@ class Explainer:
         if self.method not in ("treeshap", "saabas"):
             raise ValueError(f"method must be 'treeshap' or 'saabas', got {self.method!r}")
         matrix = as_matrix(vectors, len(self.feature_names))
+        if self.method == "saabas" and self.saabas is not None:
+            return self.saabas.contributions(matrix)
         data = DMatrix(matrix, missing=self.missing, nthread=1 if len(matrix) < 1_000 else None)
         return self.booster.predict(data, pred_contribs=True, approx_contribs=self.method == "saabas",
                                     iteration_range=self.iteration_range, validate_features=False)
@@ -100,54 +120,32 @@ def as_matrix(vectors: Any, width: int) -> np.ndarray:
 def top_reasons(contributions: np.ndarray, matrix: np.ndarray, feature_names: Sequence[str], *,
                 readable: Mapping[str, Sequence[Any]] | None = None, k: int = TOP_K) -> list[list[dict[str, Any]]]:
     """Per row, the `k` features that pushed the score up most (largest contribution first; ties in
-    feature order), each as {"feature", "value", "contribution"}. `value` is the model's input value,
-    or for a transformed feature (e.g. an encoded category) the value given in `readable`."""
+    feature order), each as {"feature", "value", "contribution"}, numbers `rounded`. `value` is the
+    model's input value, or for a transformed feature (e.g. an encoded category) the value given in
+    `readable`."""
     names = list(feature_names)
-    per_feature = np.asarray(contributions)[:, : len(names)]
-    order = np.argsort(-per_feature, axis=1, kind="stable")[:, :k]  # 3 of ~20 features: a full sort is cheap
-    readable = readable or {}
-    out = []
-    for row, picks in enumerate(order):
-        out.append([{"feature": names[j], "value": _value(readable[names[j]][row] if names[j] in readable
-                                                            else matrix[row, j]),
-                     "contribution": float(per_feature[row, j])} for j in picks])
-    return out
-
-
-def reason_texts(contributions: np.ndarray, matrix: np.ndarray, feature_names: Sequence[str], *,
-                 readable: Mapping[str, Sequence[Any]] | None = None, k: int = TOP_K) -> list[str]:
-    """Per row, exactly `as_text(top_reasons(...))`, built from vectorized picks and per-feature JSON
-    pieces: batch scoring may explain every charge of a day, and a dict and `json.dumps` per row cost
-    more than Saabas' contributions themselves. A readable category is written once per distinct
-    name; numbers one by one (Python's float repr, what `json.dumps` writes, is most of the cost)."""
-    names = list(feature_names)
-    per_feature = np.asarray(contributions)[:, : len(names)]
-    order = np.argsort(-per_feature, axis=1, kind="stable")[:, :k]  # ~10 features: a full sort is cheap
+    order = top_order(contributions, len(names), k)
     rows = np.arange(len(order))[:, None]
-    contribs = per_feature[rows, order].astype(np.float64)  # float32 -> float64 is exact, as float() is
-    values = np.asarray(matrix, dtype=np.float64)[rows, order]
-    if not np.isfinite(contribs).all() or np.isinf(values).any():
-        raise ValueError("reason contributions and values must be finite to be written as JSON")
-    width = order.shape[1]
-    heads = [f'{{"feature":{json.dumps(name)},"value":' for name in names]
-    picked = order.ravel().tolist()
-    value_text = ["null" if t == "nan" else t for t in map(repr, values.ravel().tolist())]
-    for j, name in enumerate(names):  # a transformed feature (a category) shows its readable value
-        if name in (readable or {}):
-            at = np.flatnonzero(order.ravel() == j)
-            shown = readable[name]
-            for i, text in zip(at.tolist(), _readable_texts([shown[r] for r in (at // width).tolist()])):
-                value_text[i] = text
-    contribution_text = map(repr, contribs.ravel().tolist())  # json.dumps writes a float as its repr
-    pieces = [f'{heads[j]}{v},"contribution":{c}}}' for j, v, c in zip(picked, value_text, contribution_text)]
-    return [f"[{','.join(pieces[i:i + width])}]" for i in range(0, len(pieces), width)]
+    contribs = rounded(np.asarray(contributions)[rows, order]).tolist()
+    values = rounded(np.asarray(matrix)[rows, order]).tolist()
+    readable = readable or {}
+    return [[{"feature": names[j], "value": _value(readable[names[j]][row]) if names[j] in readable
+              else _number(values[row][i]), "contribution": contribs[row][i]} for i, j in enumerate(picks)]
+            for row, picks in enumerate(order.tolist())]
 
 
-def _readable_texts(shown: list[Any]) -> list[str]:
-    """`_json` of each readable value, once per distinct text (categories repeat; numbers are written each)."""
-    memo: dict[str, str] = {}
-    return [(memo.get(value) or memo.setdefault(value, _json(value))) if isinstance(value, str) else _json(value)
-            for value in shown]
+def top_order(contributions: np.ndarray, width: int, k: int = TOP_K) -> np.ndarray:
+    """Per row, the columns of the `k` largest of the first `width` contributions (ties in column order)."""
+    per_feature = np.asarray(contributions)[:, :width]
+    return np.argsort(-per_feature, axis=1, kind="stable")[:, :k]  # ~10 features: a full sort is cheap
+
+
+def rounded(values: Any) -> np.ndarray:
+    """Numbers as reason codes show them: float64 rounded to `DIGITS` decimals below `ROUNDED_BELOW` in
+    magnitude (as they are beyond), -0.0 as 0.0, NaN kept (shown as null)."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN; huge numbers, not rounded anyway
+        return np.where(np.abs(values) < ROUNDED_BELOW, np.round(values, DIGITS), values) + 0.0
 
 
 def readable_values(transformed: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -160,15 +158,19 @@ def as_text(reasons: list[dict[str, Any]]) -> str:
     return json.dumps(reasons, separators=(",", ":"), allow_nan=False)
 
 
-def _json(value: Any) -> str:
+def value_json(value: Any) -> str:
+    """A readable value as reason codes write it (`_value`, then JSON)."""
     return json.dumps(_value(value), allow_nan=False)
 
 
 def _value(value: Any) -> Any:
-    """A JSON-friendly value: floats as floats, missing as None, text as text."""
+    """A JSON-friendly readable value: text as text, missing as None, numbers `rounded`."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
-    number = float(value)
-    return None if np.isnan(number) else number
+    return _number(float(rounded(float(value))))
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else value

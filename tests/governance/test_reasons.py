@@ -1,7 +1,8 @@
 """Reason codes come from XGBoost's contributions, exact TreeSHAP or Saabas (the method reason codes
 use): with either, each row's contributions add up to its margin; Saabas credits each split on the
 charge's path with the change of the node's mean value (checked against the trees' own dump); the
-top reasons are the largest contributions, named and valued readably."""
+top reasons are the largest contributions, named and valued readably (numbers rounded to 4 decimals),
+and batch scoring's texts are the service's reasons as JSON, byte for byte."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pandas as pd
 import pytest
 
 from fraud_pipelines.governance.importance import global_importance
-from fraud_pipelines.governance.reasons import REASON_METHOD, Explainer, as_text, reason_texts, top_reasons
+from fraud_pipelines.governance.reason_texts import reason_texts
+from fraud_pipelines.governance.reasons import REASON_METHOD, Explainer, as_text, rounded, top_reasons
 
 
 def _explainer(trained, method=REASON_METHOD) -> Explainer:
@@ -92,9 +94,9 @@ def test_top_reasons_are_the_largest_contributions_with_readable_values():
     matrix = np.array([[1.5, np.nan, 3.0, 2.0], [4.0, 5.0, 6.0, 7.0]])
     reasons = top_reasons(contributions, matrix, ["a", "b", "category", "d"],
                           readable={"category": ["Grocery", None]}, k=3)
-    assert reasons[0] == [{"feature": "category", "value": "Grocery", "contribution": float(np.float32(0.7))},
-                          {"feature": "d", "value": 2.0, "contribution": float(np.float32(0.3))},
-                          {"feature": "a", "value": 1.5, "contribution": float(np.float32(0.1))}]
+    assert reasons[0] == [{"feature": "category", "value": "Grocery", "contribution": 0.7},  # float32 0.7, rounded
+                          {"feature": "d", "value": 2.0, "contribution": 0.3},
+                          {"feature": "a", "value": 1.5, "contribution": 0.1}]
     assert [r["feature"] for r in reasons[1]] == ["a", "b", "category"]  # ties keep feature order
     assert json.loads(as_text(reasons[0])) == reasons[0]
 
@@ -127,7 +129,7 @@ def test_batch_reason_texts_are_the_reasons_the_service_returns(trained, splits,
     contributions = explainer.contributions(matrix)
     shown = ["Grocery", None, np.nan, 'a "quoted" name', "Café"] * 60
     readable = {"category": shown}
-    texts = reason_texts(contributions, matrix, explainer.feature_names, readable=readable)
+    texts = reason_texts(contributions, matrix, explainer.feature_names, readable=readable).to_pylist()
     expected = [as_text(r) for r in top_reasons(contributions, matrix, explainer.feature_names, readable=readable)]
     assert texts == expected
     assert any('"value":null' in t for t in texts) and any('"feature":"category"' in t for t in texts)
@@ -154,11 +156,37 @@ def test_batch_reason_texts_equal_the_per_row_path_on_random_rows_with_ties():
                        size=rows).tolist()
     readable = {"category": shown, "f5": [float(v) for v in rng.integers(0, 3, size=rows)]}
     for k in (1, 3, len(names)):
-        texts = reason_texts(contributions, matrix, names, readable=readable, k=k)
+        texts = reason_texts(contributions, matrix, names, readable=readable, k=k).to_pylist()
         expected = [as_text(r) for r in top_reasons(contributions, matrix, names, readable=readable, k=k)]
         assert texts == expected
-    texts = reason_texts(contributions, matrix, names, readable=readable)
-    assert texts[1].startswith('[{"feature":"f0"') and '"contribution":-0.0' in texts[1]
+    texts = reason_texts(contributions, matrix, names, readable=readable).to_pylist()
+    assert texts[1].startswith('[{"feature":"f0"') and '"contribution":0.0' in texts[1]  # -0.0 shown as 0.0
     assert [r["feature"] for r in json.loads(texts[0])] == ["f0", "f1", "f2"]
-    assert any('"value":-0.0' in t for t in texts) and any('"value":"Caf\\u00e9"' in t for t in texts)
+    assert not any("-0.0," in t for t in texts) and any('"value":"Caf\\u00e9"' in t for t in texts)
     assert any('"value":null' in t for t in texts) and any('"value":1e+16' in t for t in texts)
+
+
+def test_numbers_are_written_as_json_writes_them_rounded():
+    """Each rounded number's text (sign, integer part and decimals from tables) is `json.dumps` of the
+    rounded float: across magnitudes, on rounding boundaries, signed zeros, integer parts beyond the
+    table, from 1e9 on (not rounded), and NaN as null; infinities are refused."""
+    rng = np.random.default_rng(7)
+    values = np.concatenate([
+        rng.normal(0, 1, 20_000), rng.normal(0, 1e-3, 20_000), rng.normal(0, 1e5, 20_000), rng.normal(0, 3e8, 2_000),
+        rng.integers(-30_000, 30_000, 2_000) / 1e4 + 5e-5,  # halfway cases of the 4th decimal
+        [0.0, -0.0, 1e-5, -1e-5, -4e-5, 5e-5, -5e-5, 1.5e-4, 9.99995, -9999.99995, 10_000.0, -10_000.00004,
+         999_999_999.99994, 999_999_999.99996, 1e9, -1e9, 1.7e308, -1e300, 5e-324, np.nan, 123456789.125],
+    ])
+    matrix = values[: len(values) // 2 * 2].reshape(-1, 2)
+    contributions = np.tile(np.array([1.0, 0.0, 0.0], dtype=np.float32), (len(matrix), 1))
+    texts = reason_texts(contributions, matrix, ["a", "b"], k=2).to_pylist()
+    expected = [as_text(r) for r in top_reasons(contributions, matrix, ["a", "b"], k=2)]
+    assert texts == expected
+    cases = {1.23456: "1.2346", -2.5: "-2.5", 12345.6789: "12345.6789", -0.00004: "0.0", 5e-324: "0.0",
+             1e9: "1000000000.0", 1.7e308: "1.7e+308", float("nan"): "null"}
+    matrix = np.array([[value, 0.0] for value in cases])
+    texts = reason_texts(contributions[:len(cases)], matrix, ["a", "b"], k=1).to_pylist()
+    assert texts == [f'[{{"feature":"a","value":{text},"contribution":1.0}}]' for text in cases.values()]
+    assert np.array_equal(rounded([-0.0, 2.71828]), [0.0, 2.7183]) and np.signbit(rounded([-0.0])).sum() == 0
+    with pytest.raises(ValueError, match="finite"):
+        reason_texts(contributions[:1], np.array([[np.inf, 1.0]]), ["a", "b"])
