@@ -361,8 +361,9 @@ def learning_curve(context: dg.AssetExecutionContext, config: CurvesConfig, frau
     fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, fraud_model["training_dataset_version"])
     features, run_id = fraud_model["feature_names"], fraud_model["run_id"]
+    x_train, x_val = fraud_view.keep_columns(x_train, features), fraud_view.keep_columns(x_val, features)
     full_pr_auc = mlflow.client().get_run(run_id).data.metrics.get("validation_pr_auc", float("nan"))
-    curve = curves.learning_curve(x_train[features], y_train, x_val[features], y_val,
+    curve = curves.learning_curve(x_train, y_train, x_val, y_val,
                                   TrainingParams(**fraud_model["params"]), shares=config.shares, seed=config.seed,
                                   full=(float("nan"), full_pr_auc))
     with tempfile.TemporaryDirectory(prefix="curves_") as folder:
@@ -392,7 +393,8 @@ def model_evaluation(context: dg.AssetExecutionContext, config: PromotionConfig,
     calibration, champion_version = found.calibration, found.champion_version
     with tempfile.TemporaryDirectory(prefix="evaluation_") as folder:
         plots = save_evaluation_plots(folder, y_true=found.y_test, scores_by_model=found.scores,
-                                      confusion=evaluations["model"].confusion, importance=found.importance)
+                                      confusion=evaluations["model"].confusion, importance=found.importance,
+                                      evaluations=evaluations)
         plots["reliability"] = calibration.plot(found.y_test, f"{folder}/reliability.png")
         plots["lift_gain"] = curves.plot_lift_gain(evaluations["model"].lift_table(), f"{folder}/lift_gain.png")
         mlflow.log_evaluation(fraud_model["run_id"], evaluations, plots=plots, metrics=calibration.metrics())
