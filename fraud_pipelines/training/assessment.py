@@ -47,8 +47,10 @@ def assess_candidate(registry: RegistryOperations, fv: Any, run_id: str, trainin
     [(x_val, y_val)] = read_splits(fv, training_dataset_version, ("validation",))
     baseline_threshold = choose_threshold(np.asarray(y_val), baseline.predict_proba(x_val), rule="max_f1")
     del x_val, y_val
-    [(x_test, y_test)] = read_splits(fv, training_dataset_version, ("test",))
+    # read once with its keys: the scorers pick their features by name, the re-scored versions join on the keys
+    [(x_test, y_test)] = read_splits(fv, training_dataset_version, ("test",), primary_key=True, event_time=True)
     y_test = np.asarray(y_test)
+    spine = x_test[["tid", "datetime"]]
     candidate = registry.load_logged(registry.find_logged_run(run_id))
     calibration = calibration_of_scores(candidate.calibrator, candidate.raw_proba(x_test), y_test)
     scores = {"model": calibration.calibrated, "baseline": baseline.predict_proba(x_test)}
@@ -57,7 +59,8 @@ def assess_candidate(registry: RegistryOperations, fv: Any, run_id: str, trainin
                    "baseline": evaluate(y_test, scores["baseline"], threshold=baseline_threshold, name="baseline")}
     champion = registry.get_champion()
     champion_version = champion.version if champion else None
-    references, skipped = rescore_versions(registry, fv, training_dataset_version, champion_version, policy)
+    references, skipped = rescore_versions(registry, fv, training_dataset_version, champion_version, policy,
+                                           spine=spine)
     for ref_version, role, ref_scores, ref_threshold in references:
         if role == "champion":
             scores["champion"] = ref_scores

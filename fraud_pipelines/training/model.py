@@ -22,6 +22,10 @@ from fraud_pipelines.training.calibration import CalibrationReport, Calibrator, 
 from fraud_pipelines.training.evaluation import check_labels_and_scores
 from fraud_pipelines.training.thresholds import RULES, choose_threshold
 
+#: `TrainingParams` fields applied to the trees' scores after fitting (the booster does not depend on them).
+AFTER_THE_TREES = frozenset({"threshold_rule", "target_precision", "max_fpr", "cost_false_positive",
+                             "cost_false_negative", "calibration"})
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingParams:
@@ -75,6 +79,10 @@ class TrainingParams:
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (MLflow params, Dagster metadata)."""
         return asdict(self)
+
+    def tree_params(self) -> dict[str, Any]:
+        """The fields the trees depend on: all but calibration and the threshold rule's, which act after them."""
+        return {k: v for k, v in asdict(self).items() if k not in AFTER_THE_TREES}
 
 
 @dataclass(frozen=True)
@@ -231,7 +239,16 @@ def train_model(
     weight = params.class_weight(train_labels)
     classifier = make_classifier(params, weight)
     classifier.fit(X_train, train_labels, eval_set=[(X_val, val_labels)], verbose=False)
-    feature_names = tuple(str(name) for name in X_train.columns)
+    return finish_model(classifier, X_val, val_labels, params, scale_pos_weight=float(weight),
+                        n_train_rows=len(train_labels), n_train_positives=int(train_labels.sum()))
+
+
+def finish_model(classifier: Any, X_val: pd.DataFrame, y_val: Any, params: TrainingParams, *, scale_pos_weight: float,
+                 n_train_rows: int, n_train_positives: int) -> TrainedModel:
+    """A fitted classifier made a `TrainedModel`: its validation scores calibrated and thresholded as
+    `train_model` does. Also takes a classifier fitted earlier on the same splits (the search's base trial)."""
+    val_labels = _check_split(X_val, y_val, "val")
+    feature_names = tuple(str(name) for name in X_val.columns)
     raw_val_scores = classifier.predict_proba(X_val)[:, 1]
     calibrator, calibration = fit_calibrator(val_labels, raw_val_scores, method=params.calibration, seed=params.seed)
     threshold = choose_threshold(
@@ -244,11 +261,11 @@ def train_model(
         feature_names=feature_names,
         threshold=threshold,
         params=params,
-        scale_pos_weight=float(weight),
+        scale_pos_weight=scale_pos_weight,
         best_iteration=int(classifier.best_iteration),
         validation_pr_auc=float(average_precision_score(val_labels, raw_val_scores)),
-        n_train_rows=len(train_labels),
-        n_train_positives=int(train_labels.sum()),
+        n_train_rows=n_train_rows,
+        n_train_positives=n_train_positives,
         calibrator=calibrator,
         calibration=calibration,
     )

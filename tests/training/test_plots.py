@@ -49,3 +49,18 @@ def test_markdown_image_inlines_the_png_bytes(tmp_path):
     assert markdown.startswith("![confusion](data:image/png;base64,")
     payload = markdown.split(",", 1)[1].rstrip(")")
     assert base64.b64decode(payload) == path.read_bytes()
+
+
+def test_curves_drawn_with_the_evaluations_areas_are_the_same_images(tmp_path, splits, trained):
+    """The areas the evaluation computed are shown as they are (not computed again on the rows): same PNG bytes;
+    an evaluation of other scores would show its own area, so the images would differ."""
+    scores = {"xgboost": trained.predict_proba(splits.X_test), "baseline": splits.X_test["x0"].rank(pct=True)}
+    evaluations = {name: evaluate(splits.y_test, s, threshold=0.5, name=name) for name, s in scores.items()}
+    common = {"y_true": splits.y_test, "scores_by_model": scores, "confusion": evaluations["xgboost"].confusion}
+    computed = save_evaluation_plots(tmp_path / "computed", **common)
+    given = save_evaluation_plots(tmp_path / "given", **common, evaluations=evaluations)
+    for name in ("pr_curve", "roc_curve"):
+        assert given[name].read_bytes() == computed[name].read_bytes(), name
+    swapped = {"xgboost": evaluations["baseline"], "baseline": evaluations["xgboost"]}
+    other = save_evaluation_plots(tmp_path / "other", **common, evaluations=swapped)
+    assert other["pr_curve"].read_bytes() != computed["pr_curve"].read_bytes()

@@ -231,3 +231,38 @@ def test_bounded_training_reads_give_the_same_rows_and_the_same_model(quality, m
                                           r"\(now 8MB") as caught:
         fraud_view.train_and_validation(small, version)
     assert len(str(caught.value)) < 2_000
+
+
+def test_fraud_model_loads_the_trees_the_search_fitted_with_its_parameters_and_fits_otherwise(quality):
+    """A search that keeps the base parameters fitted fraud_model's trees as its trial 0: fraud_model loads them
+    (the same booster bytes, threshold and calibration a fit gives); other parameters are fitted. Last in the module:
+    it materializes model_tuning again."""
+    everything = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_ASSETS]
+    trees = {"n_estimators": 120, "early_stopping_rounds": 15}
+    run = dg.materialize(everything, instance=quality.instance, resources=quality.resources,
+                         selection=["model_tuning", "fraud_model"], run_config={"ops": {
+                             "model_tuning": {"config": {"n_trials": 1, "timeout_seconds": 0, **trees}},
+                             "fraud_model": {"config": {"use_selected_features": True, **trees}}}})
+    assert run.success and run.output_for_node("model_tuning")["kept_base"]
+    model = run.output_for_node("fraud_model")
+    client = quality.mlflow.client()
+    run_data = client.get_run(model["run_id"]).data
+    assert "trees of trial 0" in run_data.tags["trees"] and "not fitted again" in run_data.tags["trees"]
+    assert metadata(run, "fraud_model")["trees"] == run_data.tags["trees"]
+
+    version, features = model["training_dataset_version"], model["feature_names"]
+    x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fraud_view.get_or_create(quality.fs), version)
+    fitted = train_model(x_train[features], y_train, x_val[features], y_val, TrainingParams(**model["params"]))
+    loaded = quality.mlflow.load_logged(quality.mlflow.find_logged_run(model["run_id"]))
+    assert loaded.classifier.get_booster().save_raw("ubj") == fitted.classifier.get_booster().save_raw("ubj")
+    assert loaded.threshold == fitted.threshold and loaded.calibrator == fitted.calibrator
+    for name, value in fitted.summary().items():
+        assert run_data.metrics[name] == pytest.approx(value, rel=1e-12), name
+
+    # another seed: not the trees the search fitted, so fraud_model fits its own and says why
+    other = dg.materialize(everything, instance=quality.instance, resources=quality.resources,
+                           selection=["fraud_model"], run_config={"ops": {"fraud_model": {"config": {
+                               "use_selected_features": True, **trees, "seed": 8}}}})
+    assert other.success
+    said = client.get_run(other.output_for_node("fraud_model")["run_id"]).data.tags["trees"]
+    assert "fitted on another tree_params" in said
