@@ -1,6 +1,6 @@
-"""One point-in-time rule for every reader: the feature store's DuckDB ASOF join, the vectorized
-lookup of the feature logic and the scalar one of the request path agree row for row, ties
-included (a right row applies from its own instant; of rows sharing key and time, the greatest
+"""One point-in-time rule for every reader: the feature store's two engines (DuckDB's ASOF join and
+the array join), the vectorized lookup of the feature logic and the scalar one of the request path
+agree row for row, ties included (a right row applies from its own instant; of rows sharing key and time, the greatest
 primary key wins)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 from feature_logic.inputs import FeatureInputError
 from feature_logic.point_in_time import asof_positions
 from feature_logic.request_features import Version, _as_of
+from fraud_pipelines.feature_store.array_join import join_arrays
 from fraud_pipelines.feature_store.point_in_time import JoinedSource, SpineSource, drop_hidden, point_in_time_sql
 
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
@@ -32,19 +33,24 @@ def _case(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return spine, right
 
 
-def _store(spine: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
-    """The feature store's join (DuckDB ASOF), as feature views run it."""
-    sql = point_in_time_sql(
-        SpineSource(relation="spine", event_time="t", order_by=("sid",), columns=(("sid", "sid"), ("t", "t"))),
-        [JoinedSource(relation="r", spine_keys=("key",), keys=("key",), event_time="t", primary_key=("pk",),
-                      columns=(("value", "value"),), audit_name="r")],
-    )
+SPINE = SpineSource(relation="spine", event_time="t", order_by=("sid",), columns=(("sid", "sid"), ("t", "t")))
+JOINS = [JoinedSource(relation="r", spine_keys=("key",), keys=("key",), event_time="t", primary_key=("pk",),
+                      columns=(("value", "value"),), audit_name="r")]
+
+
+def _store(spine: pd.DataFrame, right: pd.DataFrame, engine: str = "duckdb") -> np.ndarray:
+    """The feature store's join, as feature views run it: DuckDB's ASOF join or the array join."""
     con = duckdb.connect()
     con.register("spine", spine)
     con.register("r", right)
-    joined = drop_hidden(con.sql(sql).to_arrow_table()).to_pandas().set_index("sid").loc[spine["sid"]]
+    if engine == "duckdb":
+        joined = con.sql(point_in_time_sql(SPINE, JOINS)).to_arrow_table()
+    else:
+        joined = join_arrays(con.sql("SELECT sid, t, key FROM spine").to_arrow_table(), SPINE,
+                             [con.sql("SELECT key, t, pk, value FROM r").to_arrow_table()], JOINS)
     con.close()
-    return joined["value"].fillna(-1).astype(np.int64).to_numpy()
+    frame = drop_hidden(joined).to_pandas().set_index("sid").loc[spine["sid"]]
+    return frame["value"].fillna(-1).astype(np.int64).to_numpy()
 
 
 def _micros(times: pd.Series) -> np.ndarray:
@@ -75,6 +81,7 @@ def test_store_vectorized_and_scalar_lookups_agree_on_ties(seed: int) -> None:
     assert right.duplicated(["key", "t"]).any()  # the case really has ties
     store = _store(spine, right)
     assert (store >= 0).any() and (store == -1).any()  # matches and rows with no earlier version
+    np.testing.assert_array_equal(_store(spine, right, "arrays"), store)
     np.testing.assert_array_equal(_vectorized(spine, right), store)
     np.testing.assert_array_equal(_scalar(spine, right), store)
 

@@ -24,6 +24,8 @@ class StoreContext:
     online: OnlineStore | None = None
     transformations: dict[str, type] = field(default_factory=dict)
     query_memory_limit: str | None = None
+    #: Who runs point-in-time joins: "auto" (the array join where its shape suits, else DuckDB), "arrays", "duckdb".
+    join_engine: str = "auto"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection for one read, bounded by the store's query memory limit."""

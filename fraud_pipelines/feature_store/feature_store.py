@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, get_args
 
 from .catalog import Catalog, filesystem_for, normalize_root
 from .context import StoreContext, storage_options_of
@@ -21,6 +21,7 @@ from .query import Query
 from .specs import FeatureGroupSpec, FeatureViewSpec, ValidationPolicy, as_columns, check_name, suite_to_json
 from .statistics import StatisticsConfig
 from .transformations import BUILT_INS, to_state
+from .view_plan import JoinEngine
 
 
 class FeatureStore:
@@ -33,15 +34,21 @@ class FeatureStore:
         storage_options: Mapping[str, str] | None = None,
         online_store: OnlineStore | None = None,
         query_memory_limit: str | None = None,
+        join_engine: JoinEngine = "auto",
     ) -> None:
         """`query_memory_limit` (e.g. "4GB") bounds each DuckDB read; beyond it, joins spill to
-        disk. Default: an eighth of physical memory, at least 1 GB."""
+        disk. Default: an eighth of physical memory, at least 1 GB. `join_engine` chooses who runs
+        point-in-time joins: "auto" (NumPy/Arrow arrays where the view's shape suits, else DuckDB's
+        ASOF join), or always "arrays" or "duckdb"; every engine follows the same rule."""
+        if join_engine not in get_args(JoinEngine):
+            raise InvalidInputError(f"join_engine {join_engine!r} is not one of {get_args(JoinEngine)}")
         self.root = normalize_root(root)
         options = storage_options_of(storage_options)
         filesystem, base = filesystem_for(self.root, options)
         self._context = StoreContext(
             root=self.root, catalog=Catalog(filesystem, f"{base}/catalog"), storage_options=options,
             online=online_store, transformations=dict(BUILT_INS), query_memory_limit=query_memory_limit,
+            join_engine=join_engine,
         )
 
     def __repr__(self) -> str:

@@ -53,6 +53,10 @@ class FeatureView:
     labels = property(lambda self: self.spec.labels, doc="Label columns (y).")
 
     @property
+    def _engine(self) -> Any:
+        return self._context.join_engine
+
+    @property
     def _where(self) -> str:
         return f"feature view {self.name} v{self.version}"
 
@@ -70,7 +74,7 @@ class FeatureView:
         on them; recorded as a training dataset version (see `training_dataset_versions`)."""
         splits = split_ranges(train_start=start_time, train_end=end_time)
         snapshots = self._snapshots()
-        rows = self._plan.join(self._context.connect(), snapshots, splits["train"])
+        rows = self._plan.join(self._context.connect(), snapshots, splits["train"], engine=self._engine)
         audit, frame = rows.audit, rows.to_pandas()
         functions = self._fit(frame)
         self._record(splits, snapshots, functions, {"train": len(frame)}, {"train": audit}, description)
@@ -130,7 +134,7 @@ class FeatureView:
         snapshots = self._snapshots()
         counts, audits, functions = {}, {}, {}
         for name, window in splits.items():  # one split in memory at a time
-            rows = self._plan.join(self._context.connect(), snapshots, window)
+            rows = self._plan.join(self._context.connect(), snapshots, window, engine=self._engine)
             counts[name], audits[name] = rows.num_rows, rows.audit
             if name == "train":  # in order: fitted state must not depend on the engine's row order
                 functions = self._fit(rows.to_pandas(self._fit_columns(rows.table.column_names)))
@@ -156,14 +160,14 @@ class FeatureView:
         if name in record.frozen:
             return to_frame(read_split(record.frozen[name], self._context.storage_options))
         return self._plan.join(self._context.connect(), self._snapshots(record.delta_versions),
-                               record.splits[name]).to_pandas()
+                               record.splits[name], engine=self._engine).to_pandas()
 
     def _split_rows(self, record: TrainingDatasetVersion, name: str) -> Any:
         """A recorded split's joined rows: its frozen copy, or the join on the pinned Delta versions."""
         if name in record.frozen:
             return read_split(record.frozen[name], self._context.storage_options)
         table, _ = self._plan.read(self._context.connect(), self._snapshots(record.delta_versions),
-                                   record.splits[name])
+                                   record.splits[name], engine=self._engine)
         return table
 
     def erase_from_training_data(self, column: str, values: Sequence[Any], *, reason: str) -> dict[int, dict[str, int]]:
@@ -225,7 +229,7 @@ class FeatureView:
                            end=None if end_time is None else as_utc(end_time, "end_time"))
         frame_spine = None if spine is None else self._plan.spine_frame(spine)
         rows = self._plan.join(self._context.connect(), self._snapshots(), window, spine_frame=frame_spine,
-                               with_labels=False)
+                               with_labels=False, engine=self._engine)
         x, _ = split_xy(rows.to_pandas(), self._plan, self._batch_functions, primary_key=primary_key,
                         event_time=event_time, labels=False)
         return x

@@ -122,6 +122,14 @@ class OnlineStore(ABC):
             return fetch_many([(v,) for v in values])
         return fetch_values
 
+    def joined_value_lookup(
+        self, tables: Sequence[tuple[OnlineTableSpec, Sequence[str]]]
+    ) -> Callable[[Sequence[Any]], list[Row]] | None:
+        """One read of several tables keyed by one column each, for the same plain key values: per
+        value, every table's `columns` in turn, None where a table has no row. None when this store
+        has no such read (callers then use `value_lookup` table by table); backends may override it."""
+        return None
+
 
 def latest_per_key(rows: pa.Table, key_columns: Sequence[str], event_time: str) -> pa.Table:
     """The row with the greatest event time for each key (the last one among equal times)."""

@@ -163,16 +163,25 @@ def spine_order(result: pa.Table, spine: SpineSource) -> np.ndarray:
     slot = np.full(int(positions.max()) + 1, -1, dtype=np.int64)
     slot[positions] = np.arange(len(positions))
     by_position = slot[slot >= 0]
-    columns = [result[c] for c in _order_columns(result, spine)]
+    indices = pa.array(by_position)
+    order = rule_order([result[c].take(indices) for c in _order_columns(result, spine)])
+    return by_position if order is None else by_position[order]
+
+
+def rule_order(columns: Sequence[pa.ChunkedArray]) -> np.ndarray | None:
+    """The stable permutation sorting rows by `columns` (ascending, nulls last, as `ORDER BY`),
+    or None when they are in that order already (checked in one linear pass)."""
     keys = [_sortable(c) for c in columns]
     if all(k is not None for k in keys):
-        arrays = [k[by_position] for k in keys]  # type: ignore[index]
-        if _never_decreasing(arrays):
-            return by_position
-        return by_position[np.lexsort(arrays[::-1])]
-    ordered = pa.table([c.take(by_position) for c in columns], names=[f"k{i}" for i in range(len(columns))])
-    sorted_positions = pc.sort_indices(ordered, sort_keys=[(f"k{i}", "ascending") for i in range(len(columns))])
-    return by_position[sorted_positions.to_numpy()]
+        arrays: list[np.ndarray] = keys  # type: ignore[assignment]
+        if len(arrays[0]) < 2 or _never_decreasing(arrays):
+            return None
+        return np.lexsort(arrays[::-1])
+    ordered = pa.table(list(columns), names=[f"k{i}" for i in range(len(columns))])
+    order = pc.sort_indices(ordered, sort_keys=[(f"k{i}", "ascending") for i in range(len(columns))]).to_numpy()
+    if bool((order[1:] > order[:-1]).all()):
+        return None
+    return order
 
 
 def take_in_order(result: pa.Table, order: np.ndarray) -> pa.Table:

@@ -90,6 +90,7 @@ class VectorServer:
                 fetch_values=online.value_lookup(table, columns) if len(table.key_columns) == 1 else None,
             ))
             covered |= {c.name for c in mine}
+        self._joined = self._joined_reads(online)
         self.passed_only = [name for name in self.raw_features if name not in covered]
         self.functions = [functions.get(name) for name in self.raw_features]
         self.columns = [out for name, f in zip(self.raw_features, self.functions)
@@ -114,7 +115,8 @@ class VectorServer:
 
     def vectors(self, entries: Sequence[Mapping[str, Any]], passed: Sequence[Mapping[str, Any] | None] | None,
                 return_type: ReturnType) -> Any:
-        """Many vectors, column by column: one batched read per group, passed features placed as
+        """Many vectors, column by column: one batched read per group (or one for all the groups
+        sharing an entry key, where the store offers it), passed features placed as
         whole columns when every entry passes the same names, and each transformation applied to a
         whole column at once (the same operations as `vector`, value by value)."""
         passed_list = list(passed) if passed is not None else [None] * len(entries)
@@ -122,7 +124,19 @@ class VectorServer:
             raise InvalidInputError(f"{len(entries)} entries but {len(passed_list)} passed_features")
         count = len(entries)
         columns: list[Any] = [(None,) * count] * len(self.raw_features)
-        for source in self.sources:
+        read: set[int] = set()
+        for members, fetch in self._joined if count else ():
+            values = self._key_values(self.sources[members[0]], entries)
+            if values is None:  # left to the source-by-source reads below, which name what is wrong
+                continue
+            found = iter(zip(*fetch(values)))
+            for index in members:
+                for position in self.sources[index].positions:
+                    columns[position] = next(found)
+            read.update(members)
+        for index, source in enumerate(self.sources):
+            if index in read:
+                continue
             blank = (None,) * len(source.positions)
             values = self._key_values(source, entries)
             if values is not None:  # the usual one-column key, in every entry
@@ -148,6 +162,22 @@ class VectorServer:
         if return_type == "pandas":
             return pd.DataFrame(out, columns=self.columns)
         raise InvalidInputError(f"return_type must be 'list', 'dict' or 'pandas', not {return_type!r}")
+
+    def _joined_reads(self, online: OnlineStore) -> list[tuple[list[int], Callable[[list[Any]], list[Any]]]]:
+        """Sources read by one statement: those keyed by the same entry key (same key type), when the
+        store offers `joined_value_lookup` for them; as (source indices, reader)."""
+        by_key: dict[tuple[str, str], list[int]] = {}
+        for index, source in enumerate(self.sources):
+            if source.fetch_values is not None:
+                kind = str(source.table.schema.field(source.table.key_columns[0]).type)
+                by_key.setdefault((source.entry_keys[0], kind), []).append(index)
+        joined = []
+        for members in by_key.values():
+            if len(members) > 1:
+                fetch = online.joined_value_lookup([(self.sources[i].table, self.sources[i].columns) for i in members])
+                if fetch is not None:
+                    joined.append((members, fetch))
+        return joined
 
     def _place_passed(self, columns: list[Any], passed: list[Mapping[str, Any] | None]) -> list[Any]:
         """Passed features over the online values: whole columns when every entry passes the same

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .array_join import join_arrays, leakage, source_columns, spine_columns, unsupported
 from .errors import FeatureStoreError, InvalidInputError
 from .input_batches import to_arrow, to_utc_timestamp
 from .offline_store import Snapshot, TimeRange
@@ -38,6 +39,8 @@ from .sql import quote
 from .transformations import output_names
 
 Role = Literal["label", "primary_key", "event_time", "feature"]
+#: Who runs the point-in-time join: the array join where its shape allows ("auto"), or always one.
+JoinEngine = Literal["auto", "arrays", "duckdb"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class JoinedRows:
     """
 
     table: pa.Table  # hidden columns dropped, in the engine's order
-    order: np.ndarray  # positions of `table`'s rows in the rule's order
+    order: np.ndarray | None  # positions of `table`'s rows in the rule's order; None: in order already
     audit: dict[str, float | None]
 
     @property
@@ -69,7 +72,7 @@ class JoinedRows:
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
         """The rows in order (all columns, or `columns`)."""
         table = self.table if columns is None else self.table.select(list(columns))
-        return take_in_order(table, self.order)
+        return table if self.order is None else take_in_order(table, self.order)
 
     def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The rows in order as pandas. Reordering the columns after the conversion moves less than
@@ -81,7 +84,8 @@ class JoinedRows:
             table = self.table.select(list(columns))
         frame = to_frame(table)
         del table
-        reorder_in_place(frame, self.order)
+        if self.order is not None:
+            reorder_in_place(frame, self.order)
         return frame
 
 
@@ -151,10 +155,11 @@ class ViewPlan:
         *,
         spine_frame: pa.Table | None = None,
         with_labels: bool = True,
+        engine: JoinEngine = "auto",
     ) -> tuple[pa.Table, dict[str, float | None]]:
         """The joined rows for spine event times in `spine_range`, in order, and the leakage audit
         (see `join`)."""
-        rows = self.join(con, snapshots, spine_range, spine_frame=spine_frame, with_labels=with_labels)
+        rows = self.join(con, snapshots, spine_range, spine_frame=spine_frame, with_labels=with_labels, engine=engine)
         return rows.to_arrow(), rows.audit
 
     def join(
@@ -165,12 +170,14 @@ class ViewPlan:
         *,
         spine_frame: pa.Table | None = None,
         with_labels: bool = True,
+        engine: JoinEngine = "auto",
     ) -> JoinedRows:
         """The joined rows for spine event times in `spine_range`, their order and the leakage audit.
 
         `snapshots` pins the spine group then each joined group. With `spine_frame`, its rows are
         the spine instead of the spine group's (they must carry the spine's event time and keys).
-        `con` is a fresh DuckDB connection, closed here.
+        `con` is a fresh DuckDB connection, closed here. DuckDB reads every relation; the join is
+        the array join's (`array_join`) when `engine` allows and its shape suits, else DuckDB's.
         """
         groups = self.query.groups()
         spine_group = groups[0]
@@ -216,16 +223,20 @@ class ViewPlan:
             where = None
             if self.query.condition is not None:
                 where = self.query.condition.sql(self.query.column_for)
-            # No ORDER BY: the order comes from the spine's read positions (`spine_order`). (Not
-            # `preserve_insertion_order = false`: a global setting of the process's shared database.)
-            result = con.sql(point_in_time_sql(spine, joins, where=where, ordered=False)).to_arrow_table()
+            if engine != "duckdb" and _arrays_suit(con, spine, joins, required=engine == "arrays"):
+                result = _join_arrays(con, spine, joins, where)
+                audit, order = leakage(result, joins), None
+            else:
+                # No ORDER BY: the order comes from the spine's read positions (`spine_order`). (Not
+                # `preserve_insertion_order = false`: a global setting of the process's shared database.)
+                result = con.sql(point_in_time_sql(spine, joins, where=where, ordered=False)).to_arrow_table()
+                audit, order = leakage_audit(result, spine, joins), spine_order(result, spine)
         finally:
             con.close()
-        audit = leakage_audit(result, spine, joins)
         leaks = {name: gap for name, gap in audit.items() if gap is not None and gap > 0}
         if leaks:
             raise FeatureStoreError(f"point-in-time join leaked future rows (seconds ahead of the spine): {leaks}")
-        return JoinedRows(table=drop_hidden(result), order=spine_order(result, spine), audit=audit)
+        return JoinedRows(table=drop_hidden(result), order=order, audit=audit)
 
     def spine_frame(self, data: Any) -> pa.Table:
         """A caller's spine (DataFrame or Arrow) checked for the columns the join needs."""
@@ -239,6 +250,38 @@ class ViewPlan:
         index = table.column_names.index(spine_group.event_time)
         times = to_utc_timestamp(table[spine_group.event_time], spine_group.event_time, "batch spine")
         return table.set_column(index, spine_group.event_time, times)
+
+
+def _arrays_suit(con: duckdb.DuckDBPyConnection, spine: SpineSource, joins: Sequence[JoinedSource], *,
+                 required: bool) -> bool:
+    """Whether the array join handles this shape (from the relations' schemas, no rows read); when
+    `required` and it does not, InvalidInputError says why."""
+    def schema(relation: str, columns: Sequence[str]) -> pa.Schema:
+        select = ", ".join(quote(c) for c in columns)
+        return con.sql(f"SELECT {select} FROM {quote(relation)} LIMIT 0").to_arrow_table().schema
+
+    reason = unsupported(schema(spine.relation, spine_columns(spine, joins)), spine,
+                         [schema(j.relation, source_columns(j)) for j in joins], joins)
+    if reason is not None and required:
+        raise InvalidInputError(f"the array join does not handle this view: {reason}")
+    return reason is None
+
+
+def _join_arrays(con: duckdb.DuckDBPyConnection, spine: SpineSource, joins: Sequence[JoinedSource],
+                 where: str | None) -> pa.Table:
+    """The array join over the registered relations, read by DuckDB in their stored order; a view's
+    filter is applied after the join, as in SQL."""
+    def read(relation: str, columns: Sequence[str]) -> pa.Table:
+        return con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(relation)}").to_arrow_table()
+
+    result = join_arrays(read(spine.relation, spine_columns(spine, joins)), spine,
+                         [read(j.relation, source_columns(j)) for j in joins], joins)
+    if where is None:
+        return result
+    con.register("joined_rows", result)
+    keep = con.sql(f"SELECT coalesce(({where}), false) FROM joined_rows").to_arrow_table().column(0)
+    con.unregister("joined_rows")
+    return result.filter(keep)
 
 
 def _register_joined(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, name: str, *, event_time: str,

@@ -205,3 +205,26 @@ def test_batch_vectors_for_entries_without_keys_whose_features_are_all_passed(se
     for got, expected in zip(many, one_by_one):
         assert all(_same(g, e) and type(g) is type(e) for g, e in zip(got, expected)), (got, expected)
     assert many[0] != many[2]
+
+
+def test_groups_sharing_a_key_are_read_in_one_statement(served: dict) -> None:
+    """Both online groups are keyed by cc_num: SQLite reads them with one SELECT (LEFT JOINs on the
+    keys' VALUES, in key order), over several chunks of keys, a card only one group knows, unknown
+    and repeated cards; the same vectors as one at a time."""
+    view = served["view"]
+    server = view._serving()
+    assert [[server.sources[i].name for i in members] for members, _ in server._joined] == [
+        ["card_aggs v1", "profiles v1"]]
+    card = 77  # a profile, no aggregates
+    served["groups"]["profiles"].insert(pd.DataFrame({
+        "cc_num": [card], "event_time": [pd.Timestamp("2024-03-02", tz="UTC")], "city": ["Quito"], "age": [51]}))
+    cards = [int(k) for k in served["tx"].cc_num.unique()] + [card, 99_999]
+    rng = np.random.default_rng(4)
+    entries = [{"cc_num": int(k)} for k in rng.choice(cards, 1_100)]  # three chunks of at most 500 keys
+    passed = [{"category": "Cash", "amount": float(i)} for i in range(len(entries))]
+    many = view.get_feature_vectors(entries, passed_features=passed)
+    one_by_one = [view.get_feature_vector(e, passed_features=p) for e, p in zip(entries, passed)]
+    assert all(_same(g, e) for got, expected in zip(many, one_by_one) for g, e in zip(got, expected))
+    columns = view.serving_columns()
+    row = many[[e["cc_num"] for e in entries].index(card)]
+    assert row[columns.index("profile_age")] == 51 and row[columns.index("tx_count")] is None
