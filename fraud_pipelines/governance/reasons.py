@@ -144,8 +144,12 @@ def rounded(values: Any) -> np.ndarray:
     """Numbers as reason codes show them: float64 rounded to `DIGITS` decimals below `ROUNDED_BELOW` in
     magnitude (as they are beyond), -0.0 as 0.0, NaN kept (shown as null)."""
     values = np.asarray(values, dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN; huge numbers, not rounded anyway
-        return np.where(np.abs(values) < ROUNDED_BELOW, np.round(values, DIGITS), values) + 0.0
+    small = np.abs(values) < ROUNDED_BELOW  # False for NaN
+    if small.all():
+        return np.round(values, DIGITS) + 0.0
+    out = np.array(values)  # NaN and huge numbers stay; rounding the huge ones could overflow
+    out[small] = np.round(values[small], DIGITS)
+    return out + 0.0
 
 
 def readable_values(transformed: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
