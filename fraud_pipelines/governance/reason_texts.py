@@ -4,9 +4,10 @@ batch scoring may explain every charge, and a dict and `json.dumps` per row (or 
 
 Each text is exactly `reasons.as_text(reasons.top_reasons(...))` of its row (tested byte for byte).
 A rounded number (`reasons.rounded`: a multiple of 10^-DIGITS below 10^9 in magnitude) is written
-from integers: its sign, its integer part (Arrow's integer-to-text cast) and its decimals (a table of
-the 10^DIGITS decimal endings), which is what Python's float repr writes for it; larger numbers are
-written by repr one by one. A readable value (a category's name) is written once per distinct value.
+from integers: its signed integer part (a table below 10^DIGITS, Arrow's integer-to-text cast above)
+and its decimals (a table of the 10^DIGITS decimal endings), which is what Python's float repr writes
+for it (the shortest text that reads back as that float); from 10^9 on numbers are written by repr one
+by one. A readable value (a category's name) is written once per distinct value.
 """
 
 from __future__ import annotations

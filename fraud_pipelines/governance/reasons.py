@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -31,6 +31,8 @@ TOP_K = 3
 DIGITS = 4
 #: Beyond this magnitude numbers are shown as they are (no decimals worth showing; rounding could overflow).
 ROUNDED_BELOW = 1e9
+#: Saabas tables by booster, then (features, trees, missing); gone with the booster.
+_TABLES: WeakKeyDictionary[Any, dict[tuple[int, tuple[int, int], str], SaabasTrees | None]] = WeakKeyDictionary()
 Method = Literal["treeshap", "saabas"]
 #: The contributions reason codes are made of, in batch scoring and in the REST service.
 REASON_METHOD: Method = "saabas"
@@ -57,14 +59,19 @@ class Explainer:
         return cls(classifier.get_booster(), tuple(feature_names), iteration_range, float(classifier.missing),
                    method)
 
-    @cached_property
+    @property
     def saabas(self) -> SaabasTrees | None:
         """The trees' Saabas table (contributions and probabilities in one XGBoost prediction), or None
-        when the booster has what it does not reproduce (then `approx_contribs` itself is called)."""
-        try:
-            return SaabasTrees(self.booster, len(self.feature_names), self.iteration_range, self.missing)
-        except Unsupported:
-            return None
+        when the booster has what it does not reproduce (then `approx_contribs` itself is called). Built
+        once per booster and trees, however many explainers are made for it (the service makes one a call)."""
+        key = (len(self.feature_names), tuple(self.iteration_range), repr(float(self.missing)))  # NaN != NaN
+        built = _TABLES.setdefault(self.booster, {})
+        if key not in built:
+            try:
+                built[key] = SaabasTrees(self.booster, key[0], key[1], self.missing)
+            except Unsupported:
+                built[key] = None
+        return built[key]
 
     def contributions(self, vectors: Any) -> np.ndarray:
         """Per-feature contributions by `method`, shape (n_rows, n_features + 1); the last column is the bias."""
@@ -144,8 +151,12 @@ def rounded(values: Any) -> np.ndarray:
     """Numbers as reason codes show them: float64 rounded to `DIGITS` decimals below `ROUNDED_BELOW` in
     magnitude (as they are beyond), -0.0 as 0.0, NaN kept (shown as null)."""
     values = np.asarray(values, dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN; huge numbers, not rounded anyway
-        return np.where(np.abs(values) < ROUNDED_BELOW, np.round(values, DIGITS), values) + 0.0
+    small = np.abs(values) < ROUNDED_BELOW  # False for NaN
+    if small.all():
+        return np.round(values, DIGITS) + 0.0
+    out = np.array(values)  # NaN and huge numbers stay; rounding the huge ones could overflow
+    out[small] = np.round(values[small], DIGITS)
+    return out + 0.0
 
 
 def readable_values(transformed: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:

@@ -20,10 +20,10 @@ GROUP = "scoring"
 class ScoringConfig(dg.Config):
     """Which charges carry reason codes in the `reasons` column."""
 
-    reason_codes: ReasonCodes = Field(default="alerts", description=(
-        "alerts: every alerted charge (what analysts review; x0.95 wall, x1.08 CPU of scoring without reasons over "
-        "10M charges); all: every charge (x3.5 wall, x3.4 CPU, +1.8 GB peak: see bench/bench_reason_codes.py); "
-        "none: no reasons."))
+    reason_codes: ReasonCodes = Field(default="all", description=(
+        "all: every charge (one XGBoost prediction gives scores and contributions; over 10M charges x1.26 wall, "
+        "x1.34 CPU of scoring without reasons, +0.5 GB peak: see bench/bench_reason_codes.py); alerts: only alerted "
+        "charges (what analysts review; x0.88 wall, x0.96 CPU); none: no reasons."))
 
 
 @dg.asset(

@@ -132,3 +132,13 @@ def test_rows_of_the_wrong_width_are_refused():
     with pytest.raises(ValueError, match="expected rows of 6 features, got an array of shape"):
         saabas.contributions(rows[:, :4])
     assert saabas.contributions(rows[:0]).shape == (0, 7)
+
+
+def test_explainers_of_one_booster_share_its_table():
+    """The service makes an explainer per call: the table is built once per booster and trees."""
+    model, rounds, rows = _model(PARAMS[2])
+    names = tuple(f"f{i}" for i in range(rows.shape[1]))
+    first = Explainer(model.get_booster(), names, rounds, float("nan"))
+    again = Explainer(model.get_booster(), names, rounds, float("nan"))
+    assert first.saabas is not None and again.saabas is first.saabas
+    assert Explainer(model.get_booster(), names, (0, 0), float("nan")).saabas is not first.saabas  # other trees
