@@ -290,10 +290,9 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
                 storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
     fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     version = training_dataset["version"]
-    [(x_val, y_val)] = fraud_view.read_splits(fv, version, ("validation",))  # the test split is not read
-    features = list(feature_selection["features"]) if config.use_selected_features else list(x_val.columns)
+    # the view's feature names are its X columns (as feature_selection's and model_tuning's), known before any read
+    features = list(feature_selection["features"]) if config.use_selected_features else fv.feature_names()
     features = [f for f in features if f not in set(config.drop_features)]
-    x_val = fraud_view.keep_columns(x_val, features)
     params = TrainingParams(n_estimators=config.n_estimators, learning_rate=config.learning_rate,
                             max_depth=config.max_depth, early_stopping_rounds=config.early_stopping_rounds,
                             imbalance_power=config.imbalance_power,
@@ -308,15 +307,17 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
     kept, trees = load_trial_trees(mlflow.client(), model_tuning.get("mlflow_run_id"),
                                    trial_key(version, features, params))
     with measured() as cost:
-        if kept is None:
-            [(x_train, y_train)] = fraud_view.read_splits(fv, version, ("train",))
-            x_train = fraud_view.keep_columns(x_train, features)
+        if kept is None:  # the test split is not read
+            x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, version)
+            x_train, x_val = fraud_view.keep_columns(x_train, features), fraud_view.keep_columns(x_val, features)
             trained = train_model(x_train, y_train, x_val, y_val, params)
             example = x_train.head(5)
             del x_train, y_train
-        else:  # the train split is not read: validation alone fits the calibration and the threshold
-            trained = finish_model(kept.classifier, x_val, y_val, params, scale_pos_weight=kept.scale_pos_weight,
-                                   n_train_rows=kept.n_train_rows, n_train_positives=kept.n_train_positives)
+        else:  # nor the train split: validation alone fits the calibration and the threshold
+            [(x_val, y_val)] = fraud_view.read_splits(fv, version, ("validation",))
+            trained = finish_model(kept.classifier, fraud_view.keep_columns(x_val, features), y_val, params,
+                                   scale_pos_weight=kept.scale_pos_weight, n_train_rows=kept.n_train_rows,
+                                   n_train_positives=kept.n_train_positives)
             example = kept.input_example
     record = fv.get_training_dataset(version)
     logged = mlflow.log_training_run(
