@@ -22,7 +22,6 @@ from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.resources import MlflowResource, StorageResource
 from fraud_pipelines.training import curves, fraud_view
 from fraud_pipelines.training.assessment import assess_candidate
-from fraud_pipelines.training.base_trial import load_base_trial, save_base_trial, trial_key
 from fraud_pipelines.training.config import CurvesConfig, SelectionConfig, TuningConfig
 from fraud_pipelines.training.model import TrainingParams, finish_model, train_model
 from fraud_pipelines.training.plots import markdown_image, save_evaluation_plots
@@ -37,6 +36,7 @@ from fraud_pipelines.training.splits import (
     configured_ranges,
     ranges_with_positives,
 )
+from fraud_pipelines.training.trial_trees import load_trial_trees, save_trial_trees, trial_key
 from fraud_pipelines.training.values import TRAINING_VALUES
 
 GROUP = "training"
@@ -255,10 +255,11 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
     runs = SearchRuns(mlflow, training_dataset_version=version, budget=budget, base_params=base.to_dict())
     try:
         result = tune(x_train, y_train, x_val, y_val, base, budget, on_trial=runs.trial)
-        if result.base_model is not None:  # fraud_model loads these trees when it would fit the same ones
-            base_params, classifier = result.base_model
-            save_base_trial(mlflow.client(), runs.run_id, classifier, key=trial_key(version, features, base_params),
-                            y_train=y_train, input_example=x_train.head(5))
+        if result.chosen_model is not None:  # fraud_model loads these trees when it would fit the same ones
+            chosen_params, classifier = result.chosen_model
+            save_trial_trees(mlflow.client(), runs.run_id, result.chosen_trial, classifier,
+                             key=trial_key(version, features, chosen_params), y_train=y_train,
+                             input_example=x_train.head(5))
     except BaseException as error:
         runs.finish(None, error)
         raise
@@ -289,10 +290,9 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
                 storage: StorageResource, mlflow: MlflowResource) -> dict[str, Any]:
     fv = fraud_view.get_or_create(fraud_view.training_store(storage))
     version = training_dataset["version"]
-    [(x_val, y_val)] = fraud_view.read_splits(fv, version, ("validation",))  # the test split is not read
-    features = list(feature_selection["features"]) if config.use_selected_features else list(x_val.columns)
+    # the view's feature names are its X columns (as feature_selection's and model_tuning's), known before any read
+    features = list(feature_selection["features"]) if config.use_selected_features else fv.feature_names()
     features = [f for f in features if f not in set(config.drop_features)]
-    x_val = fraud_view.keep_columns(x_val, features)
     params = TrainingParams(n_estimators=config.n_estimators, learning_rate=config.learning_rate,
                             max_depth=config.max_depth, early_stopping_rounds=config.early_stopping_rounds,
                             imbalance_power=config.imbalance_power,
@@ -303,20 +303,22 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
     tuned = model_tuning.get("params") or {}
     if config.use_tuned_params and tuned:
         params = replace(params, **tuned)
-    # the search's trial 0 fitted these very trees when it ran these parameters on these rows: loaded, not refitted
-    base, trees = load_base_trial(mlflow.client(), model_tuning.get("mlflow_run_id"),
-                                  trial_key(version, features, params))
+    # the search's chosen trial fitted these very trees when it ran these parameters on these rows: loaded
+    kept, trees = load_trial_trees(mlflow.client(), model_tuning.get("mlflow_run_id"),
+                                   trial_key(version, features, params))
     with measured() as cost:
-        if base is None:
-            [(x_train, y_train)] = fraud_view.read_splits(fv, version, ("train",))
-            x_train = fraud_view.keep_columns(x_train, features)
+        if kept is None:  # the test split is not read
+            x_train, x_val, y_train, y_val = fraud_view.train_and_validation(fv, version)
+            x_train, x_val = fraud_view.keep_columns(x_train, features), fraud_view.keep_columns(x_val, features)
             trained = train_model(x_train, y_train, x_val, y_val, params)
             example = x_train.head(5)
             del x_train, y_train
-        else:  # the train split is not read: validation alone fits the calibration and the threshold
-            trained = finish_model(base.classifier, x_val, y_val, params, scale_pos_weight=base.scale_pos_weight,
-                                   n_train_rows=base.n_train_rows, n_train_positives=base.n_train_positives)
-            example = base.input_example
+        else:  # nor the train split: validation alone fits the calibration and the threshold
+            [(x_val, y_val)] = fraud_view.read_splits(fv, version, ("validation",))
+            trained = finish_model(kept.classifier, fraud_view.keep_columns(x_val, features), y_val, params,
+                                   scale_pos_weight=kept.scale_pos_weight, n_train_rows=kept.n_train_rows,
+                                   n_train_positives=kept.n_train_positives)
+            example = kept.input_example
     record = fv.get_training_dataset(version)
     logged = mlflow.log_training_run(
         trained,

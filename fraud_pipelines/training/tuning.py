@@ -89,9 +89,9 @@ class TuningResult:
     base_validation_pr_auc: float | None = None  # trial 0's, when it ran the base parameters to the end
     chosen_trial: int = -1  # the trial whose parameters are `best_params`
     gain: BootstrapInterval | None = None  # the highest sampled trial minus trial 0 on validation, when compared
-    #: trial 0's parameters and fitted XGBClassifier, when it ran the base parameters to the end: fraud_model
-    #: keeping the base parameters loads these trees instead of fitting the same ones again (`base_trial.py`)
-    base_model: tuple[TrainingParams, Any] | None = field(default=None, compare=False, repr=False)
+    #: the chosen trial's parameters and fitted XGBClassifier: fraud_model training with these parameters loads
+    #: the trees instead of fitting the same ones again (`trial_trees.py`)
+    chosen_model: tuple[TrainingParams, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def base_is_best(self) -> bool:
@@ -163,7 +163,7 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
         study.enqueue_trial(base_point(base))
 
     kept: dict[int, tuple[float, np.ndarray]] = {}  # validation scores of trial 0 and of the best other trial
-    base_model: list[tuple[TrainingParams, Any]] = []  # trial 0's parameters and trees, when it ran the base
+    fitted: dict[int, tuple[int, TrainingParams, Any]] = {}  # the same two trials' numbers, parameters and trees
 
     def objective(trial: Any) -> float:
         params = replace(base, **search_space(trial, names))
@@ -175,8 +175,7 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
         slot = 0 if trial.number == 0 else 1
         if slot not in kept or value > kept[slot][0]:
             kept[slot] = (value, scores)
-        if trial.number == 0 and budget.start_from_base:
-            base_model.append((params, classifier))
+            fitted[slot] = (trial.number, params, classifier)
         return value
 
     def report(_study: Any, frozen: Any) -> None:
@@ -190,16 +189,21 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
     records = tuple(_record(t) for t in study.trials)
     base_value = records[0].validation_pr_auc if budget.start_from_base else None
     best = study.best_trial
-    result = TuningResult(dict(best.params), float(best.value), records, base_value, best.number,
-                          base_model=base_model[0] if base_model else None)
+    result = _with_trees(TuningResult(dict(best.params), float(best.value), records, base_value, best.number), fitted)
     if base_value is None or not budget.beyond_noise or 1 not in kept:
         return result
     gain = bootstrap_pr_auc_difference(val_labels, kept[1][1], kept[0][1], n_resamples=budget.n_resamples,
                                        confidence=budget.confidence, seed=budget.seed)
     if best.number != 0 and gain.clears_zero():
         return replace(result, gain=gain)
-    return replace(result, best_params=dict(records[0].params), best_validation_pr_auc=base_value, chosen_trial=0,
-                   gain=gain)
+    return _with_trees(replace(result, best_params=dict(records[0].params), best_validation_pr_auc=base_value,
+                               chosen_trial=0, gain=gain), fitted)
+
+
+def _with_trees(result: TuningResult, fitted: dict[int, tuple[int, TrainingParams, Any]]) -> TuningResult:
+    """`result` holding its chosen trial's parameters and trees (kept for trial 0 and the best other trial)."""
+    chosen = [(params, classifier) for number, params, classifier in fitted.values() if number == result.chosen_trial]
+    return replace(result, chosen_model=chosen[0] if chosen else None)
 
 
 def base_point(base: TrainingParams) -> dict[str, Any]:
