@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from fraud_pipelines.governance.saabas import SaabasTrees, Unsupported
 from fraud_pipelines.serving.flat_trees import FlatTrees
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class RowPredictor:
         self._flat_trees: FlatTrees | None = None
         self._contributions_one: Callable[[Any], np.ndarray] | None = None
         self._many: Callable[[Any], np.ndarray] | None = None
+        self._saabas: SaabasTrees | bool | None = None  # built on first use: False when it does not apply
         self.path = "inplace_predict"
         self.contributions_path = "approx_contribs"
         for name, prepare in (("flat trees", self._flat), ("prepared C call", self._prepare)):
@@ -89,8 +91,17 @@ class RowPredictor:
         return self._library_contributions(matrix)
 
     def _library_contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Several rows (/predict/batch): one XGBoost prediction on the Saabas table's trees (bit for bit
+        `approx_contribs`, checked when the table is built), else `approx_contribs` itself."""
         from xgboost import DMatrix
 
+        if self._saabas is None:
+            try:
+                self._saabas = SaabasTrees(self.booster, self.n_features, self.iteration_range, self.missing)
+            except Unsupported:
+                self._saabas = False
+        if self._saabas:
+            return self._saabas.contributions(np.asarray(matrix, dtype=np.float64))
         data = DMatrix(matrix, missing=self.missing, nthread=1 if len(matrix) < 1_000 else None)
         return self.booster.predict(data, pred_contribs=True, approx_contribs=True,
                                     iteration_range=self.iteration_range, validate_features=False)
