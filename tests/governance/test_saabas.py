@@ -14,16 +14,7 @@ import xgboost as xgb
 from fraud_pipelines.governance.reasons import Explainer
 from fraud_pipelines.governance.saabas import SaabasTrees, Unsupported, check_rows, path_contributions
 from fraud_pipelines.serving.flat_trees import FlatTrees
-
-
-def _data(seed: int, n: int = 3_000, width: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(0.0, 50.0, size=(n, width))
-    x[:, 0] = rng.integers(-1, 12, size=n)  # an encoded category
-    x[:, 1] = np.round(x[:, 1], 1)  # many rows on the same values, hence on the thresholds
-    y = ((x[:, 0] > 7) ^ (x[:, 2] + rng.normal(0, 20, n) > 30)).astype(int)
-    x[rng.random(x.shape) < 0.15] = np.nan
-    return x, y
+from tests.tree_data import tree_data as _data
 
 
 def _model(params: dict, seed: int = 9) -> tuple[xgb.XGBClassifier, tuple[int, int], np.ndarray]:
