@@ -283,10 +283,11 @@ def bench_walk(home: Path, rows: int) -> None:
           f"a row; identical to XGBoost's: {same}")
 
 
-def bench_rest(home: Path, requests: int, scratch: Path) -> None:
-    """/predict with and without include_reasons=true, same bodies, alternating per concurrency."""
+def bench_rest(home: Path, requests: int, scratch: Path, sizes: tuple[int, int, int]) -> None:
+    """/predict with and without include_reasons=true, same bodies, alternating per concurrency; `sizes`
+    (cards, charges a day, days) are the generator's that built `home` (the requests post card numbers)."""
     serving = _serving_bench()
-    bodies = serving.requests_for(home, requests + 300, phase=2)
+    bodies = serving.requests_for(home, requests + 300, 2, serving.card_numbers(*sizes))
     port = serving._free_port()
     command = [sys.executable, "-m", "fraud_pipelines.serving", "--host", "127.0.0.1", "--port", str(port)]
     server = serving.start(command, {"FRAUD_HOME": str(home), "FRAUD_ONLINE_STORE": "sqlite"}, port,
@@ -362,7 +363,7 @@ def main() -> int:
         if not args.skip_walk:
             bench_walk(home, args.walk_rows)
         if not args.skip_rest:
-            bench_rest(home, args.requests, scratch)
+            bench_rest(home, args.requests, scratch, (args.cards, args.per_day, args.days))
     finally:
         if args.keep:
             print(f"kept {scratch}")
