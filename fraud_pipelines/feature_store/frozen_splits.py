@@ -27,6 +27,8 @@ _ROW = "__row"
 _VIEWS = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
 #: Rows put in order and handed to the writer at a time (a DuckDB join's rows come unordered).
 CHUNK_ROWS = 1 << 20
+#: Runs of consecutive rows a scanned batch is cut into before the read gathers the whole table instead.
+_MAX_CUTS = 8
 #: Text before the base64 Arrow schema in the table's description.
 _SCHEMA_MARK = "frozen training split; Arrow schema (IPC, base64): "
 
@@ -104,17 +106,22 @@ def _numbered(table: pa.Table, order: np.ndarray | None, chunk_rows: int) -> Ite
 
 
 def _in_order(batches: list[pa.RecordBatch], schema: pa.Schema, uri: str) -> pa.Table:
-    """The scanned batches as `schema` in `__row` order, without the column. When the batches are
-    consecutive runs of rows (as files of ordered chunks mostly are) ordering them by their first row
-    is enough (no copy); else each column is gathered once by the inverse of `__row` (no sort)."""
-    batches = [b for b in batches if b.num_rows]
-    if not batches:
-        return schema.empty_table().drop_columns([_ROW])
-    batches.sort(key=lambda b: b.column(_ROW)[0].as_py())
-    table = pa.Table.from_batches(batches).cast(schema)
+    """The scanned batches as `schema` in `__row` order, without the column. Files hold runs of consecutive
+    rows (ordered chunks), which the scan hands over in any order: cut into those runs and put in order by
+    their first row, no value is copied. When there are many runs (a table rewritten in another order),
+    each column is gathered once by the inverse of `__row` instead (no sort)."""
+    runs = [run for batch in batches for run in _runs(batch)]
     del batches
-    rows = table.column(_ROW).to_numpy()
-    if not np.array_equal(rows, np.arange(len(rows), dtype=np.int64)):
+    if not runs:
+        return schema.empty_table().drop_columns([_ROW])
+    runs.sort(key=lambda run: run[0])
+    starts = np.fromiter((first for first, _, _ in runs), dtype=np.int64, count=len(runs))
+    sizes = np.fromiter((batch.num_rows for _, batch, _ in runs), dtype=np.int64, count=len(runs))
+    in_runs = all(consecutive for _, _, consecutive in runs)
+    table = pa.Table.from_batches([batch for _, batch, _ in runs]).cast(schema)
+    del runs
+    if not (in_runs and np.array_equal(starts, np.concatenate(([0], np.cumsum(sizes)[:-1])))):
+        rows = table.column(_ROW).to_numpy()
         position = np.full(len(rows), -1, dtype=np.int64)
         inside = (rows >= 0) & (rows < len(rows))
         position[rows[inside]] = np.flatnonzero(inside)
@@ -123,6 +130,19 @@ def _in_order(batches: list[pa.RecordBatch], schema: pa.Schema, uri: str) -> pa.
                                     "it was changed outside the feature store")
         table = take_in_order(table, position).cast(schema)  # the types again, with the schema's metadata
     return table.drop_columns([_ROW])
+
+
+def _runs(batch: pa.RecordBatch) -> list[tuple[int, pa.RecordBatch, bool]]:
+    """A batch cut where `__row` stops counting up by one: (first row number, slice, True) per run; a batch
+    with more than a few runs is kept whole, marked False (the gather orders it)."""
+    if not batch.num_rows:
+        return []
+    rows = batch.column(_ROW).to_numpy()
+    cuts = np.flatnonzero(np.diff(rows) != 1) + 1
+    if len(cuts) > _MAX_CUTS:
+        return [(int(rows[0]), batch, False)]
+    bounds = [0, *cuts.tolist(), len(rows)]
+    return [(int(rows[a]), batch.slice(a, b - a), True) for a, b in zip(bounds, bounds[1:])]
 
 
 def _written_schema(description: str | None, found: pa.Schema) -> pa.Schema:
