@@ -99,7 +99,8 @@ def main() -> None:
         print(f"  {how:<14} {m['seconds']:6.1f} s  CPU {m['cpu']:6.1f} s  peak {m['peak_gb']:.2f} GB")
     for stored, join in (("stored", "join"), ("stored+pandas", "join+pandas")):
         ratio = {k: median[stored][k] / median[join][k] for k in ("seconds", "cpu", "peak_gb")}
-        print(f"  {stored} / {join}: wall {ratio['seconds']:.2f}x, CPU {ratio['cpu']:.2f}x, peak {ratio['peak_gb']:.2f}x")
+        print(f"  {stored} / {join}: wall {ratio['seconds']:.2f}x, CPU {ratio['cpu']:.2f}x, "
+              f"peak {ratio['peak_gb']:.2f}x")
 
 
 if __name__ == "__main__":
