@@ -41,8 +41,8 @@ def split_uri(root: str, view: str, view_version: int, version: int | str, split
 
 
 def new_draft_id() -> str:
-    """A folder name of its own for the splits of a version being created."""
-    return f"draft-{uuid.uuid4().hex[:16]}"
+    """A folder name of its own for the splits of a version being created (its number is not known yet)."""
+    return f"rows-{uuid.uuid4().hex[:16]}"
 
 
 def write_split(uri: str, table: pa.Table, storage_options: Mapping[str, str] | None = None, *,
