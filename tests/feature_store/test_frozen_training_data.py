@@ -181,3 +181,11 @@ def test_erasure_removes_the_rows_from_a_materialized_version_for_good(store: Fe
         assert files and all(not set(tids) & set(pq.read_table(f, columns=["tid"])["tid"].to_pylist())
                              for f in files if "_delta_log" not in f.parts)
     assert view.erase_from_training_data("tid", tids, reason="again")[stored] == {s: 0 for s in SPLITS}
+
+
+def test_a_split_frozen_before_schemas_were_kept_reads_as_before(tmp_path) -> None:
+    """Splits frozen by an erasure before this format kept the Arrow schema: a `__row` column, no description."""
+    rows = pa.table({"tid": pa.array([30, 10, 20], pa.int64()), "category": ["Grocery", None, "Other"],
+                     "amount": [1.5, 2.25, 3.0]})
+    write_deltalake(str(tmp_path / "old"), rows.append_column("__row", pa.array([0, 1, 2], pa.int64())).take([2, 0, 1]))
+    assert read_split(str(tmp_path / "old"), expected_rows=3).equals(rows)
