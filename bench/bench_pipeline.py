@@ -5,7 +5,8 @@ Each asset runs as its own Dagster run in its own child process, in dependency o
 one persistent instance and FRAUD_HOME, so each peak RSS (read with wait4) is that asset's own.
 Every step runs with the graph's own defaults, as a user runs it: feature ranking on, the Optuna search at its
 default budget (3 trials of up to 1,000 trees, 50 rounds of patience), calibration auto, the learning curve.
-FRAUD_BENCH_TRIALS=N runs N trials instead (0: the search off); FRAUD_BENCH_SELECTION=off skips the ranking.
+FRAUD_BENCH_TRIALS=N runs N trials instead (0: the search off); FRAUD_BENCH_SELECTION=off skips the ranking;
+FRAUD_BENCH_MATERIALIZE=off records the training dataset without its rows (every training step joins again).
 Usage: python bench/bench_pipeline.py [--cards 100000] [--days 90] [--per-day 111112] [--until ASSET]
        [--home DIR [--from ASSET | --steps A,B,...]]   (keep FRAUD_HOME in DIR; rerun from ASSET, or the
        listed assets, on a home kept earlier: each loads its inputs from the runs before it)
@@ -54,7 +55,10 @@ def child(asset: str, cards: int, days: int, per_day: int) -> None:
                if asset == "model_tuning" and os.environ.get("FRAUD_BENCH_TRIALS") else {}),
             # FRAUD_BENCH_SELECTION=off skips the ranking (fraud_model then trains on every feature, as by default)
             **({"ops": {"feature_selection": {"config": {"enabled": False}}}}
-               if asset == "feature_selection" and os.environ.get("FRAUD_BENCH_SELECTION") == "off" else {})},
+               if asset == "feature_selection" and os.environ.get("FRAUD_BENCH_SELECTION") == "off" else {}),
+            # FRAUD_BENCH_MATERIALIZE=off: a version that stores no rows (the training steps re-run its joins)
+            **({"ops": {"training_dataset": {"config": {"materialize": False}}}}
+               if asset == "training_dataset" and os.environ.get("FRAUD_BENCH_MATERIALIZE") == "off" else {})},
         tags={"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": last},
     )
     seconds = time.perf_counter() - began
@@ -107,7 +111,8 @@ def main() -> None:
     trials = os.environ.get("FRAUD_BENCH_TRIALS")
     print(f"settings: search {'at its default budget (3 trials)' if trials is None else f'{trials} trials'}"
           f"{' (off)' if trials == '0' else ''}, feature ranking "
-          f"{'off' if os.environ.get('FRAUD_BENCH_SELECTION') == 'off' else 'on'}; "
+          f"{'off' if os.environ.get('FRAUD_BENCH_SELECTION') == 'off' else 'on'}, training dataset "
+          f"{'without its rows' if os.environ.get('FRAUD_BENCH_MATERIALIZE') == 'off' else 'materialized'}; "
           "everything else the graph's defaults")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     total = 0.0

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .context import StoreContext
 from .errors import InvalidInputError
-from .frozen_splits import read_split, split_uri, write_split
+from .frozen_splits import new_draft_id, read_split, remove_folder, split_uri, write_split
 from .history import drop_history
 from .offline_store import Snapshot, TimeRange
 from .query import Query
@@ -26,7 +26,7 @@ from .specs import FeatureViewSpec
 from .sql import as_utc
 from .training_dataset import TrainingDatasetStore, TrainingDatasetVersion, split_ranges
 from .transformations import from_state, to_state
-from .view_plan import ViewPlan, split_xy, to_frame
+from .view_plan import JoinedRows, ViewPlan, split_xy, to_frame
 
 XY = tuple[pd.DataFrame, "pd.Series | pd.DataFrame | None"]
 
@@ -68,38 +68,56 @@ class FeatureView:
 
     def training_data(
         self, start_time: Any = None, end_time: Any = None, *, primary_key: bool = False,
-        event_time: bool = False, description: str = "",
+        event_time: bool = False, description: str = "", materialize: bool = True,
     ) -> XY:
         """All spine rows with start_time <= event time < end_time as (X, y), transformations fitted
-        on them; recorded as a training dataset version (see `training_dataset_versions`)."""
+        on them; recorded as a training dataset version (see `training_dataset_versions`), its rows
+        stored with it unless `materialize=False` (see `create_training_data`)."""
         splits = split_ranges(train_start=start_time, train_end=end_time)
         snapshots = self._snapshots()
-        rows = self._plan.join(self._context.connect(), snapshots, splits["train"], engine=self._engine)
-        audit, frame = rows.audit, rows.to_pandas()
-        functions = self._fit(frame)
-        self._record(splits, snapshots, functions, {"train": len(frame)}, {"train": audit}, description)
+        frozen: dict[str, str] = {}
+        try:
+            rows = self._plan.join(self._context.connect(), snapshots, splits["train"], engine=self._engine)
+            if materialize:
+                self._freeze(new_draft_id(), "train", rows, frozen)
+            audit, frame = rows.audit, rows.to_pandas()
+            functions = self._fit(frame)
+            self._record(splits, snapshots, functions, {"train": len(frame)}, {"train": audit}, description, frozen)
+        except BaseException:
+            self._discard(frozen)
+            raise
         return split_xy(frame, self._plan, functions, primary_key=primary_key, event_time=event_time)
 
-    def create_training_data(self, start_time: Any = None, end_time: Any = None, *, description: str = "") -> int:
-        """Record a single-split training dataset version; returns its number."""
-        return self._create(split_ranges(train_start=start_time, train_end=end_time), description)
+    def create_training_data(self, start_time: Any = None, end_time: Any = None, *, description: str = "",
+                             materialize: bool = True) -> int:
+        """Record a single-split training dataset version; returns its number.
+
+        With `materialize` (the default) each split's joined rows are stored once, as a Delta table of
+        their own under the store's root, and every read of the version reads them back; with
+        `materialize=False` the version stores no rows and each read re-runs the join on the Delta
+        versions it pinned (no copy on disk, a join per read). Both read the same rows in the same order.
+        """
+        return self._create(split_ranges(train_start=start_time, train_end=end_time), description, materialize)
 
     def create_train_test_split(
         self, train_start: Any = None, train_end: Any = None, test_start: Any = None, test_end: Any = None,
-        *, description: str = "",
+        *, description: str = "", materialize: bool = True,
     ) -> int:
-        """Record a time-based train/test split (ranges on the spine's event time); returns its version."""
+        """Record a time-based train/test split (ranges on the spine's event time); returns its version.
+        `materialize`: as in `create_training_data`."""
         return self._create(split_ranges(train_start=train_start, train_end=train_end, test_start=test_start,
-                                         test_end=test_end), description)
+                                         test_end=test_end), description, materialize)
 
     def create_train_validation_test_split(
         self, train_start: Any = None, train_end: Any = None, validation_start: Any = None,
         validation_end: Any = None, test_start: Any = None, test_end: Any = None, *, description: str = "",
+        materialize: bool = True,
     ) -> int:
-        """Record a time-based train/validation/test split; returns its version."""
+        """Record a time-based train/validation/test split; returns its version. `materialize`: as in
+        `create_training_data`."""
         return self._create(split_ranges(
             train_start=train_start, train_end=train_end, validation_start=validation_start,
-            validation_end=validation_end, test_start=test_start, test_end=test_end), description)
+            validation_end=validation_end, test_start=test_start, test_end=test_end), description, materialize)
 
     def get_training_data(self, training_dataset_version: int, *, primary_key: bool = False,
                           event_time: bool = False) -> XY:
@@ -128,18 +146,41 @@ class FeatureView:
         """Recorded training dataset versions, ascending."""
         return self._datasets.versions()
 
-    def _create(self, splits: dict[str, TimeRange], description: str) -> int:
+    def _create(self, splits: dict[str, TimeRange], description: str, materialize: bool) -> int:
+        """Join each split (one in memory at a time), store its rows when `materialize`, fit on train, and
+        record the version last: write, check, publish. On any failure the splits written are removed."""
         if "train" not in splits:
             raise InvalidInputError(f"{self._where}: a split needs a train range")
         snapshots = self._snapshots()
-        counts, audits, functions = {}, {}, {}
-        for name, window in splits.items():  # one split in memory at a time
-            rows = self._plan.join(self._context.connect(), snapshots, window, engine=self._engine)
-            counts[name], audits[name] = rows.num_rows, rows.audit
-            if name == "train":  # in order: fitted state must not depend on the engine's row order
-                functions = self._fit(rows.to_pandas(self._fit_columns(rows.table.column_names)))
-            del rows
-        return self._record(splits, snapshots, functions, counts, audits, description).version
+        counts, audits, functions, frozen = {}, {}, {}, {}
+        draft = new_draft_id()
+        try:
+            for name, window in splits.items():
+                rows = self._plan.join(self._context.connect(), snapshots, window, engine=self._engine)
+                counts[name], audits[name] = rows.num_rows, rows.audit
+                if materialize:
+                    self._freeze(draft, name, rows, frozen)
+                if name == "train":  # in order: fitted state must not depend on the engine's row order
+                    functions = self._fit(rows.to_pandas(self._fit_columns(rows.table.column_names)))
+                del rows
+            return self._record(splits, snapshots, functions, counts, audits, description, frozen).version
+        except BaseException:
+            self._discard(frozen)
+            raise
+
+    def _freeze(self, draft: str, name: str, rows: JoinedRows, frozen: dict[str, str]) -> None:
+        """Store a split's joined rows in order under the draft's folder; `frozen` notes it before the
+        write, so a failed write is removed too."""
+        frozen[name] = split_uri(self._context.root, self.name, self.version, draft, name)
+        write_split(frozen[name], rows.table, self._context.storage_options, order=rows.order)
+
+    def _discard(self, frozen: Mapping[str, str]) -> None:
+        """Remove the draft folder of a version that will not be recorded (best effort: it is never read)."""
+        for folder in {uri.rsplit("/", 1)[0] for uri in frozen.values()}:
+            try:
+                remove_folder(folder, self._context.storage_options)
+            except OSError:
+                pass
 
     def _get(self, version: int, names: Sequence[str], primary_key: bool, event_time: bool) -> list[XY]:
         record = self._datasets.get(version)
@@ -158,17 +199,24 @@ class FeatureView:
     def _split_frame(self, record: TrainingDatasetVersion, name: str) -> pd.DataFrame:
         """`_split_rows` as pandas, ordered after the conversion when the join runs."""
         if name in record.frozen:
-            return to_frame(read_split(record.frozen[name], self._context.storage_options))
+            return to_frame(self._read_frozen(record, name))
         return self._plan.join(self._context.connect(), self._snapshots(record.delta_versions),
                                record.splits[name], engine=self._engine).to_pandas()
 
-    def _split_rows(self, record: TrainingDatasetVersion, name: str) -> Any:
-        """A recorded split's joined rows: its frozen copy, or the join on the pinned Delta versions."""
+    def _split_rows(self, record: TrainingDatasetVersion, name: str, *, checked: bool = True) -> Any:
+        """A recorded split's joined rows: its frozen copy, or the join on the pinned Delta versions.
+        Unless `checked`, a frozen copy is read whatever its row count (an erasure rewriting it again)."""
         if name in record.frozen:
-            return read_split(record.frozen[name], self._context.storage_options)
+            if not checked:
+                return read_split(record.frozen[name], self._context.storage_options)
+            return self._read_frozen(record, name)
         table, _ = self._plan.read(self._context.connect(), self._snapshots(record.delta_versions),
                                    record.splits[name], engine=self._engine)
         return table
+
+    def _read_frozen(self, record: TrainingDatasetVersion, name: str) -> Any:
+        return read_split(record.frozen[name], self._context.storage_options,
+                          expected_rows=record.row_counts.get(name))
 
     def erase_from_training_data(self, column: str, values: Sequence[Any], *, reason: str) -> dict[int, dict[str, int]]:
         """Freeze every recorded version's splits without the rows whose `column` is in `values`, before
@@ -184,7 +232,7 @@ class FeatureView:
             record = self._datasets.get(version)
             frozen, counts, removed = dict(record.frozen), dict(record.row_counts), {}
             for name in record.splits:
-                table = self._split_rows(record, name)
+                table = self._split_rows(record, name, checked=False)  # a stopped erasure may have rewritten it
                 if column not in table.column_names:
                     raise InvalidInputError(f"{self._where}: its training data has no column '{column}' to erase by")
                 keep = pc.invert(pc.is_in(table[column], value_set=pa.array(list(values), type=table[column].type)))
@@ -192,8 +240,8 @@ class FeatureView:
                 removed[name] = table.num_rows - kept.num_rows
                 if name in frozen and removed[name] == 0:
                     continue
-                uri = split_uri(self._context.root, self.name, self.version, version, name)
-                write_split(uri, kept, self._context.storage_options)
+                uri = frozen.get(name) or split_uri(self._context.root, self.name, self.version, version, name)
+                write_split(uri, kept, self._context.storage_options, mode="overwrite")
                 if name in frozen:
                     drop_history(uri, self._context.storage_options)
                 frozen[name], counts[name] = uri, kept.num_rows
@@ -295,12 +343,12 @@ class FeatureView:
 
     def _record(self, splits: dict[str, TimeRange], snapshots: Sequence[Snapshot], functions: Mapping[str, Any],
                 counts: dict[str, int], audits: dict[str, dict[str, float | None]], description: str,
-                ) -> TrainingDatasetVersion:
+                frozen: Mapping[str, str]) -> TrainingDatasetVersion:
         draft = TrainingDatasetVersion(
             feature_view=self.name, feature_view_version=self.version, version=0, splits=splits,
             delta_versions={n: s.version for n, s in zip(self._plan.table_names(), snapshots)},
             transformations={f: to_state(fn, self.spec.transformations[f]["function"]) for f, fn in functions.items()},
-            row_counts=counts, leakage_audit=audits, description=description,
+            row_counts=counts, leakage_audit=audits, description=description, frozen=dict(frozen),
         )
         record = self._datasets.save(draft)
         self.last_training_dataset_version = record.version

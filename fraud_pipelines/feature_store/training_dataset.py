@@ -4,10 +4,12 @@ A version records the Delta version of every table it read, the event-time range
 (on the spine's event time, start inclusive, end exclusive), the fitted state of each
 transformation function (fitted on the train split only), row counts and a leakage audit
 (per split and joined group, the max of feature event time minus spine time, which must be
-<= 0). Reading a version re-runs the join on those pinned table versions, so new inserts
-never change it. The data itself is not copied -- until an erasure must drop those versions: then
-its splits are frozen as tables of their own minus the erased rows (`frozen`), and every erasure
-that removed rows from it is listed in `erasures` (when, how many rows per split, why).
+<= 0). By default the splits' joined rows are stored when the version is created (`frozen`:
+split -> its Delta table, `frozen_splits`) and read back from there; a version created with
+`materialize=False` stores none and re-runs the join on those pinned table versions per read, so new
+inserts never change either -- until an erasure must drop those versions: then its splits are frozen
+too, minus the erased rows. Every erasure that removed rows from a version is listed in `erasures`
+(when, how many rows per split, why).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class TrainingDatasetVersion:
     leakage_audit: dict[str, dict[str, float | None]] = field(default_factory=dict)
     description: str = ""
     created_at: str = ""
-    #: split -> URI of its frozen copy (read instead of the pinned Delta versions), once frozen.
+    #: split -> URI of its stored rows (read instead of the pinned Delta versions): from creation, or an erasure.
     frozen: dict[str, str] = field(default_factory=dict)
     #: Every erasure that changed this version: {"at", "reason", "rows_removed": {split: n}}.
     erasures: list[dict[str, Any]] = field(default_factory=list)

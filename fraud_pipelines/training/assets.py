@@ -58,6 +58,9 @@ class TrainingDatasetConfig(dg.Config):
     min_positives: int = Field(default=MIN_POSITIVES, ge=1, description=(
         "Frauds validation and test must each hold: derived boundaries move earlier until they do; "
         "configured ones are checked. Too few fails before training."))
+    materialize: bool = Field(default=True, description=(
+        "Store the splits' joined rows with the version (read back by every training step) rather than re-run the "
+        "point-in-time join in each: a copy on disk about the size of the feature groups' columns it holds."))
 
 
 class ModelConfig(dg.Config):
@@ -144,7 +147,7 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
         labels = labels[pd.to_datetime(labels["datetime"], utc=True).dt.date.isin(known)]
         ranges = ranges_with_positives(labels["datetime"], labels["is_fraud"], test_share=config.test_share,
                                        validation_share=config.validation_share, min_positives=config.min_positives)
-    version = fv.create_train_validation_test_split(**ranges.as_kwargs(),
+    version = fv.create_train_validation_test_split(**ranges.as_kwargs(), materialize=config.materialize,
                                                     description=f"splits {ranges.describe()}")
     record = fv.get_training_dataset(version)
     rates = split_fraud_rates(fv, version, everything, record)
@@ -159,6 +162,7 @@ def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetC
         "leakage_audit_seconds": dg.MetadataValue.json(record.leakage_audit),
         "leakage_free": audit_ok,
         "delta_versions": dg.MetadataValue.json(record.delta_versions),
+        "materialized": bool(record.frozen),
         "dagster/row_count": sum(record.row_counts.values()),
     })
     return {"version": version, "delta_versions": dict(record.delta_versions)}
@@ -214,7 +218,8 @@ def feature_selection(context: dg.AssetExecutionContext, config: SelectionConfig
         selected_td = view.create_train_validation_test_split(
             **{f"{name}_{end}": getattr(record.splits[name], end) for name in ("train", "validation", "test")
                for end in ("start", "end")},
-            description=f"{fv.name} v{fv.version} td{version} on the selected features")
+            description=f"{fv.name} v{fv.version} td{version} on the selected features",
+            materialize=bool(record.frozen))  # stored as the version it narrows
         out |= {"features": list(result.selected), "adopted": True, "feature_view_version": view.version,
                 "selected_training_dataset_version": selected_td}
     view_name = f"{fraud_view.NAME} v{out['feature_view_version']}"

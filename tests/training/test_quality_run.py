@@ -214,12 +214,20 @@ def test_split_fraud_rates_come_from_the_labels_and_match_the_splits(quality):
 
 
 def test_bounded_training_reads_give_the_same_rows_and_the_same_model(quality, monkeypatch):
-    version = quality.result.output_for_node("training_dataset")["version"]
-    default = fraud_view.train_and_validation(fraud_view.get_or_create(quality.fs), version)
+    stored = quality.result.output_for_node("training_dataset")["version"]
+    view = fraud_view.get_or_create(quality.fs)
+    record = view.get_training_dataset(stored)
+    assert set(record.frozen) == set(record.splits)  # the pipeline's version holds its rows
+    # the same splits without rows: read by the join, under the store's default memory and the training bound
+    version = view.create_train_validation_test_split(
+        **{f"{name}_{end}": getattr(record.splits[name], end) for name in record.splits for end in ("start", "end")},
+        materialize=False)
+    assert view.get_training_dataset(version).delta_versions == record.delta_versions
+    default = fraud_view.train_and_validation(view, version)
     bounded = fraud_view.train_and_validation(
         fraud_view.get_or_create(fraud_view.training_store(quality.resources["storage"])), version)
-    for mine, theirs in zip(bounded, default):
-        assert mine.equals(theirs)
+    for mine, theirs, copy in zip(bounded, default, fraud_view.train_and_validation(view, stored)):
+        assert mine.equals(theirs) and copy.equals(theirs)
     params = TrainingParams(n_estimators=60, n_jobs=1, calibration="none")
     first, second = (train_model(x_train, y_train, x_val, y_val, params)
                      for x_train, x_val, y_train, y_val in (default, bounded))
@@ -231,6 +239,7 @@ def test_bounded_training_reads_give_the_same_rows_and_the_same_model(quality, m
                                           r"\(now 8MB") as caught:
         fraud_view.train_and_validation(small, version)
     assert len(str(caught.value)) < 2_000
+    assert fraud_view.train_and_validation(small, stored)[0].equals(default[0])  # a stored version needs no join
 
 
 def test_fraud_model_loads_the_trees_the_search_fitted_with_its_parameters_and_fits_otherwise(quality):
