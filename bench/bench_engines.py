@@ -245,10 +245,12 @@ def features_block(repeats: int) -> None:
     full, windows = (median_of(runs[c], "seconds") for c in ("bare-full", "bare-windows"))
     print(f"\nFeatures (both groups), 1M charges, 100k cards, 9 days, median of {repeats}; load {before} -> {load()}")
     print("  x full: over bare-full (the same work in one DuckDB query); x windows: over the window query alone")
-    print(f"  {'case':<19}{'seconds':>9}{'x full':>8}{'x windows':>10}{'peak MB':>9}  runs (s)")
+    print("  CPU s: user + system seconds of every thread (the steadier figure on a loaded machine)")
+    print(f"  {'case':<19}{'seconds':>9}{'x full':>8}{'x windows':>10}{'CPU s':>7}{'peak MB':>9}  runs (s)")
     for case, results in runs.items():
         seconds = median_of(results, "seconds")
-        print(f"  {case:<19}{seconds:9.2f}{seconds / full:8.2f}{seconds / windows:10.2f}"
+        cpu = median_of(results, "cpu") if "cpu" in results[0] else float("nan")
+        print(f"  {case:<19}{seconds:9.2f}{seconds / full:8.2f}{seconds / windows:10.2f}{cpu:7.2f}"
               f"{median_of(results, 'run_peak_rss_mb'):9.0f}  {[round(r['seconds'], 2) for r in results]}")
     for case, results in runs.items():
         if case.startswith("bare"):

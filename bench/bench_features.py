@@ -45,10 +45,16 @@ from feature_logic.schema import CATEGORIES  # noqa: E402
 from feature_logic.transactions import (  # noqa: E402
     PREVIOUS_COLUMNS,
     last_transaction_per_card,
-    prepare_histories,
     transaction_features,
 )
 from feature_logic.windows import WINDOW_INPUT_COLUMNS, window_aggregates  # noqa: E402
+
+try:  # bench_engines --before runs this file on earlier checkouts too, which had no prepared histories
+    from feature_logic.transactions import prepare_histories  # noqa: E402
+except ImportError:  # pragma: no cover
+
+    def prepare_histories(profiles, credit_cards):
+        return profiles, credit_cards
 
 DAY_US = 86_400_000_000
 WINDOW = dt.timedelta(hours=4)
@@ -300,9 +306,10 @@ def child(case: str, size: str, repeats: int) -> dict:
         transactions, profiles, credit_cards = arrow_inputs(transactions, profiles, credit_cards)
     generation_peak = _rss_peak_mb()
     _reset_rss_peak()
-    times, detail, all_stages = [], "", []
+    times, cpus, detail, all_stages = [], [], "", []
     for _ in range(repeats):
         stages: dict[str, float] = {}
+        cpu = sum(os.times()[:2])  # user + system seconds of every thread of this process
         began = time.perf_counter()
         if case == "bare-windows":
             detail = f"{run_bare_query(transactions, to='arrow').num_rows} rows: the window query alone (Arrow)"
@@ -315,6 +322,7 @@ def child(case: str, size: str, repeats: int) -> dict:
             chunk_days = {"daily": 1, "10-day": 10, "whole": days}[case]
             detail = run_pipeline(transactions, profiles, credit_cards, days, chunk_days, stages)
         times.append(time.perf_counter() - began - stages.get("digest", 0.0))
+        cpus.append(sum(os.times()[:2]) - cpu - stages.get("digest", 0.0))  # the digest runs on one thread
         all_stages.append(stages)
     return {
         "case": case,
@@ -322,6 +330,7 @@ def child(case: str, size: str, repeats: int) -> dict:
         "rows": len(transactions),
         "seconds": statistics.median(times),
         "all_seconds": [round(t, 2) for t in times],
+        "cpu": statistics.median(cpus),
         "stages": {stage: round(statistics.median(s[stage] for s in all_stages), 3) for stage in all_stages[-1]},
         "peak_rss_mb": max(generation_peak, _rss_peak_mb()),
         "run_peak_rss_mb": _rss_peak_mb(),
@@ -384,12 +393,13 @@ def main() -> None:
         full, windows = results["bare-full"]["seconds"], results["bare-windows"]["seconds"]
         print(f"\n{size}: {results['daily']['rows']:,} charges, {SHAPES[size][0]:,} cards, {SHAPES[size][1]} days; "
               f"load now {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        print(f"{'case':<22}{'seconds':>9}{'x full':>8}{'x windows':>10}{'peak RSS MB':>13}{'run peak MB':>13}  detail")
+        print(f"{'case':<22}{'seconds':>9}{'x full':>8}{'x windows':>10}{'CPU s':>7}{'peak RSS MB':>13}"
+              f"{'run peak MB':>13}  detail")
         print("(x full: over bare-full, the same work; x windows: over the window query alone, which computes less)")
         for case, result in results.items():
             seconds = result["seconds"]
             print(
-                f"{case:<22}{seconds:>9.2f}{seconds / full:>8.2f}{seconds / windows:>10.2f}"
+                f"{case:<22}{seconds:>9.2f}{seconds / full:>8.2f}{seconds / windows:>10.2f}{result['cpu']:>7.2f}"
                 f"{result['peak_rss_mb']:>13.0f}{result['run_peak_rss_mb']:>13.0f}  {result['detail']}"
             )
         for case in ("daily", "10-day"):
