@@ -19,7 +19,9 @@ from feature_logic.point_in_time import SortedVersions
 
 class VersionHistory:
     """One history table: its rows as given (`frame`), their cards and event times as arrays, and
-    the rows grouped by card for as-of lookups (`versions`). Read-only once made."""
+    the rows grouped by card for as-of lookups (`versions`). The arrays may share the frame's
+    memory: prepare a frame that no longer changes (a run's read of the raw table), and make a new
+    one for new rows."""
 
     def __init__(self, frame: pd.DataFrame, name: str, columns: Iterable[str]) -> None:
         require_columns(frame, columns, name)
