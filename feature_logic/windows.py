@@ -108,7 +108,7 @@ def _passes(
 ) -> list[tuple[int, int, int, int | None]]:
     """(start, end, first row, stop row) of each pass over rows sorted by time: consecutive output
     ranges of about `rows_per_pass` rows each, cut between distinct times, each with the rows of its
-    range and of the window before it. None when the rows are not sorted by time or fit one pass."""
+    range and of the window before it. Empty when the rows are not sorted by time or fit one pass."""
     if len(micros) <= rows_per_pass or not bool((micros[1:] >= micros[:-1]).all()):
         return []
     first_out, stop_out = np.searchsorted(micros, [start_us, end_us], side="left")
