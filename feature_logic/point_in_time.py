@@ -8,6 +8,8 @@ the input happened to be sorted or split into batches.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from feature_logic.inputs import FeatureInputError
@@ -60,10 +62,32 @@ def previous_positions(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
     return previous
 
 
+@dataclass(frozen=True, eq=False)
+class SortedVersions:
+    """A right table's (key, time) rows grouped by key once, for as-of lookups of many batches: each
+    lookup is then one binary search per distinct left key, with no sort of the table."""
+
+    name: str
+    order: np.ndarray  # positions in the table, sorted by key
+    times: np.ndarray  # the times in that order
+    keys: np.ndarray  # the distinct keys, ascending
+    starts: np.ndarray  # each distinct key's first position in `order`
+    counts: np.ndarray  # and its number of rows
+
+    @classmethod
+    def of(cls, keys: np.ndarray, times: np.ndarray, name: str) -> SortedVersions:
+        """Group `keys`/`times` (one row per key and time: a tie is refused when a lookup meets it)."""
+        order = _key_order(keys)
+        sorted_keys = keys[order]
+        starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])) if len(keys) else order
+        counts = np.diff(np.append(starts, len(keys)))
+        return cls(name, order, times[order], sorted_keys[starts], starts, counts)
+
+
 def asof_positions(
     left_keys: np.ndarray,
     left_times: np.ndarray,
-    rights: list[tuple[np.ndarray, np.ndarray, str]] | list[tuple[np.ndarray, np.ndarray, str, np.ndarray]],
+    rights: list[tuple[np.ndarray, np.ndarray, str] | tuple[np.ndarray, np.ndarray, str, np.ndarray] | SortedVersions],
     left_order: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """For each right table (keys, times, name[, primary keys]) and each left row, the position
@@ -74,16 +98,21 @@ def asof_positions(
     row whose time equals the left time applies (it became true at that instant), and of two
     right rows with the same key and time the greater primary key wins. Without primary keys
     the key and time are the right table's primary key, so such a tie is a duplicate row:
-    FeatureInputError. `left_order`, a permutation sorting the left keys, saves a sort.
+    FeatureInputError. A right table looked up batch after batch can be given grouped once
+    (`SortedVersions`, no primary keys). `left_order`, a permutation sorting the left keys, saves a sort.
     """
     if left_order is None:
         left_order = np.argsort(left_keys)
     queries = left_keys[left_order]
     query_times = left_times[left_order]
     results = []
-    for right_keys, right_times, right_name, *primary_key in rights:
-        tiebreak = primary_key[0] if primary_key else None
-        best = _latest_at_or_before(queries, query_times, right_keys, right_times, right_name, tiebreak)
+    for right in rights:
+        if isinstance(right, SortedVersions):
+            best = _latest_in_versions(queries, query_times, right)
+        else:
+            right_keys, right_times, right_name, *primary_key = right
+            tiebreak = primary_key[0] if primary_key else None
+            best = _latest_at_or_before(queries, query_times, right_keys, right_times, right_name, tiebreak)
         positions = np.empty(len(left_keys), dtype=np.int64)
         positions[left_order] = best
         results.append(positions)
@@ -95,9 +124,7 @@ def _latest_at_or_before(
     tiebreak: np.ndarray | None = None,
 ) -> np.ndarray:
     """asof_positions for one right table, with the queries sorted by key."""
-    if len(right_keys) == 0:
-        return np.full(len(queries), -1, dtype=np.int64)
-    if tiebreak is not None:
+    if tiebreak is not None and len(right_keys):
         # Sorted by (key, time, primary key), the last of tied rows is the greatest primary key:
         # keep only it, and the rows left never tie.
         order = np.lexsort((tiebreak, right_times, right_keys))
@@ -107,27 +134,30 @@ def _latest_at_or_before(
         kept = order[last_of_tie]
         best = _latest_at_or_before(queries, query_times, right_keys[kept], right_times[kept], right_name)
         return np.where(best >= 0, kept[np.maximum(best, 0)], -1)
-    right_order = _key_order(right_keys)
-    sorted_right_keys = right_keys[right_order]
-    sorted_right_times = right_times[right_order]
+    return _latest_in_versions(queries, query_times, SortedVersions.of(right_keys, right_times, right_name))
+
+
+def _latest_in_versions(queries: np.ndarray, query_times: np.ndarray, versions: SortedVersions) -> np.ndarray:
+    """asof_positions for one grouped right table, with the queries sorted by key."""
+    if len(versions.order) == 0:
+        return np.full(len(queries), -1, dtype=np.int64)
     # One binary search per distinct key (queries are sorted), spread back over its queries.
     query_starts = np.flatnonzero(np.concatenate([[True], queries[1:] != queries[:-1]])) if len(queries) else queries
     repeats = np.diff(np.append(query_starts, len(queries)))
-    distinct_first = np.searchsorted(sorted_right_keys, queries[query_starts], side="left")
-    distinct_first = np.minimum(distinct_first, len(sorted_right_keys) - 1)
-    found = sorted_right_keys[distinct_first] == queries[query_starts]
-    distinct_versions = np.where(found, run_stops(sorted_right_keys)[distinct_first] - distinct_first, 0)
-    first = np.repeat(distinct_first, repeats)
-    versions = np.repeat(distinct_versions, repeats)
+    group = np.minimum(np.searchsorted(versions.keys, queries[query_starts], side="left"), len(versions.keys) - 1)
+    found = versions.keys[group] == queries[query_starts]
+    first = np.repeat(versions.starts[group], repeats)
+    counts = np.repeat(np.where(found, versions.counts[group], 0), repeats)
+    sorted_right_times = versions.times
 
     # Step 0, every key's first version, needs no scatter; step k > 0 then looks at the k-th
     # version of the keys that have more than k.
     first_time = sorted_right_times[first]
-    applies = (versions > 0) & (first_time <= query_times)
+    applies = (counts > 0) & (first_time <= query_times)
     best = np.where(applies, first, -1)
     best_time = np.where(applies, first_time, np.iinfo(np.int64).min)
     tied = np.zeros(len(queries), dtype=bool)
-    active = np.flatnonzero(versions > 1)
+    active = np.flatnonzero(counts > 1)
     step = 1
     while len(active):
         candidate = first[active] + step
@@ -139,10 +169,10 @@ def _latest_at_or_before(
         best[active[better]] = candidate[better]
         best_time[active[better]] = candidate_time[better]
         step += 1
-        active = active[versions[active] > step]
+        active = active[counts[active] > step]
     if tied.any():
-        _refuse_ambiguous(queries[tied], best_time[tied], right_name)
-    return np.where(best >= 0, right_order[np.maximum(best, 0)], -1)
+        _refuse_ambiguous(queries[tied], best_time[tied], versions.name)
+    return np.where(best >= 0, versions.order[np.maximum(best, 0)], -1)
 
 
 def run_stops(sorted_keys: np.ndarray) -> np.ndarray:

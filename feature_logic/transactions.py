@@ -12,9 +12,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from feature_logic.histories import VersionHistory
 from feature_logic.inputs import (
     FeatureInputError,
-    epoch_days,
     float64_values,
     id_order,
     int64_keys,
@@ -89,14 +89,15 @@ class MissingHistoryWarning(UserWarning):
 
 def transaction_features(
     transactions: pd.DataFrame,
-    profiles: pd.DataFrame,
-    credit_cards: pd.DataFrame,
+    profiles: pd.DataFrame | VersionHistory,
+    credit_cards: pd.DataFrame | VersionHistory,
     previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rows of the `transactions` feature group for one batch of raw charges, sorted by (datetime, tid).
 
-    `profiles` and `credit_cards` are the full version histories (`feature_logic.schema`);
-    each charge takes the latest version with event_time <= its datetime. `previous` holds,
+    `profiles` and `credit_cards` are the full version histories (`feature_logic.schema`), as
+    DataFrames or prepared once for many batches (`prepare_histories`: the same bits, less work
+    per batch); each charge takes the latest version with event_time <= its datetime. `previous` holds,
     per card, its last charge before the batch (PREVIOUS_COLUMNS, e.g. from
     `last_transaction_per_card`), so that the first charge of a card in the batch gets the
     same `*_t_minus_1` values as in a run over a longer range.
@@ -112,8 +113,7 @@ def transaction_features(
     `MissingHistoryWarning` says how many and which cards.
     """
     require_columns(transactions, _RAW_COLUMNS, "transactions")
-    require_columns(profiles, _PROFILE_COLUMNS, "profiles")
-    require_columns(credit_cards, _CARD_COLUMNS, "credit_cards")
+    profiles, credit_cards = prepare_histories(profiles, credit_cards)
     tid = transaction_ids(transactions, "tid", "transactions")
     micros = utc_microseconds(transactions, "datetime", "transactions")
     context = _previous_arrays(previous)
@@ -130,17 +130,11 @@ def transaction_features(
     amount = float64_values(transactions, "amount", "transactions")[order]
     _require_distinct_tids(tie, tid, transactions.index, context)
     loc_delta, time_delta, batch_by_card = _deltas_to_previous(batch, context)
-    histories = {
-        name: (int64_keys(table, "cc_num", name), utc_microseconds(table, "event_time", name))
-        for name, table in (("profiles", profiles), ("credit_cards", credit_cards))
-    }
     owner, card = asof_positions(
-        batch["cc_num"],
-        batch["datetime"],
-        [(keys, times, f"{name} (cc_num, event_time)") for name, (keys, times) in histories.items()],
-        left_order=batch_by_card,
+        batch["cc_num"], batch["datetime"], [profiles.versions, credit_cards.versions], left_order=batch_by_card
     )
-    _check_history(batch, {"profiles": owner, "credit_cards": card}, histories)
+    _check_history(batch, {"profiles": owner, "credit_cards": card},
+                   {history.name: (history.keys, history.times) for history in (profiles, credit_cards)})
     columns = {
         "tid": batch["tid"],
         "cc_num": batch["cc_num"],
@@ -151,12 +145,21 @@ def transaction_features(
         "longitude": batch["longitude"],
         "age_at_transaction": _age_years(profiles, owner, batch["datetime"]),
         "days_until_card_expires": _days_until_expiry(credit_cards, card, batch["datetime"]),
-        "sex": take_or_missing(profiles["sex"], owner),
-        "lives_city": take_or_missing(profiles["city"], owner),
+        "sex": take_or_missing(profiles.frame["sex"], owner),
+        "lives_city": take_or_missing(profiles.frame["city"], owner),
         "loc_delta_t_minus_1": loc_delta,
         "time_delta_t_minus_1": time_delta,
     }
     return pd.DataFrame(columns, columns=list(TRANSACTION_FEATURE_COLUMNS), copy=False)  # fresh arrays
+
+
+def prepare_histories(
+    profiles: pd.DataFrame | VersionHistory, credit_cards: pd.DataFrame | VersionHistory
+) -> tuple[VersionHistory, VersionHistory]:
+    """The two history tables checked and grouped by card, for `transaction_features` to look up
+    batch after batch (a run prepares them once; prepared ones are returned as they are)."""
+    return (VersionHistory.of(profiles, "profiles", _PROFILE_COLUMNS),
+            VersionHistory.of(credit_cards, "credit_cards", _CARD_COLUMNS))
 
 
 def last_transaction_per_card(features: pd.DataFrame) -> pd.DataFrame:
@@ -176,7 +179,8 @@ def last_transaction_per_card(features: pd.DataFrame) -> pd.DataFrame:
         is_last[:-1] = sorted_cards[1:] != sorted_cards[:-1]
         latest = order[is_last]
         latest = latest[np.lexsort((tid[latest], micros[latest]))]
-    return features.iloc[latest][list(PREVIOUS_COLUMNS)].reset_index(drop=True)
+    # Column by column: a third of the time of `features.iloc[latest]` (no block copies), same dtypes.
+    return pd.DataFrame({name: features[name].array.take(latest) for name in PREVIOUS_COLUMNS}, copy=False)
 
 
 def _previous_arrays(previous: pd.DataFrame | None) -> dict[str, np.ndarray]:
@@ -283,25 +287,23 @@ def _deltas_to_previous(
     return np.where(has_previous, distance, 0.0), time_delta, batch_by_card
 
 
-def _age_years(profiles: pd.DataFrame, owner: np.ndarray, micros: np.ndarray) -> np.ndarray:
-    birth_midnight, found = _matched_midnights(profiles, "birthdate", "profiles", owner, offset_days=0)
+def _age_years(profiles: VersionHistory, owner: np.ndarray, micros: np.ndarray) -> np.ndarray:
+    birth_midnight, found = _matched_midnights(profiles, "birthdate", owner, offset_days=0)
     return np.where(found, (micros - birth_midnight).astype(np.float64) / _MICROSECONDS_PER_YEAR, np.nan)
 
 
-def _days_until_expiry(credit_cards: pd.DataFrame, card: np.ndarray, micros: np.ndarray) -> np.ndarray:
+def _days_until_expiry(credit_cards: VersionHistory, card: np.ndarray, micros: np.ndarray) -> np.ndarray:
     # The card is valid through its `expires` day, i.e. until the midnight after it.
-    expiry_end, found = _matched_midnights(credit_cards, "expires", "credit_cards", card, offset_days=1)
+    expiry_end, found = _matched_midnights(credit_cards, "expires", card, offset_days=1)
     return np.where(found, (expiry_end - micros).astype(np.float64) / _MICROSECONDS_PER_DAY, np.nan)
 
 
 def _matched_midnights(
-    table: pd.DataFrame, column: str, table_name: str, positions: np.ndarray, offset_days: int
+    history: VersionHistory, column: str, positions: np.ndarray, offset_days: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """UTC midnight (µs) of the matched row's date + offset_days, and whether a non-null date matched."""
     found = positions >= 0
-    needed = np.zeros(len(table), dtype=bool)
-    needed[positions[found]] = True
-    days, missing = epoch_days(table, column, table_name, needed)
+    days, missing = history.days(column, positions[found])
     if len(days) == 0:
         return np.zeros(len(positions), np.int64), found
     source = np.where(found, positions, 0)

@@ -48,18 +48,27 @@ WINDOW_INPUT_COLUMNS: tuple[str, ...] = ("tid", "cc_num", "datetime", "amount", 
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
+#: Output rows one pass of `window_aggregates` handles at most (about half a day of a 100k-card bank):
+#: on sorted input a longer range is cut by time into passes of this size, whose arrays stay in the CPU
+#: caches (over 1M rows, one pass took 0.34-0.53 s, passes of 2^16 rows 0.20-0.27 s, of 2^17 0.25-0.28 s,
+#: of 2^18 0.31-0.33 s). The result does not depend on it.
+ROWS_PER_PASS = 1 << 16
+
+
 def window_aggregates(
     features: pd.DataFrame,
     *,
     start: datetime,
     end: datetime,
     window: timedelta = DEFAULT_WINDOW,
+    rows_per_pass: int = ROWS_PER_PASS,
 ) -> pd.DataFrame:
     """One row per charge with datetime in [start, end), sorted by (datetime, tid), aggregating its
     card's charges in (datetime - window, datetime].
 
     `features` are rows of the `transactions` feature group covering [start - window, end);
-    rows outside that range are allowed and never change the result.
+    rows outside that range are allowed and never change the result. Input sorted by time is
+    handled in passes of about `rows_per_pass` rows, which changes the speed, never the bits.
     """
     require_columns(features, WINDOW_INPUT_COLUMNS, "features")
     start_us = utc_instant_microseconds(start, "start")
@@ -67,41 +76,77 @@ def window_aggregates(
     if end_us < start_us:
         raise FeatureInputError(f"window_aggregates: end {end} is before start {start}")
     window_us = _window_microseconds(window)
+    if rows_per_pass < 1:
+        raise FeatureInputError(f"rows_per_pass must be at least 1, got {rows_per_pass!r}")
     tid = transaction_ids(features, "tid", "features")
     (tie,) = id_order(tid)  # ties in time: by tid, numeric or lexicographic
     require_unique(tie, features.index, "features.tid", shown=tid)
-    cards = int64_keys(features, "cc_num", "features")
-    micros = utc_microseconds(features, "datetime", "features")
-    amount = float64_values(features, "amount", "features")
-    loc_delta = float64_values(features, "loc_delta_t_minus_1", "features")
-
-    order = group_time_order(cards, micros, tie)
-    sorted_cards, sorted_micros = cards[order], micros[order]
-    wanted = np.flatnonzero((sorted_micros >= start_us) & (sorted_micros < end_us))
-    first, stop = _frame_bounds(sorted_cards, sorted_micros, wanted, window_us)
-    mean_amount, std_amount, mean_loc_delta = _frame_reductions(amount[order], loc_delta[order], first, stop)
-
-    rows = order[wanted]
-    if sorted_by_time(micros, tie):  # the usual input (lookback, then batch): a scatter restores it
-        rank_of_row = np.full(len(micros), -1, dtype=np.int64)
-        rank_of_row[rows] = np.arange(len(rows))
-        output_order = rank_of_row[rank_of_row >= 0]
-    else:
-        output_order = np.lexsort((tie[rows], micros[rows]))
-    rows = rows[output_order]
+    rows = {
+        "tid": tid,
+        "tie": tie,
+        "cards": int64_keys(features, "cc_num", "features"),
+        "micros": utc_microseconds(features, "datetime", "features"),
+        "amount": float64_values(features, "amount", "features"),
+        "loc_delta": float64_values(features, "loc_delta_t_minus_1", "features"),
+    }
+    ranges = _passes(rows["micros"], start_us, end_us, window_us, rows_per_pass) or [(start_us, end_us, 0, None)]
+    done = [_one_pass({name: values[first:stop] for name, values in rows.items()}, pass_start, pass_end, window_us)
+            for pass_start, pass_end, first, stop in ranges]
+    columns = done[0] if len(done) == 1 else {name: np.concatenate([d[name] for d in done]) for name in done[0]}
     return pd.DataFrame(
         {
-            "tid": tid[rows],
-            "cc_num": cards[rows],
-            "datetime": pd.DatetimeIndex(micros[rows].view("datetime64[us]")).tz_localize("UTC"),
-            "trans_volume_mavg": mean_amount[output_order],
-            "trans_volume_mstd": std_amount[output_order],
-            "trans_freq": (stop - first)[output_order].astype(np.int64),
-            "loc_delta_mavg": mean_loc_delta[output_order],
+            **columns,
+            "datetime": pd.DatetimeIndex(columns["datetime"].view("datetime64[us]")).tz_localize("UTC"),
         },
         columns=list(WINDOW_FEATURE_COLUMNS),
         copy=False,  # fresh arrays: no need for pandas to copy them into 2-D blocks
     )
+
+
+def _passes(
+    micros: np.ndarray, start_us: int, end_us: int, window_us: int, rows_per_pass: int
+) -> list[tuple[int, int, int, int | None]]:
+    """(start, end, first row, stop row) of each pass over rows sorted by time: consecutive output
+    ranges of about `rows_per_pass` rows each, cut between distinct times, each with the rows of its
+    range and of the window before it. Empty when the rows are not sorted by time or fit one pass."""
+    if len(micros) <= rows_per_pass or not bool((micros[1:] >= micros[:-1]).all()):
+        return []
+    first_out, stop_out = np.searchsorted(micros, [start_us, end_us], side="left")
+    cuts = np.unique(micros[first_out + rows_per_pass : stop_out : rows_per_pass])
+    bounds = [start_us, *cuts.tolist(), end_us]
+    ranges = list(zip(bounds[:-1], bounds[1:]))
+    firsts = np.searchsorted(micros, [a - window_us for a, _ in ranges], side="left")
+    stops = np.searchsorted(micros, [b for _, b in ranges], side="left")
+    return [(a, b, int(first), int(stop)) for (a, b), first, stop in zip(ranges, firsts, stops)]
+
+
+def _one_pass(rows: dict[str, np.ndarray], start_us: int, end_us: int, window_us: int) -> dict[str, np.ndarray]:
+    """The output columns (datetime as int64 microseconds) for the rows with time in [start_us, end_us)."""
+    tid, tie, cards, micros = rows["tid"], rows["tie"], rows["cards"], rows["micros"]
+    order = group_time_order(cards, micros, tie)
+    sorted_cards, sorted_micros = cards[order], micros[order]
+    wanted = np.flatnonzero((sorted_micros >= start_us) & (sorted_micros < end_us))
+    first, stop = _frame_bounds(sorted_cards, sorted_micros, wanted, window_us)
+    mean_amount, std_amount, mean_loc_delta = _frame_reductions(rows["amount"][order], rows["loc_delta"][order],
+                                                                first, stop)
+
+    chosen = order[wanted]
+    if sorted_by_time(micros, tie):  # the usual input (lookback, then batch): a scatter restores it
+        rank_of_row = np.full(len(micros), -1, dtype=np.int64)
+        rank_of_row[chosen] = np.arange(len(chosen))
+        output_order = rank_of_row[rank_of_row >= 0]
+    else:
+        output_order = np.lexsort((tie[chosen], micros[chosen]))
+    chosen = chosen[output_order]
+    return {
+        "tid": tid[chosen],
+        "cc_num": cards[chosen],
+        "datetime": micros[chosen],
+        "trans_volume_mavg": mean_amount[output_order],
+        "trans_volume_mstd": std_amount[output_order],
+        "trans_freq": (stop - first)[output_order].astype(np.int64),
+        "loc_delta_mavg": mean_loc_delta[output_order],
+    }
 
 
 def _window_microseconds(window: timedelta) -> int:

@@ -1,6 +1,6 @@
 """The scale paths of the window and point-in-time logic, forced on small data and compared with
 the main paths: time ranks instead of microseconds when cards x time span no longer packs into
-int64, unsorted inputs, ties in time, an empty right side."""
+int64, long sorted inputs cut into passes, unsorted inputs, ties in time, an empty right side."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from feature_cases import HOUR_US, assert_bitwise_equal, random_raw_tables, utc
 
+from feature_logic.inputs import FeatureInputError
 from feature_logic.point_in_time import asof_positions, group_time_order, previous_positions, sorted_by_time
 from feature_logic.transactions import transaction_features
-from feature_logic.windows import window_aggregates
+from feature_logic.windows import _passes, window_aggregates
 
 START, END = utc("2024-03-01"), utc("2024-03-05")
 #: A few thousand years after the data: microseconds x cards overflow int64.
@@ -82,6 +83,33 @@ def test_rank_path_window_edges(earlier, count):
     ranked = window_aggregates(pd.concat([rows, far_rows(rows)], ignore_index=True), start=START, end=END)
     assert_bitwise_equal(ranked, packed)
     assert ranked.set_index("tid").loc[3, "trans_freq"] == count
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("rows_per_pass", [1, 4, 37, 100])
+def test_passes_over_sorted_rows_equal_one_pass_bit_for_bit(seed, rows_per_pass):
+    """Sorted input (as the group is read) longer than `rows_per_pass` is cut by time into passes,
+    many of them landing inside bursts, on same-time charges and on charges 4h and 4h - 1us apart."""
+    features = window_group(seed)
+    features = features.iloc[np.lexsort((features["tid"], features["datetime"]))].reset_index(drop=True)
+    micros = features["datetime"].to_numpy(dtype="datetime64[us]").view(np.int64)
+    start_us, end_us = (int(t.value // 1000) for t in (START, END))
+    ranges = _passes(micros, start_us, end_us, 4 * HOUR_US, rows_per_pass)
+    assert len(ranges) > 1 and len(ranges) * rows_per_pass >= len(features) // 2  # the passes, not one pass
+    assert [(a, b) for a, b, *_ in ranges] == list(zip([start_us] + [b for _, b, *_ in ranges][:-1],
+                                                         [b for _, b, *_ in ranges]))  # they tile [start, end)
+    expected = window_aggregates(features, start=START, end=END, rows_per_pass=len(features))
+    assert expected["trans_freq"].max() >= 3
+    assert_bitwise_equal(window_aggregates(features, start=START, end=END, rows_per_pass=rows_per_pass), expected)
+    shuffled = features.sample(frac=1.0, random_state=seed)  # unsorted: one pass, the same answer
+    assert _passes(shuffled["datetime"].to_numpy(dtype="datetime64[us]").view(np.int64), start_us, end_us,
+                   4 * HOUR_US, rows_per_pass) == []
+    assert_bitwise_equal(window_aggregates(shuffled, start=START, end=END, rows_per_pass=rows_per_pass), expected)
+
+
+def test_passes_need_a_positive_size():
+    with pytest.raises(FeatureInputError, match="rows_per_pass must be at least 1"):
+        window_aggregates(window_group(1), start=START, end=END, rows_per_pass=0)
 
 
 # --- point in time ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from feature_logic.transactions import (
     PREVIOUS_COLUMNS,
     MissingHistoryWarning,
     last_transaction_per_card,
+    prepare_histories,
     transaction_features,
 )
 from feature_logic.windows import DEFAULT_WINDOW, window_aggregates
@@ -69,8 +70,8 @@ def transactions_fg(context: dg.AssetExecutionContext, storage: StorageResource)
     stamps = {day: str(build.stamp) for day, build in lineage.builds(day_lineage.TRANSACTIONS).items()}
     raw_stamps = day_lineage.raw_day_stamps(storage.raw_table("transactions"))
     fg = groups.TRANSACTIONS.for_writing(fs)
-    profiles = storage.raw_table("profiles").read()
-    cards = storage.raw_table("credit_cards").read()
+    # Checked and grouped by card once: each chunk's lookup is then a binary search, not a sort.
+    profiles, cards = prepare_histories(storage.raw_table("profiles").read(), storage.raw_table("credit_cards").read())
     raw = storage.raw_table("transactions")
     states = last_charges.last_charges_of(storage)
     before = days[0] - day_lineage.ONE_DAY
