@@ -182,15 +182,24 @@ def _lap(stages: dict[str, float], stage: str, since: float) -> float:
     return now
 
 
-BARE_QUERY = """
-SELECT tid, cc_num, datetime,
-       avg(amount) OVER w AS trans_volume_mavg,
+#: The four aggregates over the window `w` of `window_clause`, as both bare queries compute them.
+WINDOW_AGGREGATES = """avg(amount) OVER w AS trans_volume_mavg,
        coalesce(stddev_samp(amount) OVER w, 0) AS trans_volume_mstd,
        count(*) OVER w AS trans_freq,
-       avg(loc_delta_t_minus_1) OVER w AS loc_delta_mavg
+       avg(loc_delta_t_minus_1) OVER w AS loc_delta_mavg"""
+
+
+def window_clause(window: str) -> str:
+    """Each card's charges within `window` (a DuckDB interval) up to the current one."""
+    return (f"WINDOW w AS (PARTITION BY cc_num ORDER BY datetime\n"
+            f"             RANGE BETWEEN INTERVAL {window} PRECEDING AND CURRENT ROW)")
+
+
+BARE_QUERY = f"""
+SELECT tid, cc_num, datetime,
+       {WINDOW_AGGREGATES}
 FROM charges
-WINDOW w AS (PARTITION BY cc_num ORDER BY datetime
-             RANGE BETWEEN INTERVAL {window} PRECEDING AND CURRENT ROW)
+{{window}}
 """
 
 
@@ -218,7 +227,7 @@ def run_bare_query(charges: pd.DataFrame, window: str = "4 HOURS", to: str = "ar
     if threads:
         con.execute(f"SET threads = {threads}")
     con.register("charges", charges)
-    relation = con.sql(BARE_QUERY.format(window=window))
+    relation = con.sql(BARE_QUERY.format(window=window_clause(window)))
     return relation.to_arrow_table() if to == "arrow" else relation.df()
 
 
@@ -248,13 +257,9 @@ ASOF LEFT JOIN credit_cards k ON t.cc_num = k.cc_num AND t.datetime >= k.event_t
 BARE_FULL_QUERY = f"""
 WITH features AS ({BARE_TRANSACTIONS_QUERY})
 SELECT *,
-       avg(amount) OVER w AS trans_volume_mavg,
-       coalesce(stddev_samp(amount) OVER w, 0) AS trans_volume_mstd,
-       count(*) OVER w AS trans_freq,
-       avg(loc_delta_t_minus_1) OVER w AS loc_delta_mavg
+       {WINDOW_AGGREGATES}
 FROM features
-WINDOW w AS (PARTITION BY cc_num ORDER BY datetime
-             RANGE BETWEEN INTERVAL 4 HOURS - INTERVAL 1 MICROSECOND PRECEDING AND CURRENT ROW)
+{window_clause("4 HOURS - INTERVAL 1 MICROSECOND")}
 """
 
 

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,10 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_pipeline import run_child  # noqa: E402
+
 CASES = ("join", "stored", "join+pandas", "stored+pandas")
 
 
@@ -55,14 +58,8 @@ def child(how: str, split: str, version: int | None, copy: str) -> dict:
 def run(args: argparse.Namespace, how: str, copy: str, env: dict) -> dict:
     command = [sys.executable, __file__, "--home", args.home, "--split", args.split, "--child", how, "--copy", copy,
                *(["--version", str(args.version)] if args.version else [])]
-    with tempfile.TemporaryFile("w+") as out:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL, text=True)
-        _, status, usage = os.wait4(process.pid, 0)
-        if os.waitstatus_to_exitcode(status):
-            raise SystemExit(f"{how} failed: rerun {' '.join(command)}")
-        out.seek(0)
-        result = json.loads(out.read().strip().splitlines()[-1])
-    result["peak_gb"] = usage.ru_maxrss / 1024**2
+    result, peak_kb, _ = run_child(command, env)
+    result["peak_gb"] = peak_kb / 1024**2
     result["load"] = os.getloadavg()[0]
     print(f"  {how:<14} {result['rows']:>11,} rows x {result['columns']} columns  {result['seconds']:6.1f} s  CPU "
           f"{result['cpu']:6.1f} s  peak RSS {result['peak_gb']:.2f} GB  load {result['load']:.2f}", flush=True)
