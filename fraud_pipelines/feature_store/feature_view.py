@@ -14,9 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 import pandas as pd
+from deltalake.exceptions import TableNotFoundError
 
 from .context import StoreContext
-from .errors import InvalidInputError
+from .errors import InvalidInputError, NotFoundError
 from .frozen_splits import new_draft_id, read_split, remove_folder, split_uri, write_split
 from .history import drop_history
 from .offline_store import Snapshot, TimeRange
@@ -215,8 +216,16 @@ class FeatureView:
         return table
 
     def _read_frozen(self, record: TrainingDatasetVersion, name: str) -> Any:
-        return read_split(record.frozen[name], self._context.storage_options,
-                          expected_rows=record.row_counts.get(name))
+        """The version's stored rows of split `name`, checked against its recorded row count; a copy that
+        is gone is a NotFoundError naming the version, the split and where it was."""
+        uri = record.frozen[name]
+        try:
+            return read_split(uri, self._context.storage_options, expected_rows=record.row_counts.get(name))
+        except TableNotFoundError:
+            raise NotFoundError(
+                f"{self._where}: training dataset version {record.version}'s stored {name} rows are missing at "
+                f"{uri} (removed outside the feature store?); its data cannot be read: create a new training "
+                "dataset version") from None
 
     def erase_from_training_data(self, column: str, values: Sequence[Any], *, reason: str) -> dict[int, dict[str, int]]:
         """Freeze every recorded version's splits without the rows whose `column` is in `values`, before

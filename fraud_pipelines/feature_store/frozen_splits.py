@@ -81,7 +81,8 @@ def read_split(uri: str, storage_options: Mapping[str, str] | None = None, *,
         if found != expected_rows:
             raise FeatureStoreError(
                 f"frozen split {uri} holds {found:,} row(s) where its training dataset version recorded "
-                f"{expected_rows:,}: it was changed outside the feature store (or not finished); not read"
+                f"{expected_rows:,}: it was changed outside the feature store (or not finished); not read: "
+                "create a new training dataset version"
             )
     reader = pa.RecordBatchReader.from_stream(table.scan())
     written = _written_schema(table.metadata().description, reader.schema)

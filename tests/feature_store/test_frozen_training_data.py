@@ -156,6 +156,18 @@ def test_a_copy_changed_behind_the_stores_back_is_not_read(store: FeatureStore) 
         view.get_train_test_split(version)
 
 
+def test_a_stored_split_removed_by_hand_is_a_clear_error(store: FeatureStore) -> None:
+    case = build_fraud_like(store)
+    view = store.get_or_create_feature_view("fraud", query=case["query"], labels=["is_fraud"])
+    version = view.create_train_test_split(train_end=_day(2), test_start=_day(2))
+    uri = view.get_training_dataset(version).frozen["test"]
+    shutil.rmtree(uri)
+    with pytest.raises(NotFoundError, match=rf"version {version}'s stored test rows are missing at .*test .*"
+                                            "create a new training dataset version"):
+        view.get_train_test_split(version)
+    assert len(view.get_training_dataset(version).frozen) == 2  # the record is untouched
+
+
 def test_erasure_removes_the_rows_from_a_materialized_version_for_good(store: FeatureStore, tmp_path) -> None:
     case = build_fraud_like(store)
     view = store.get_or_create_feature_view("fraud", query=case["query"], labels=["is_fraud"],
