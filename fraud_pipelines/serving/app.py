@@ -44,6 +44,7 @@ from fraud_pipelines.serving.bodies import add_schemas, body_openapi, json_bytes
 from fraud_pipelines.serving.card_states import CardStateStore
 from fraud_pipelines.serving.champion import ChampionHolder, ServingModel
 from fraud_pipelines.serving.docs import add_offline_docs
+from fraud_pipelines.serving.hot_path import ServingApp
 from fraud_pipelines.serving.limits import BodySizeLimit, bounded_errors
 from fraud_pipelines.serving.micro_batches import MicroBatcher
 from fraud_pipelines.serving.reader_thread import ReaderThread
@@ -153,6 +154,8 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         sys.setswitchinterval(GIL_SWITCH_SECONDS)  # this process serves requests: its own setting
+        if not app.enable_hot_routes(hot, max_body_bytes=settings.max_body_bytes):
+            log.info("the scoring routes go through the middleware stack (it does more than the body limit)")
         service.start()
         # What start-up made (the libraries, the model: ~400k objects) is never garbage; a full
         # collection would walk it all again, in the middle of a request.
@@ -168,7 +171,7 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
         if service.scorer is not None:
             await service.scorer.states.aclose()
 
-    app = FastAPI(title="Fraud scoring", version="1", lifespan=lifespan, docs_url=None,
+    app = ServingApp(title="Fraud scoring", version="1", lifespan=lifespan, docs_url=None,
                   description="Scores card charges with the registered champion model, using the same "
                   "features (bit for bit) and transformations as training.")
     app.state.service = service
@@ -224,9 +227,11 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
 
     bearer = BearerCheck(settings.token, "FRAUD_SERVING_TOKEN") if settings.token else None
     common = {"flags": tuple(FLAGS), "context": context, "executor": executor, "bearer": bearer}
-    # first in the router: a request is matched against the routes in order (the docs' routes come before)
-    app.router.routes[:0] = [Route("/predict", ScoringRoute(score_one=score_one, **common), methods=["POST"]),
-                             Route("/predict/batch", ScoringRoute(score_many=score_batch, **common), methods=["POST"])]
+    hot = {"/predict": ScoringRoute(score_one=score_one, **common),
+           "/predict/batch": ScoringRoute(score_many=score_batch, **common)}
+    # Served before the middleware stack once started (`hot_path`); in the router too, for when they
+    # cannot be. First there: a request is matched against the routes in order (the docs' come before).
+    app.router.routes[:0] = [Route(path, route, methods=["POST"]) for path, route in hot.items()]
     # What the OpenAPI document says of those two routes: declarations that are never served.
     documented = APIRouter(dependencies=guarded)
 

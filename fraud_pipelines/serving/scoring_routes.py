@@ -46,6 +46,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 _FLAG = TypeAdapter(bool)
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+#: One encoder for every answer (`json.dumps` with options builds a new one per call).
+_ENCODE = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 
 
 class BearerCheck:
@@ -99,7 +101,7 @@ class ScoringRoute:
             answer = await self.score_one(validated(Transaction, body, self.context), flags)
         else:
             answer = await asyncio.get_running_loop().run_in_executor(self.executor, self.score_many, body, flags)
-        payload = json.dumps(answer, allow_nan=False, separators=(",", ":")).encode()
+        payload = _ENCODE(answer).encode()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
