@@ -18,7 +18,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from .context import StoreContext
 from .errors import InvalidInputError, NotFoundError
-from .frozen_splits import new_draft_id, read_split, remove_folder, split_uri, write_split
+from .frozen_splits import new_draft_id, read_split, remove_folder, split_uri, stale_drafts, view_folder, write_split
 from .history import drop_history
 from .offline_store import Snapshot, TimeRange
 from .query import Query
@@ -174,6 +174,18 @@ class FeatureView:
         write, so a failed write is removed too."""
         frozen[name] = split_uri(self._context.root, self.name, self.version, draft, name)
         write_split(frozen[name], rows.table, self._context.storage_options, order=rows.order)
+
+    def remove_stale_drafts(self, older_than_seconds: float = 24 * 3600.0) -> list[str]:
+        """Delete the stored rows of versions that were never recorded (a creation killed between writing
+        its splits and recording them: nothing reads them) once their newest file is older than
+        `older_than_seconds`, so a creation still under way keeps its draft. Returns the folders removed."""
+        recorded = {uri.rsplit("/", 1)[0] for version in self._datasets.versions()
+                    for uri in self._datasets.get(version).frozen.values()}
+        folder = view_folder(self._context.root, self.name, self.version)
+        stale = stale_drafts(folder, recorded, older_than_seconds, self._context.storage_options)
+        for draft in stale:
+            remove_folder(draft, self._context.storage_options)
+        return stale
 
     def _discard(self, frozen: Mapping[str, str]) -> None:
         """Remove the draft folder of a version that will not be recorded (best effort: it is never read)."""

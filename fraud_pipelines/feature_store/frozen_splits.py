@@ -10,6 +10,7 @@ never read as a version's data. `read_split` refuses a table whose row count is 
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Literal
@@ -17,6 +18,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 
 from .catalog import filesystem_for
@@ -37,7 +39,12 @@ def split_uri(root: str, view: str, view_version: int, version: int | str, split
     """Where one frozen split lives under the feature store's root: `version` is a recorded version
     number, or the draft id of a version being created (its number is known only once it is recorded)."""
     folder = f"v{version:06d}" if isinstance(version, int) else version
-    return f"{root}/frozen_training_data/{view}_v{view_version}/{folder}/{split}"
+    return f"{view_folder(root, view, view_version)}/{folder}/{split}"
+
+
+def view_folder(root: str, view: str, view_version: int) -> str:
+    """The folder holding every stored split of one feature view version."""
+    return f"{root}/frozen_training_data/{view}_v{view_version}"
 
 
 def new_draft_id() -> str:
@@ -94,6 +101,30 @@ def remove_folder(uri: str, storage_options: Mapping[str, str] | None = None) ->
     filesystem, path = filesystem_for(uri, storage_options)
     if filesystem.get_file_info(path).type.name != "NotFound":
         filesystem.delete_dir(path)
+
+
+def stale_drafts(folder: str, recorded: set[str], older_than_seconds: float,
+                 storage_options: Mapping[str, str] | None = None, *, now: float | None = None) -> list[str]:
+    """Draft folders (`rows-*`) under a view's `folder` that no recorded version reads (`recorded`: their
+    URIs) and whose newest file is older than `older_than_seconds`: left by a creation that was killed
+    between writing its splits and recording them. A draft still being written is younger than that."""
+    filesystem, path = filesystem_for(folder, storage_options)
+    if filesystem.get_file_info(path).type.name == "NotFound":
+        return []
+    deadline = (time.time() if now is None else now) - older_than_seconds
+    stale = []
+    for entry in filesystem.get_file_info(pafs.FileSelector(path)):
+        uri = f"{folder}/{entry.base_name}"
+        if entry.type.name != "Directory" or not entry.base_name.startswith("rows-") or uri in recorded:
+            continue
+        files = filesystem.get_file_info(pafs.FileSelector(entry.path, recursive=True))
+        newest = max((f.mtime.timestamp() for f in files if f.type.name == "File" and f.mtime is not None),
+                     default=None)
+        if newest is None and entry.mtime is not None:
+            newest = entry.mtime.timestamp()
+        if newest is None or newest < deadline:
+            stale.append(uri)
+    return sorted(stale)
 
 
 def _numbered(table: pa.Table, order: np.ndarray | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:

@@ -1,5 +1,6 @@
 """The maintenance asset: every Delta table of the project compacted, vacuumed (keeping the versions
-registered training datasets pin) and checkpointed; the figures per table go to the materialization."""
+registered training datasets pin) and checkpointed, and the stored rows of training dataset versions
+never recorded removed; the figures per table go to the materialization."""
 
 
 import time
@@ -24,15 +25,23 @@ class MaintenanceConfig(dg.Config):
     compact: bool = Field(default=True, description="Merge small files (feature groups, scores, lineage).")
     target_file_mb: float = Field(default=TARGET_FILE_BYTES / 2**20, gt=0,
                                   description="Size compacted files grow to (MB); larger files are left alone.")
+    draft_grace_hours: float = Field(default=24.0, ge=0, description="Stored training rows of a version never "
+                                     "recorded (its creation was killed) go once this old (hours).")
 
 
 @dg.asset(group_name=GROUP, kinds={"delta"},
           description="Compacts, vacuums and checkpoints every Delta table; the vacuum keeps every file of a Delta "
-                      "version a registered training dataset records, so each stays readable bit for bit.")
+                      "version a training dataset re-reads by its join, so each stays readable bit for bit. Removes "
+                      "the stored rows of training dataset versions whose creation never finished.")
 def delta_maintenance(context: dg.AssetExecutionContext, config: MaintenanceConfig,
                       storage: StorageResource) -> dg.MaterializeResult:
     started = time.perf_counter()
-    pins = pinned_versions(storage.feature_store())
+    fs = storage.feature_store()
+    drafts = [draft for name, version in fs.feature_views()
+              for draft in fs.get_feature_view(name, version).remove_stale_drafts(config.draft_grace_hours * 3600)]
+    for draft in drafts:
+        context.log.info(f"removed the stored training rows of a version never recorded: {draft}")
+    pins = pinned_versions(fs)
     location = storage.location.rstrip("/")
     reports = []
     for uri in delta_tables(location, storage.storage_options):
@@ -61,6 +70,7 @@ def delta_maintenance(context: dg.AssetExecutionContext, config: MaintenanceConf
         "files_vacuumed": sum(r.files_vacuumed for _, r in reports),
         "pinned_versions": dg.MetadataValue.json({uri[len(location) + 1:]: sorted(v) for uri, v in pins.items()}),
         "retention_hours": config.retention_hours,
+        "stale_drafts_removed": dg.MetadataValue.json([d[len(location) + 1:] for d in drafts]),
         "seconds": round(time.perf_counter() - started, 3),
     })
 
