@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -45,9 +46,10 @@ def split_by_day(frame: pd.DataFrame | pa.Table | None, time_column: str,
     if frame is None or frame.empty:
         empty = pd.DataFrame() if frame is None else frame
         return {day: empty for day in days}
-    stamps = pd.to_datetime(frame[time_column], utc=True)
-    keys = stamps.dt.date
-    return {day: frame[keys == day] for day in days}
+    # UTC calendar days as datetime64[D]: one vectorized comparison per day (`.dt.date` builds a
+    # Python date per row, ~1 s per million rows)
+    keys = pd.to_datetime(frame[time_column], utc=True).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    return {day: frame[keys == np.datetime64(day, "D")] for day in days}
 
 
 def day_metadata(frame: pd.DataFrame, time_column: str, *, statistics: dict[str, Any] | None = None,
