@@ -25,7 +25,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from fraud_pipelines.feature_store.validation import ValidationReport, validate
 from fraud_pipelines.partitions import days_in
-from fraud_pipelines.per_day import split_by_day
+from fraud_pipelines.per_day import rows_by_day, split_by_day
 from fraud_pipelines.tables import day_window
 
 #: Days validated at once: a long backfill's check never holds the whole range in memory.
@@ -55,11 +55,12 @@ def daily_reports(read: Reader, suite: Suite, days: list[date], name: str, *, ti
         start, end = day_window(chunk[0])[0], day_window(chunk[-1])[1]
         frame = read(start, end)
         report = validate(frame, suite(start, end), suite_name=name, id_columns=list(id_columns))
-        per_day = split_by_day(frame, time_column, chunk)
         if report.success:
+            rows = rows_by_day(frame, time_column, chunk)
             for day in chunk:
-                yield day, _with_rows(report, len(per_day[day]))
+                yield day, _with_rows(report, rows[day])
             continue
+        per_day = split_by_day(frame, time_column, chunk)
         singles = {day: validate(per_day[day], suite(*day_window(day)), suite_name=name, id_columns=list(id_columns))
                    for day in chunk}
         across_days = all(r.success for r in singles.values())

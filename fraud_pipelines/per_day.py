@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -45,9 +46,22 @@ def split_by_day(frame: pd.DataFrame | pa.Table | None, time_column: str,
     if frame is None or frame.empty:
         empty = pd.DataFrame() if frame is None else frame
         return {day: empty for day in days}
-    stamps = pd.to_datetime(frame[time_column], utc=True)
-    keys = stamps.dt.date
-    return {day: frame[keys == day] for day in days}
+    keys = _utc_days(frame, time_column)
+    return {day: frame[keys == np.datetime64(day, "D")] for day in days}
+
+
+def rows_by_day(frame: pd.DataFrame, time_column: str, days: list[date]) -> dict[date, int]:
+    """How many rows of `frame` fall on each UTC day of `days`: `split_by_day`'s sizes without its copies."""
+    if frame.empty:
+        return {day: 0 for day in days}
+    keys = _utc_days(frame, time_column)
+    return {day: int(np.count_nonzero(keys == np.datetime64(day, "D"))) for day in days}
+
+
+def _utc_days(frame: pd.DataFrame, time_column: str) -> np.ndarray:
+    """Each row's UTC calendar day as datetime64[D], for one vectorized comparison per day (`.dt.date`
+    builds a Python date per row, about 1 s per million rows)."""
+    return pd.to_datetime(frame[time_column], utc=True).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
 
 
 def day_metadata(frame: pd.DataFrame, time_column: str, *, statistics: dict[str, Any] | None = None,

@@ -47,6 +47,8 @@ class Tokenizer:
         self._key = key
         self._mask = (1 << bits) - 1  # fewer bits only to show collisions being refused
         self._known: dict[int, int] = {}  # card number -> token, so a backfill hashes each card once
+        # the cards `tokens` has seen, in card order, with their tokens: a batch's lookup is vectorized
+        self._sorted_pans, self._sorted_tokens = np.empty(0, np.uint64), np.empty(0, np.int64)
         #: A short public fingerprint of the key: recorded where tokens are, so a rotation is visible.
         self.key_id = hashlib.sha256(b"fraud_pipelines key id:" + key).hexdigest()[:12]
 
@@ -67,11 +69,25 @@ class Tokenizer:
         the number of cards, not of charges. Raises TokenCollision when two distinct PANs share a token."""
         values = _as_uint64(pans)
         codes, uniques = pd.factorize(values, sort=False)
-        if len(self._known) + len(uniques) > _KNOWN_LIMIT:
+        if max(len(self._known), len(self._sorted_pans)) + len(uniques) > _KNOWN_LIMIT:
             self._known.clear()
-        known = self._known
-        hashed = np.fromiter((known[p] if p in known else known.setdefault(p, self._digest(p))
-                              for p in uniques.tolist()), dtype=np.int64, count=len(uniques))
+            self._sorted_pans, self._sorted_tokens = np.empty(0, np.uint64), np.empty(0, np.int64)
+        # Cards seen by earlier calls are looked up in sorted arrays (one binary search for all of them);
+        # only the others go through the dict and, if new, the digest.
+        where = np.minimum(np.searchsorted(self._sorted_pans, uniques), max(len(self._sorted_pans) - 1, 0))
+        found = (self._sorted_pans[where] == uniques) if len(self._sorted_pans) else np.zeros(len(uniques), bool)
+        hashed = np.empty(len(uniques), dtype=np.int64)
+        hashed[found] = self._sorted_tokens[where[found]]
+        missing = uniques[~found]
+        if len(missing):
+            known = self._known
+            hashed[~found] = fresh = np.fromiter(
+                (known[p] if p in known else known.setdefault(p, self._digest(p)) for p in missing.tolist()),
+                dtype=np.int64, count=len(missing))
+            all_pans = np.concatenate([self._sorted_pans, missing])
+            all_tokens = np.concatenate([self._sorted_tokens, fresh])
+            order = np.argsort(all_pans, kind="stable")
+            self._sorted_pans, self._sorted_tokens = all_pans[order], all_tokens[order]
         if len(np.unique(hashed)) != len(hashed):
             raise TokenCollision(_collision_message(uniques, hashed))
         return hashed[codes]

@@ -31,6 +31,19 @@ def test_tokens_are_keyed_stable_positive_int64_and_accept_digit_strings():
     assert cards.tokens(np.array([big], dtype=np.uint64))[0] == cards.token(big)
 
 
+def test_batches_mixing_cards_seen_before_and_new_ones_get_each_cards_own_token():
+    """The memo of earlier batches (and of `token`) gives the token a fresh tokenizer computes alone."""
+    rng = np.random.default_rng(3)
+    seen = rng.integers(10**15, 10**16, 500, dtype=np.int64)
+    cards = Tokenizer(KEY)
+    cards.token(int(seen[0]))
+    for size in (1, 40, 700):
+        pans = np.concatenate([seen[rng.integers(0, len(seen), size)], rng.integers(10**11, 10**12, size)])
+        expected = np.array([Tokenizer(KEY).token(int(p)) for p in pans], dtype=np.int64)
+        assert (cards.tokens(pans) == expected).all()
+        assert (cards.tokens(pans[::-1]) == expected[::-1]).all()
+
+
 @pytest.mark.parametrize("bad", ["44x4", "", "12345678901234567890", 0, -5, True, 2**64])
 def test_a_bad_card_number_is_refused_without_echoing_it(bad):
     with pytest.raises(ValueError) as refused:

@@ -1,0 +1,184 @@
+"""The vectorized pass verdicts never pass what Great Expectations fails, and take the project's suites
+on good rows without a GE run."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraud_pipelines.feature_store import validation
+from fraud_pipelines.feature_store.quick_checks import certainly_passes
+from fraud_pipelines.features import suites as feature_suites
+from fraud_pipelines.raw import suites as raw_suites
+
+START = datetime(2025, 1, 2, tzinfo=timezone.utc)
+END = datetime(2025, 1, 3, tzinfo=timezone.utc)
+
+
+def _ge_verdicts(df: pd.DataFrame, items: list) -> list[bool]:
+    """GE's own pass/fail for each expectation, run as `validate` runs it (GE orders its results its own way)."""
+    result = validation._run(df, items, "s", {"result_format": "BOOLEAN_ONLY"})
+    verdicts = {_key(r.expectation_config): r.success for r in result.results}
+    return [verdicts[_key(e.configuration)] for e in items]
+
+
+def _key(config) -> tuple[str, str]:
+    return config.type, repr(sorted((k, v) for k, v in config.kwargs.items() if k != "batch_id"))
+
+
+def _times(hours) -> pd.Series:
+    return (pd.Timestamp("2025-01-02", tz="UTC") + pd.to_timedelta(hours, unit="h")).as_unit("us")
+
+
+def good_transactions() -> pd.DataFrame:
+    return pd.DataFrame({
+        "tid": pd.Series([1, 2, 3], dtype="int64"),
+        "cc_num": pd.Series([4000_0000_0000_0001, 4000_0000_0000_0002, 4000_0000_0000_0001], dtype="int64"),
+        "datetime": _times([1, 2, 23.99]),
+        "category": ["Grocery", "Clothing", "Other"],
+        "amount": [12.5, 80.0, 3.2],
+        "latitude": [59.3, 40.7, 59.3],
+        "longitude": [18.0, -74.0, 18.1],
+    })
+
+
+def good_labels() -> pd.DataFrame:
+    tx = good_transactions()
+    return pd.DataFrame({"tid": tx["tid"], "cc_num": tx["cc_num"], "datetime": tx["datetime"],
+                         "is_fraud": pd.Series([0, 1, 0], dtype="int8"),
+                         "label_time": (tx["datetime"] + pd.Timedelta(days=3)).dt.as_unit("us")})
+
+
+def good_features() -> pd.DataFrame:
+    return pd.DataFrame({
+        "tid": ["a", "b", "c"], "cc_num": pd.Series([7, 8, 7], dtype="int64"), "datetime": _times([1, 2, 3]),
+        "amount": [1.0, 2.0, 3.0], "age_at_transaction": [30.5, 40.0, 30.5], "loc_delta_t_minus_1": [0.0, 5.0, 1.0],
+        "time_delta_t_minus_1": [np.nan, 1.0, 2.0], "sex": ["F", None, "M"],
+        "is_fraud": pd.Series([0, 1, 0], dtype="int8"),
+        "label_time": _times([2, 2, 3]), "trans_volume_mavg": [1.0, 2.0, 2.5], "trans_volume_mstd": [0.0, 0.0, 0.7],
+        "trans_freq": pd.Series([1, 1, 2], dtype="int32"), "loc_delta_mavg": [0.0, 5.0, 3.0],
+    })
+
+
+SUITES = [
+    (good_transactions, lambda: raw_suites.transactions_suite(START, END)),
+    (good_labels, lambda: raw_suites.fraud_labels_suite(START, END)),
+    (good_features, lambda: feature_suites.transactions_suite(START, END)),
+    (good_features, lambda: feature_suites.window_suite(START, END)),
+    (good_features, lambda: feature_suites.labels_suite(START, END)),
+]
+
+
+@pytest.mark.parametrize("frame, suite", SUITES)
+def test_good_rows_pass_without_ge(frame, suite):
+    df, items = frame(), suite()
+    if "category" not in df:  # the feature suites name only some of the frame's columns
+        items = [e for e in items if type(e).__name__ != "ExpectTableColumnsToMatchOrderedList"]
+    assert [certainly_passes(df, e) for e in items] == [True] * len(items)
+    assert _ge_verdicts(df, items) == [True] * len(items)
+
+
+def _mutations() -> list[tuple[str, pd.DataFrame]]:
+    base = good_features()
+    out = [("good", base)]
+
+    def put(column, row, value, dtype=None):
+        df = base.copy()
+        if dtype is not None:
+            df[column] = df[column].astype(dtype)
+        df.loc[row, column] = value
+        return df
+
+    out += [
+        ("null float", put("amount", 1, np.nan)), ("null time", put("datetime", 0, pd.NaT)),
+        ("null string", put("tid", 2, None)), ("duplicate string", put("tid", 2, "a")),
+        ("duplicate int", put("cc_num", 1, 7)), ("zero amount", put("amount", 0, 0.0)),
+        ("negative", put("loc_delta_t_minus_1", 2, -1e-300)), ("infinite", put("amount", 2, np.inf)),
+        ("at the upper bound", put("loc_delta_t_minus_1", 0, 20_100.0)),
+        ("above the upper bound", put("loc_delta_t_minus_1", 0, 20_100.000001)),
+        ("at the window end", put("datetime", 2, pd.Timestamp(END))),
+        ("before the window", put("datetime", 2, pd.Timestamp(START) - pd.Timedelta(microseconds=1))),
+        ("at the window start", put("datetime", 0, pd.Timestamp(START))),
+        ("label before charge", put("label_time", 2, _times([2.5])[0])),
+        ("label time null", put("label_time", 0, pd.NaT)), ("unknown sex", put("sex", 0, "X")),
+        ("label 2", put("is_fraud", 0, 2)), ("int32 zero freq", put("trans_freq", 0, 0)),
+        ("float32 column", base.assign(amount=base["amount"].astype("float32"))),
+        ("object numbers", base.assign(amount=base["amount"].astype(object))),
+        ("naive times", base.assign(datetime=base["datetime"].dt.tz_localize(None))),
+        ("nanosecond times", base.assign(datetime=base["datetime"].dt.as_unit("ns"))),
+        ("all null", base.assign(time_delta_t_minus_1=np.nan, sex=None)),
+        ("no rows", base.iloc[:0]),
+        ("missing column", base.drop(columns=["amount"])),
+        ("column in another case", base.rename(columns={"amount": "Amount"})),
+        ("both cases", base.assign(Amount=base["amount"])),
+        ("uint8 labels", base.assign(is_fraud=base["is_fraud"].astype("uint8"))),
+        ("float labels", base.assign(is_fraud=base["is_fraud"].astype("float64"))),
+        ("bool labels", base.assign(is_fraud=base["is_fraud"].astype(bool))),
+        ("label times in another unit", base.assign(label_time=base["label_time"].dt.as_unit("ms"))),
+    ]
+    return out
+
+
+def _expectations() -> list:
+    import great_expectations as gx
+
+    exp = gx.expectations
+    naive_start, naive_end = START.replace(tzinfo=None), END.replace(tzinfo=None)
+    return [
+        *feature_suites.transactions_suite(START, END), *feature_suites.window_suite(START, END),
+        *feature_suites.labels_suite(START, END),
+        exp.ExpectTableColumnsToMatchOrderedList(column_list=list(good_features().columns)),
+        exp.ExpectColumnTypeToBe(column="amount", type_="float64"),
+        exp.ExpectColumnTypeToBe(column="datetime", type_="datetime64[us, UTC]"),
+        exp.ExpectColumnTypeToBe(column="is_fraud", type_="int8"),
+        exp.ExpectColumnTypeToBe(column="tid", type_="object"),
+        exp.ExpectColumnValuesToBeBetween(column="datetime", min_value=naive_start, max_value=naive_end),
+        exp.ExpectColumnValuesToBeBetween(column="datetime", min_value=START, max_value=END,
+                                          strict_min=True, strict_max=True),
+        exp.ExpectColumnValuesToBeBetween(column="amount", max_value=3.0, strict_max=True),
+        exp.ExpectColumnValuesToBeBetween(column="amount", min_value=1, max_value=3),
+        exp.ExpectColumnValuesToBeBetween(column="amount", min_value=0, max_value=10, mostly=0.5),
+        exp.ExpectColumnValuesToBeBetween(column="cc_num", min_value=10**7, max_value=2**63 - 1),
+        exp.ExpectColumnValuesToBeBetween(column="cc_num", min_value=0, max_value=2**63 - 1),
+        exp.ExpectColumnValuesToBeBetween(column="is_fraud", min_value=0, max_value=1),
+        exp.ExpectColumnValuesToBeBetween(column="trans_freq", min_value=1, max_value=2, strict_max=True),
+        exp.ExpectColumnValuesToBeInSet(column="is_fraud", value_set=[0, 1]),
+        exp.ExpectColumnValuesToBeInSet(column="tid", value_set=["a", "b", "c"]),
+        exp.ExpectColumnValuesToBeUnique(column="cc_num"),
+        exp.ExpectColumnValuesToNotBeNull(column="sex"),
+        exp.ExpectColumnValuesToNotBeNull(column="time_delta_t_minus_1"),
+        exp.ExpectColumnPairValuesAToBeGreaterThanB(column_A="label_time", column_B="datetime"),
+        exp.ExpectColumnPairValuesAToBeGreaterThanB(column_A="label_time", column_B="datetime", or_equal=True,
+                                                    ignore_row_if="either_value_is_missing"),
+        exp.ExpectColumnPairValuesAToBeGreaterThanB(column_A="amount", column_B="loc_delta_t_minus_1"),
+        exp.ExpectCompoundColumnsToBeUnique(column_list=["cc_num", "datetime"]),
+    ]
+
+
+@pytest.mark.parametrize("name, df", _mutations(), ids=[m[0] for m in _mutations()])
+def test_never_passes_what_ge_fails(name, df):
+    items = _expectations()
+    quick = [certainly_passes(df, e) for e in items]
+    ge = _ge_verdicts(df, items)
+    wrong = [e.configuration.kwargs | {"type": type(e).__name__}
+             for e, q, g in zip(items, quick, ge) if q and not g]
+    assert not wrong, wrong
+    if name == "good":  # on good rows the fast path decides what GE passes, except what it leaves to GE
+        left = {type(e).__name__ for e, q, g in zip(items, quick, ge) if g and not q}
+        assert left == {"ExpectCompoundColumnsToBeUnique"}, left
+
+
+def test_validate_reports_the_same_failures():
+    """Failures are GE's: the same expectation, column, count and sample as a GE run of the whole suite."""
+    df = good_features()
+    df.loc[0, "amount"], df.loc[2, "tid"] = -1.0, "a"
+    items = feature_suites.transactions_suite(START, END)
+    report = validation.validate(df, items, suite_name="s", id_columns=["tid"])
+    assert not report.success and report.evaluated == len(items)
+    detailed = validation._run(df, items, "s", {"result_format": "SUMMARY", "partial_unexpected_count": 5,
+                                                "unexpected_index_column_names": ["tid"]})
+    expected = [validation._failure(r, ["tid"], 5) for r in detailed.results if not r.success]
+    assert report.failures == expected and len(expected) == 2
