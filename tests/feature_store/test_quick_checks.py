@@ -13,6 +13,7 @@ from fraud_pipelines.feature_store import validation
 from fraud_pipelines.feature_store.quick_checks import certainly_passes
 from fraud_pipelines.features import suites as feature_suites
 from fraud_pipelines.raw import suites as raw_suites
+from tests.raw.samples import good_labels, good_transactions
 
 START = datetime(2025, 1, 2, tzinfo=timezone.utc)
 END = datetime(2025, 1, 3, tzinfo=timezone.utc)
@@ -31,25 +32,6 @@ def _key(config) -> tuple[str, str]:
 
 def _times(hours) -> pd.Series:
     return (pd.Timestamp("2025-01-02", tz="UTC") + pd.to_timedelta(hours, unit="h")).as_unit("us")
-
-
-def good_transactions() -> pd.DataFrame:
-    return pd.DataFrame({
-        "tid": pd.Series([1, 2, 3], dtype="int64"),
-        "cc_num": pd.Series([4000_0000_0000_0001, 4000_0000_0000_0002, 4000_0000_0000_0001], dtype="int64"),
-        "datetime": _times([1, 2, 23.99]),
-        "category": ["Grocery", "Clothing", "Other"],
-        "amount": [12.5, 80.0, 3.2],
-        "latitude": [59.3, 40.7, 59.3],
-        "longitude": [18.0, -74.0, 18.1],
-    })
-
-
-def good_labels() -> pd.DataFrame:
-    tx = good_transactions()
-    return pd.DataFrame({"tid": tx["tid"], "cc_num": tx["cc_num"], "datetime": tx["datetime"],
-                         "is_fraud": pd.Series([0, 1, 0], dtype="int8"),
-                         "label_time": (tx["datetime"] + pd.Timedelta(days=3)).dt.as_unit("us")})
 
 
 def good_features() -> pd.DataFrame:

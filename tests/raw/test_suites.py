@@ -10,38 +10,10 @@ import pytest
 from feature_logic import schema
 from fraud_pipelines.feature_store.validation import validate
 from fraud_pipelines.raw import suites
+from tests.raw.samples import good_labels, good_transactions
 
 START = datetime(2025, 1, 2, tzinfo=timezone.utc)
 END = datetime(2025, 1, 3, tzinfo=timezone.utc)
-
-
-def good_transactions() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "tid": pd.Series([1, 2, 3], dtype="int64"),
-            "cc_num": pd.Series([4000_0000_0000_0001, 4000_0000_0000_0002, 4000_0000_0000_0001], dtype="int64"),
-            "datetime": pd.to_datetime(
-                ["2025-01-02 01:00", "2025-01-02 02:00", "2025-01-02 23:59"], utc=True
-            ).as_unit("us"),
-            "category": ["Grocery", "Clothing", "Other"],
-            "amount": [12.5, 80.0, 3.2],
-            "latitude": [59.3, 40.7, 59.3],
-            "longitude": [18.0, -74.0, 18.1],
-        }
-    )
-
-
-def good_labels() -> pd.DataFrame:
-    tx = good_transactions()
-    return pd.DataFrame(
-        {
-            "tid": tx["tid"],
-            "cc_num": tx["cc_num"],
-            "datetime": tx["datetime"],
-            "is_fraud": pd.Series([0, 1, 0], dtype="int8"),
-            "label_time": (tx["datetime"] + pd.Timedelta(days=3)).dt.as_unit("us"),
-        }
-    )
 
 
 def good_profiles() -> pd.DataFrame:
