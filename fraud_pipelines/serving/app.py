@@ -154,7 +154,7 @@ def create_app(settings: ServingSettings | None = None, *, storage: Storage | No
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         sys.setswitchinterval(GIL_SWITCH_SECONDS)  # this process serves requests: its own setting
-        if not app.enable_hot_routes(hot, max_body_bytes=settings.max_body_bytes):
+        if not app.enable_hot_routes(hot):
             log.info("the scoring routes go through the middleware stack (it does more than the body limit)")
         service.start()
         # What start-up made (the libraries, the model: ~400k objects) is never garbage; a full
