@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from fraud_pipelines.training.curves import DEFAULT_SHARES
+from fraud_pipelines.training.model import DEFAULT_MAX_TRAIN_ROWS
 from fraud_pipelines.training.selection import SelectionPolicy
 from fraud_pipelines.training.tuning import TuningBudget
 
@@ -52,6 +53,9 @@ class TuningConfig(dg.Config):
     confidence: float = Field(default=0.95, ge=0.5, lt=1.0, description="Two-sided confidence of that interval.")
     n_estimators: int = Field(default=1_000, ge=1, description="Upper bound of trees per trial (early stopping).")
     early_stopping_rounds: int = Field(default=50, ge=1)
+    max_train_rows: int = Field(default=DEFAULT_MAX_TRAIN_ROWS, ge=0, description=(
+        "Each trial fits every fraud and a weighted sample of the genuine charges beyond this many train rows "
+        "(0: every row); fraud_model reuses the chosen trial's trees when its own value is the same."))
 
     def budget(self) -> TuningBudget:
         """The search's budget for these settings (off when both limits are 0)."""

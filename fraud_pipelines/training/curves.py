@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score
 
 from fraud_pipelines.training.model import TrainingParams, train_model
+from fraud_pipelines.training.sampling import train_rows
 
 #: Shares of the training rows the curve retrains on (the full model is the 100 % point).
 DEFAULT_SHARES = (0.1, 0.3)
@@ -29,6 +29,8 @@ def learning_curve(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_v
     """One row per share: rows, frauds, train and validation PR-AUC. `full` (train, validation PR-AUC of
     the model trained on every row) adds the 100 % point without retraining it. Shares leaving fewer
     than 2 frauds are skipped."""
+    from sklearn.metrics import average_precision_score
+
     labels = np.asarray(y_train).astype(np.int8)
     val_labels = np.asarray(y_val).astype(np.int8)
     quick = replace(params, calibration="none")
@@ -43,15 +45,18 @@ def learning_curve(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_v
         x_part = X_train.iloc[picked]
         trained = train_model(x_part, labels[picked], X_val, val_labels, quick)
         rows.append(_point(share, labels[picked], average_precision_score(labels[picked], trained.raw_proba(x_part)),
-                           trained.validation_pr_auc))
+                           trained.validation_pr_auc, trained.summary()["n_fitted_rows"]))
     if full is not None:
-        rows.append(_point(1.0, labels, *full))
+        rows.append(_point(1.0, labels, *full, train_rows(labels, params.max_train_rows, params.seed).n_rows))
     return pd.DataFrame(rows)
 
 
-def _point(share: float, labels: np.ndarray, train_pr_auc: float, validation_pr_auc: float) -> dict[str, Any]:
-    return {"share": float(share), "rows": int(len(labels)), "frauds": int(labels.sum()),
-            "train_pr_auc": float(train_pr_auc), "validation_pr_auc": float(validation_pr_auc)}
+def _point(share: float, labels: np.ndarray, train_pr_auc: float, validation_pr_auc: float,
+           fitted_rows: int) -> dict[str, Any]:
+    # rows: the share of the train split; fitted_rows: those the trees saw (a sample beyond max_train_rows)
+    return {"share": float(share), "rows": int(len(labels)), "fitted_rows": int(fitted_rows),
+            "frauds": int(labels.sum()), "train_pr_auc": float(train_pr_auc),
+            "validation_pr_auc": float(validation_pr_auc)}
 
 
 def _figure(size: tuple[float, float] = (6.0, 5.0)) -> Any:

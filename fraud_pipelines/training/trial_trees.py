@@ -37,6 +37,7 @@ class TrialTrees:
     n_train_rows: int
     n_train_positives: int
     input_example: pd.DataFrame
+    n_fitted_rows: int | None = None  # rows the trees were fitted on (None: every train row)
 
 
 def trial_key(training_dataset_version: int, features: list[str], params: TrainingParams) -> dict[str, Any]:
@@ -51,9 +52,14 @@ def save_trial_trees(client: Any, run_id: str, trial: int, classifier: Any, *, k
     """Store trial `trial`'s trees, key and facts under `FOLDER` of MLflow run `run_id`."""
     import numpy as np
 
+    from fraud_pipelines.training.sampling import train_rows
+
     labels = np.asarray(y_train)
+    tree_params = key["tree_params"]  # the rows a fit draws follow from these (`model.train_model`)
+    fitted = train_rows(labels, tree_params["max_train_rows"], tree_params["seed"])
     facts = {"trial": int(trial), "scale_pos_weight": float(classifier.get_params()["scale_pos_weight"]),
-             "n_train_rows": int(len(labels)), "n_train_positives": int(labels.sum())}
+             "n_train_rows": int(len(labels)), "n_train_positives": int(labels.sum()),
+             "n_fitted_rows": int(fitted.n_rows)}
     with tempfile.TemporaryDirectory(prefix="trial_trees_") as folder:
         local = Path(folder) / FOLDER
         local.mkdir()
@@ -87,6 +93,6 @@ def load_trial_trees(client: Any, run_id: str | None, key: dict[str, Any]) -> tu
     facts = stored["facts"]
     return (TrialTrees(classifier=classifier, scale_pos_weight=float(facts["scale_pos_weight"]),
                        n_train_rows=int(facts["n_train_rows"]), n_train_positives=int(facts["n_train_positives"]),
-                       input_example=example),
+                       input_example=example, n_fitted_rows=facts.get("n_fitted_rows")),
             f"the trees of trial {trial} of search run {run_id} (the same rows, features and parameters) are used, "
             "not fitted again")

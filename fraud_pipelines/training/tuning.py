@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score
 
 from fraud_pipelines.training.model import TrainingParams, check_features, make_classifier
 from fraud_pipelines.training.promotion import BootstrapInterval, bootstrap_pr_auc_difference
+from fraud_pipelines.training.sampling import train_rows
 
 #: Parameters the search tunes; the others (n_estimators as an upper bound, seed, ...) come from the base.
 #: The class weight is searched as `imbalance_power` (scale_pos_weight = (negatives / positives) ** power), unless
@@ -144,6 +144,7 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
     """Search `search_space` for the highest validation PR-AUC (average precision of the early-stopped
     trees); `on_trial` sees each finished trial (e.g. to log it as a nested MLflow run)."""
     import optuna
+    from sklearn.metrics import average_precision_score
 
     if not budget.enabled:
         raise ValueError("the tuning budget is off (n_trials 0, no timeout): nothing to search")
@@ -165,10 +166,14 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
     kept: dict[int, tuple[float, np.ndarray]] = {}  # validation scores of trial 0 and of the best other trial
     fitted: dict[int, tuple[int, TrainingParams, Any]] = {}  # the same two trials' numbers, parameters and trees
 
+    # every trial fits the same rows (max_train_rows and seed are not searched): drawn and copied once
+    sample = train_rows(train_labels, base.max_train_rows, base.seed)
+    x_fit, y_fit = (X_train.iloc[sample.rows], train_labels[sample.rows]) if sample.sampled else (X_train, train_labels)
+
     def objective(trial: Any) -> float:
         params = replace(base, **search_space(trial, names))
         classifier = make_classifier(params, params.class_weight(train_labels), callbacks=[_PruneOnValidation(trial)])
-        classifier.fit(X_train, train_labels, eval_set=[(X_val, val_labels)], verbose=False)
+        classifier.fit(x_fit, y_fit, sample_weight=sample.weights, eval_set=[(X_val, val_labels)], verbose=False)
         trial.set_user_attr("rounds", int(classifier.best_iteration) + 1)
         scores = classifier.predict_proba(X_val)[:, 1]
         value = float(average_precision_score(val_labels, scores))

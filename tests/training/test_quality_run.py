@@ -30,8 +30,9 @@ QUALITY = ["raw_transactions", "raw_fraud_labels", "raw_profiles", "raw_credit_c
            "model_tuning", "fraud_model", "learning_curve"]
 # At most 5 features, adopted whatever their validation PR-AUC: a selected view version is certain.
 CONFIG = {"ops": {"feature_selection": {"config": {"max_features": 5, "min_gain": -1.0, "n_repeats": 2}},
-                  "model_tuning": {"config": {"n_trials": 3, "timeout_seconds": 0, "n_estimators": 200}},
-                  "fraud_model": {"config": {"use_selected_features": True}},
+                  "model_tuning": {"config": {"n_trials": 3, "timeout_seconds": 0, "n_estimators": 200,
+                                              "max_train_rows": 3_000}},
+                  "fraud_model": {"config": {"use_selected_features": True, "max_train_rows": 3_000}},
                   "learning_curve": {"config": {"shares": [0.5]}}}}
 
 
@@ -120,11 +121,24 @@ def test_fraud_model_trains_on_the_selection_with_the_tuned_parameters(run):
     assert len(ranking) == 1 and ranking[0].data.metrics["n_selected"] == 5
 
 
+def test_a_train_split_beyond_max_train_rows_is_fitted_on_a_weighted_sample(run):
+    result, _, mlflow = run
+    model = result.output_for_node("fraud_model")
+    seen = metadata(result, "fraud_model")
+    assert seen["n_train_rows"] > 3_000 and seen["n_fitted_rows"] == 3_000
+    assert model["params"]["max_train_rows"] == 3_000
+    logged = mlflow.client().get_run(model["run_id"]).data
+    assert logged.params["max_train_rows"] == "3000" and logged.metrics["n_fitted_rows"] == 3_000
+
+
 def test_learning_curve_is_stored_with_the_model_run(run):
     result, _, mlflow = run
     model = result.output_for_node("fraud_model")
     curve = result.output_for_node("learning_curve")["curve"]
     assert [point["share"] for point in curve] == [0.5, 1.0]
+    # each point says how many of its rows the trees saw: the model's are a sample of the whole split
+    assert curve[-1]["fitted_rows"] == 3_000 < curve[-1]["rows"]
+    assert curve[0]["fitted_rows"] == min(curve[0]["rows"], 3_000)
     artifacts = {a.path for a in mlflow.client().list_artifacts(model["run_id"], "plots")}
     assert "plots/learning_curve.png" in artifacts
 
