@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from fraud_pipelines.training.curves import DEFAULT_SHARES
-from fraud_pipelines.training.model import DEFAULT_MAX_TRAIN_ROWS
+from fraud_pipelines.training.model import DEFAULT_MAX_STOPPING_ROWS, DEFAULT_MAX_TRAIN_ROWS
 from fraud_pipelines.training.selection import SelectionPolicy
 from fraud_pipelines.training.tuning import TuningBudget
 
@@ -56,6 +56,9 @@ class TuningConfig(dg.Config):
     max_train_rows: int = Field(default=DEFAULT_MAX_TRAIN_ROWS, ge=0, description=(
         "Each trial fits every fraud and a weighted sample of the genuine charges beyond this many train rows "
         "(0: every row); fraud_model reuses the chosen trial's trees when its own value is the same."))
+    max_stopping_rows: int = Field(default=DEFAULT_MAX_STOPPING_ROWS, ge=0, description=(
+        "Validation rows early stopping and pruning read each round (every fraud, weighted genuine charges; 0: all); "
+        "each trial's PR-AUC is still measured on every validation row."))
 
     def budget(self) -> TuningBudget:
         """The search's budget for these settings (off when both limits are 0)."""

@@ -13,6 +13,7 @@ are judged on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,10 @@ class TrainRows:
     @property
     def sampled(self) -> bool:
         return self.rows is not None
+
+    def take(self, X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+        """These rows of a frame and its labels (the same objects when every row is used)."""
+        return (X, y) if self.rows is None else (X.iloc[self.rows], y[self.rows])
 
 
 def train_rows(labels: np.ndarray, max_rows: int, seed: int) -> TrainRows:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraud_pipelines.training.model import TrainingParams, check_features, make_classifier
+from fraud_pipelines.training.model import TrainingParams, check_features, make_classifier, stopping_set
 from fraud_pipelines.training.promotion import BootstrapInterval, bootstrap_pr_auc_difference
 from fraud_pipelines.training.sampling import train_rows
 
@@ -166,14 +166,15 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
     kept: dict[int, tuple[float, np.ndarray]] = {}  # validation scores of trial 0 and of the best other trial
     fitted: dict[int, tuple[int, TrainingParams, Any]] = {}  # the same two trials' numbers, parameters and trees
 
-    # every trial fits the same rows (max_train_rows and seed are not searched): drawn and copied once
+    # every trial fits and stops on the same rows (the row budgets and the seed are not searched): drawn once
     sample = train_rows(train_labels, base.max_train_rows, base.seed)
-    x_fit, y_fit = (X_train.iloc[sample.rows], train_labels[sample.rows]) if sample.sampled else (X_train, train_labels)
+    x_fit, y_fit = sample.take(X_train, train_labels)
+    stopping = stopping_set(X_val, val_labels, base)
 
     def objective(trial: Any) -> float:
         params = replace(base, **search_space(trial, names))
         classifier = make_classifier(params, params.class_weight(train_labels), callbacks=[_PruneOnValidation(trial)])
-        classifier.fit(x_fit, y_fit, sample_weight=sample.weights, eval_set=[(X_val, val_labels)], verbose=False)
+        classifier.fit(x_fit, y_fit, sample_weight=sample.weights, **stopping, verbose=False)
         trial.set_user_attr("rounds", int(classifier.best_iteration) + 1)
         scores = classifier.predict_proba(X_val)[:, 1]
         value = float(average_precision_score(val_labels, scores))

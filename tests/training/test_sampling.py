@@ -77,6 +77,7 @@ def test_the_trees_are_those_of_the_weighted_sample(splits):
     by_hand.fit(splits.X_train.iloc[rows.rows], splits.y_train[rows.rows], sample_weight=rows.weights,
                 eval_set=[(splits.X_val, splits.y_val)], verbose=False)
     assert by_hand.get_booster().save_raw() == trained.classifier.get_booster().save_raw()
+    assert trained.best_iteration == by_hand.best_iteration
     unweighted = make_classifier(params, trained.scale_pos_weight)
     unweighted.fit(splits.X_train.iloc[rows.rows], splits.y_train[rows.rows],
                    eval_set=[(splits.X_val, splits.y_val)], verbose=False)
@@ -84,14 +85,17 @@ def test_the_trees_are_those_of_the_weighted_sample(splits):
 
 
 def test_a_weighted_sample_ranks_and_scores_like_every_row():
-    """A tenth of the genuine charges, weighted: the same test PR-AUC within 0.02, and the scores' level kept
-    (unweighted, the frauds' share in the sample would inflate every score several times over)."""
+    """A tenth of the genuine charges, weighted, early stopping on a third of validation: the same test PR-AUC within
+    0.02, and the scores' level kept (unweighted, the frauds' share in the sample would inflate every score several
+    times over)."""
     X_train, y_train = make_rows(60_000, 11)
     X_val, y_val = make_rows(10_000, 12)
     X_test, y_test = make_rows(20_000, 13)
-    params = TrainingParams(n_jobs=1, seed=5, calibration="none", n_estimators=300, max_train_rows=0)
+    params = TrainingParams(n_jobs=1, seed=5, calibration="none", n_estimators=300, max_train_rows=0,
+                            max_stopping_rows=0)
     every = train_model(X_train, y_train, X_val, y_val, params)
-    sampled = train_model(X_train, y_train, X_val, y_val, replace(params, max_train_rows=7_000))
+    sampled = train_model(X_train, y_train, X_val, y_val,
+                          replace(params, max_train_rows=7_000, max_stopping_rows=3_000))
     rows = train_rows(y_train, 7_000, params.seed)
     assert sampled.summary()["n_fitted_rows"] == 7_000 and rows.negative_rate < 0.12
     full_scores, sample_scores = every.raw_proba(X_test), sampled.raw_proba(X_test)
@@ -106,10 +110,32 @@ def test_the_search_fits_the_same_sample_so_its_chosen_trees_are_the_models(spli
     """fraud_model loads the search's chosen trees instead of fitting them again: both must draw the same rows."""
     from fraud_pipelines.training.tuning import TuningBudget, tune
 
-    base = replace(FAST_PARAMS, max_train_rows=1_500, calibration="none", n_estimators=60)
+    base = replace(FAST_PARAMS, max_train_rows=1_500, max_stopping_rows=700, calibration="none", n_estimators=60)
     result = tune(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base,
                   TuningBudget(n_trials=1, seed=3, n_startup_trials=1))
     chosen_params, chosen = result.chosen_model
     assert result.chosen_trial == 0 and chosen_params.tree_params() == base.tree_params()
     trained = train_model(splits.X_train, splits.y_train, splits.X_val, splits.y_val, base)
     assert chosen.get_booster().save_raw() == trained.classifier.get_booster().save_raw()
+
+
+def test_early_stopping_reads_a_weighted_sample_of_validation_and_everything_else_every_row(splits):
+    params = replace(FAST_PARAMS, max_stopping_rows=600, calibration="none", n_estimators=200,
+                     early_stopping_rounds=10)
+    trained = train_model(splits.X_train, splits.y_train, splits.X_val, splits.y_val, params)
+    stop = train_rows(splits.y_val, 600, params.seed)
+    assert stop.sampled and stop.n_rows == 600 and splits.y_val[stop.rows].sum() == splits.y_val.sum()
+    weighted = trained.classifier.evals_result()["validation_0"]["aucpr"]
+    by_hand = make_classifier(params, trained.scale_pos_weight)
+    by_hand.fit(splits.X_train, splits.y_train, eval_set=[(splits.X_val.iloc[stop.rows], splits.y_val[stop.rows])],
+                sample_weight_eval_set=[stop.weights], verbose=False)
+    assert by_hand.get_booster().save_raw() == trained.classifier.get_booster().save_raw()
+    assert weighted == by_hand.evals_result()["validation_0"]["aucpr"]
+    # the weights count: the same rows unweighted give another curve
+    plain = make_classifier(params, trained.scale_pos_weight)
+    plain.fit(splits.X_train, splits.y_train, eval_set=[(splits.X_val.iloc[stop.rows], splits.y_val[stop.rows])],
+              verbose=False)
+    assert plain.evals_result()["validation_0"]["aucpr"] != weighted
+    # what the model reports is measured on every validation row
+    every = average_precision_score(splits.y_val, trained.raw_proba(splits.X_val))
+    assert trained.validation_pr_auc == pytest.approx(every)
