@@ -69,7 +69,7 @@ def child(asset: str, cards: int, days: int, per_day: int) -> None:
                  f"kept the base parameters: {tuning['kept_base']}"}
     if asset == "fraud_model":
         [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)]
-        extra = {"note": "trees " + ("loaded from the search's trial 0"
+        extra = {"note": "trees " + ("loaded from the search's chosen trial"
                                      if "not fitted again" in event.materialization.metadata["trees"].value
                                      else "fitted")}
     if asset == "model_evaluation":
