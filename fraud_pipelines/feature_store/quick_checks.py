@@ -124,8 +124,9 @@ def _between(df: pd.DataFrame, kwargs: Mapping[str, Any]) -> bool:
 def _vectorized_like_ge(column: pd.Series, low: Any, high: Any) -> bool:
     """Whether GE compares this column and these bounds with the operators used above: int64/float64
     columns with float bounds and time-zone-aware times with aware datetime bounds (GE's vectorized
-    path), or narrower integers, which GE compares row by row with the same results. Bounds are GE's
-    own values: its configuration holds number bounds as floats, so any other number is left to GE."""
+    path), or narrower integers and time-zone-naive times with naive datetime bounds, which GE compares
+    row by row (or vectorized, for nanoseconds) with the same results. Bounds are GE's own values: its
+    configuration holds number bounds as floats, so any other number is left to GE."""
     bounds = [b for b in (low, high) if b is not None]
     dtype = column.dtype
     if isinstance(dtype, np.dtype) and (dtype in (np.dtype("int64"), np.dtype("float64"))
@@ -133,7 +134,24 @@ def _vectorized_like_ge(column: pd.Series, low: Any, high: Any) -> bool:
         return all(isinstance(b, float) for b in bounds)
     if isinstance(dtype, pd.DatetimeTZDtype):
         return all(isinstance(b, datetime) and b.tzinfo is not None for b in bounds)
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        return all(isinstance(b, datetime) and b.tzinfo is None for b in bounds)
     return False
+
+
+def _compound_unique(df: pd.DataFrame, kwargs: Mapping[str, Any]) -> bool:
+    """GE's pandas rule: no row repeats another on `column_list` (`duplicated(keep=False)`), over the rows
+    `ignore_row_if` keeps; with no nulls in those columns every choice keeps every row."""
+    names = kwargs.get("column_list")
+    if not isinstance(names, (list, tuple)) or len(names) < 2 or len(set(names)) != len(names):
+        return False
+    if kwargs.get("ignore_row_if", "all_values_are_missing") not in ("all_values_are_missing",
+                                                                       "any_value_is_missing", "never"):
+        return False
+    columns = [_column(df, name) for name in names]
+    if any(c is None or c.isnull().any() for c in columns):
+        return False
+    return not df[list(names)].duplicated().any()
 
 
 def _a_greater_than_b(df: pd.DataFrame, kwargs: Mapping[str, Any]) -> bool:
@@ -157,4 +175,5 @@ _CHECKS: dict[str, _Check] = {
                                                       "strict_max"}), _between),
     "expect_column_pair_values_a_to_be_greater_than_b": (frozenset({"column_A", "column_B", "or_equal",
                                                                     "ignore_row_if"}), _a_greater_than_b),
+    "expect_compound_columns_to_be_unique": (frozenset({"column_list", "ignore_row_if"}), _compound_unique),
 }
