@@ -1,7 +1,7 @@
 """Feature group and feature view specs: what the catalog stores about them, as frozen values.
 
 Expectation suites are kept as their Great Expectations 1.x configurations (type, kwargs,
-meta) so any process can rebuild them; GE itself is imported only when a suite is used.
+meta) so any process can rebuild them; GE itself is imported only when it has to judge rows.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import InvalidInputError
+from .expectations import Expectation, expectations_of
 from .statistics import StatisticsConfig
 
 ValidationPolicy = Literal["always", "strict"]
@@ -39,27 +40,26 @@ def as_columns(value: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
 
 
 def suite_to_json(suite: Any) -> tuple[dict[str, Any], ...]:
-    """GE ExpectationSuite or list of Expectations -> their JSON configurations."""
-    if suite is None:
-        return ()
-    items = list(suite.expectations) if hasattr(suite, "expectations") else list(suite)
+    """A suite (`Expectation` specs, GE configuration dicts, GE Expectations or a GE ExpectationSuite)
+    -> the JSON configurations the catalog stores (type, kwargs, meta), the same for specs as for the
+    GE objects they describe."""
     configs = []
-    for item in items:
+    for item in expectations_of(suite):
         if isinstance(item, Mapping):
             configs.append(dict(item))
-            continue
-        if not hasattr(item, "configuration"):
-            raise InvalidInputError(f"expectation_suite holds {item!r}, not a Great Expectations expectation")
-        config = item.configuration.to_json_dict()
-        configs.append({k: config[k] for k in ("type", "kwargs", "meta") if k in config})
+        elif isinstance(item, Expectation):
+            configs.append(item.to_json())
+        elif hasattr(item, "configuration"):
+            config = item.configuration.to_json_dict()
+            configs.append({k: config[k] for k in ("type", "kwargs", "meta") if k in config})
+        else:
+            raise InvalidInputError(f"expectation_suite holds {item!r}, not an expectation")
     return tuple(configs)
 
 
-def suite_from_json(configs: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """Inverse of `suite_to_json`: GE Expectation objects (imports GE)."""
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
-    return [ExpectationConfiguration(**dict(c)).to_domain_obj() for c in configs]
+def suite_from_json(configs: Sequence[Mapping[str, Any]]) -> list[Expectation]:
+    """Inverse of `suite_to_json`: the stored configurations as `Expectation` specs (no GE import)."""
+    return [Expectation.of(c) for c in configs]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import FeatureStoreError
+from .expectations import Expectation, expectations_of
 from .quick_checks import certainly_passes
 
 _lock = threading.Lock()
@@ -86,17 +87,17 @@ def validate(
     id_columns: Sequence[str] = (),
     sample_size: int = 5,
 ) -> ValidationReport:
-    """Run `expectations` (a GE ExpectationSuite or a list of GE Expectation objects) on `df`."""
-    import great_expectations as gx
-
-    items = list(expectations.expectations) if isinstance(expectations, gx.ExpectationSuite) else list(expectations)
+    """Run `expectations` on `df`: `Expectation` specs, GE configuration dicts, GE Expectation objects or
+    a GE ExpectationSuite. Great Expectations is imported only if something is left for it to judge."""
+    items = expectations_of(expectations)
     if not items:
         return ValidationReport(suite_name, True, 0, len(df))
+    specs = [Expectation.of(e) for e in items]
     ids = [c for c in id_columns if c in df.columns]
     # What vectorized pandas shows to pass by GE's own rules needs no GE run (`quick_checks`); GE
     # judges the rest: a pass/fail run first (about half the cost of a detailed one), then details
     # only for what failed.
-    undecided = [e for e in items if not certainly_passes(df, e)]
+    undecided = [_ge_expectation(item, spec) for item, spec in zip(items, specs) if not certainly_passes(df, spec)]
     if not undecided:
         return ValidationReport(suite_name, True, len(items), len(df))
     quick = _run(df, undecided, suite_name, {"result_format": "BOOLEAN_ONLY"})
@@ -111,7 +112,13 @@ def validate(
     return ValidationReport(suite_name, not failures, len(items), len(df), failures)
 
 
+def _ge_expectation(item: Any, spec: Expectation) -> Any:
+    """The GE object to run: a GE expectation as given, else the one its spec describes."""
+    return item if hasattr(item, "configuration") else spec.to_ge()
+
+
 def _run(df: pd.DataFrame, items: Sequence[Any], suite_name: str, result_format: dict[str, Any]) -> Any:
+    """One GE run of `items` (GE Expectation objects) on `df`."""
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name=suite_name, expectations=[e.copy() for e in items])

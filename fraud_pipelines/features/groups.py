@@ -11,6 +11,7 @@ from typing import Any
 
 from feature_logic.transactions import FEATURE_DESCRIPTIONS as TRANSACTION_FEATURES
 from feature_logic.windows import FEATURE_DESCRIPTIONS as WINDOW_FEATURES
+from fraud_pipelines.feature_store.expectations import Expectation
 from fraud_pipelines.feature_store.statistics import StatisticsConfig
 from fraud_pipelines.features import suites
 from fraud_pipelines.privacy.tokens import CARD_COLUMN
@@ -29,7 +30,7 @@ class GroupSpec:
     histograms: tuple[str, ...] = ()
     feature_descriptions: dict[str, str] = field(default_factory=dict)
     #: The group's Great Expectations suite (without a time window): run before every commit.
-    suite: Callable[[], list[Any]] | None = None
+    suite: Callable[[], list[Expectation]] | None = None
 
     def _options(self) -> dict[str, Any]:
         return dict(version=self.version, primary_key=list(self.primary_key), event_time=self.event_time,
@@ -43,7 +44,8 @@ class GroupSpec:
     def for_writing(self, fs: Any) -> Any:
         """The group with its suite stored under the "strict" policy: every insert validates the
         new rows before the Delta commit and refuses the batch (nothing offline or online) on a
-        failure. Imports Great Expectations, so readers use `get_or_create`."""
+        failure. The suite is plain `Expectation` specs: GE is imported only if a batch needs its
+        judgement."""
         if self.suite is None:
             return self.get_or_create(fs)
         return fs.get_or_create_feature_group(

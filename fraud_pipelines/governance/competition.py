@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score
 
 from fraud_pipelines.training.promotion import BootstrapInterval, bootstrap_pr_auc_difference
 
@@ -55,6 +54,8 @@ def compete(champion: pd.DataFrame, challenger: pd.DataFrame, labels: pd.DataFra
         if len(found) != 1:
             raise ValueError(f"{role} scores must come from one model version, got {found[:5]}")
         versions[role] = found[0]
+    from sklearn.metrics import average_precision_score  # scikit-learn only where PR-AUC is computed
+
     cols = ["tid", "day", "fraud_score", "decision", "threshold"]
     both = champion[cols].merge(challenger[cols].drop(columns=["day"]), on="tid", suffixes=("_champion", "_challenger"))
     both = both.merge(labels[["tid", "is_fraud"]], on="tid", how="inner").sort_values("tid", kind="stable")

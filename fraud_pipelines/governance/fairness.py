@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score
 
 #: Metrics computed per group; recall and PR-AUC need positives, FPR needs negatives.
 METRICS = ("recall", "fpr", "pr_auc", "alert_rate")
@@ -53,6 +52,8 @@ class FairnessReport:
 def slice_metrics(frame: pd.DataFrame, attributes: Sequence[str], *, label: str = "is_fraud",
                   score: str = "fraud_score", decision: str = "decision") -> pd.DataFrame:
     """Recall at the threshold, false-positive rate, PR-AUC and alert rate per group of each attribute."""
+    from sklearn.metrics import average_precision_score  # scikit-learn only where PR-AUC is computed
+
     missing = [c for c in (label, score, decision, *attributes) if c not in frame.columns]
     if missing:
         raise ValueError(f"fairness slices need columns {missing}; got {list(frame.columns)[:12]}")

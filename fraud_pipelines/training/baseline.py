@@ -7,17 +7,16 @@ are standardised; it scores with the same `predict_proba(X) -> (n_rows,)` as the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from fraud_pipelines.training.evaluation import check_labels_and_scores
 from fraud_pipelines.training.model import check_features, select_features
+
+if TYPE_CHECKING:  # scikit-learn (~1.5 s to import) is imported where the baseline is fitted
+    from sklearn.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,11 @@ def train_baseline(X_train: pd.DataFrame, y_train: Any, *, seed: int = 42, max_r
     if len(labels) > max_rows:
         rows = np.sort(np.random.default_rng(seed).choice(len(labels), max_rows, replace=False))
         X_train, labels = X_train.iloc[rows], labels[rows]
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     pipeline = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 #: The false-positive rate at which `recall_at_1pct_fpr` is read (1 % of genuine charges flagged).
 MAX_FPR = 0.01
@@ -169,6 +168,8 @@ def recall_at_fpr(y_true: np.ndarray, scores: np.ndarray, max_fpr: float = MAX_F
     Thresholds are the distinct scores (flag score >= t), so tied scores are flagged together;
     flagging nothing (recall 0) is always allowed.
     """
+    from sklearn.metrics import roc_curve  # scikit-learn (~1.5 s) only where a metric is computed
+
     fpr, tpr, _ = roc_curve(y_true, scores, drop_intermediate=False)
     return float(tpr[fpr <= max_fpr + 1e-12].max())
 
@@ -212,6 +213,8 @@ def evaluate(y_true: Any, scores: Any, *, threshold: float, name: str = "model")
     """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be within [0, 1], got {threshold!r}")
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     labels, probabilities = check_labels_and_scores(y_true, scores)
     confusion = confusion_at(labels, probabilities, threshold)
     flagged = confusion.tp + confusion.fp

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from fraud_pipelines.training.evaluation import MAX_FPR, ConfusionMatrix, Evaluation, check_labels_and_scores
 
@@ -41,6 +40,8 @@ def plot_pr_curves(y_true: Any, scores_by_model: Mapping[str, Any], path: Path |
                    pr_aucs: Mapping[str, float] | None = None) -> Path:
     """Precision-recall curves of several scorers on one split, with each one's PR-AUC (`pr_aucs` when the
     evaluation computed them already: on 2M test rows each costs a sort)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
     figure = _figure()
     axes = figure.add_subplot()
     labels = None
@@ -60,6 +61,8 @@ def plot_roc_curves(y_true: Any, scores_by_model: Mapping[str, Any], path: Path 
                     roc_aucs: Mapping[str, float] | None = None) -> Path:
     """ROC curves of several scorers on one split, with the 1 % false-positive-rate line (`roc_aucs`: each
     one's ROC-AUC when already computed)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
     figure = _figure()
     axes = figure.add_subplot()
     for name, scores in scores_by_model.items():

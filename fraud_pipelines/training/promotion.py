@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sparse
 
 from fraud_pipelines.training.evaluation import Evaluation, check_labels_and_scores
+
+if TYPE_CHECKING:  # SciPy (~0.5 s to import) is imported where a bootstrap runs
+    import scipy.sparse as sparse
 
 #: Cells (resamples x columns) drawn at once: bounds the bootstrap's memory whatever the split's size.
 _CHUNK_CELLS = 4_000_000
@@ -149,6 +151,8 @@ def _average_precision(tp: np.ndarray, fp_buckets: np.ndarray, n_positives: int)
 
 
 def _one_hot(index: np.ndarray, width: int) -> sparse.csr_matrix:
+    import scipy.sparse as sparse
+
     rows = np.arange(len(index))
     return sparse.csr_matrix((np.ones(len(index), dtype=np.float64), (rows, index)), shape=(len(index), width))
 

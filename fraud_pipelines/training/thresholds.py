@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve, roc_curve
 
 from fraud_pipelines.training.evaluation import check_labels_and_scores
 
@@ -34,6 +33,8 @@ def choose_threshold(
         return _max_recall_at_fpr(labels, probabilities, max_fpr)
     if rule == "min_cost":
         return _min_cost(labels, probabilities, cost_false_positive, cost_false_negative)
+    from sklearn.metrics import precision_recall_curve  # scikit-learn only where a threshold is chosen
+
     precision, recall, thresholds = precision_recall_curve(labels, probabilities)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
@@ -49,6 +50,8 @@ def choose_threshold(
 def _counts(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per distinct score t (descending), false positives and true positives when flagging score >= t;
     the first entry flags nothing."""
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
     negatives, positives = int((labels == 0).sum()), int(labels.sum())
     return np.rint(fpr * negatives), np.rint(tpr * positives), thresholds

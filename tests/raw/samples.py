@@ -32,3 +32,27 @@ def good_labels() -> pd.DataFrame:
             "label_time": (tx["datetime"] + pd.Timedelta(days=3)).dt.as_unit("us"),
         }
     )
+
+
+def good_profiles() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "cc_num": pd.Series([4000_0000_0000_0001, 4000_0000_0000_0001], dtype="int64"),
+            "sex": ["F", "F"],
+            "birthdate": pd.to_datetime(["1980-05-01", "1980-05-01"]).astype("datetime64[ms]"),
+            "city": ["Stockholm", "Oslo"],
+            "country": ["SE", "NO"],
+            "event_time": pd.to_datetime(["2024-01-01", "2025-01-10"], utc=True).as_unit("us"),
+        }
+    )
+
+
+def good_cards() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "cc_num": pd.Series([4000_0000_0000_0001, 4000_0000_0000_0001], dtype="int64"),
+            "provider": ["visa", "visa"],
+            "expires": pd.to_datetime(["2026-01-31", "2029-01-31"]).astype("datetime64[ms]"),
+            "event_time": pd.to_datetime(["2023-01-01", "2025-01-20"], utc=True).as_unit("us"),
+        }
+    )

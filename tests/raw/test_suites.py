@@ -10,34 +10,10 @@ import pytest
 from feature_logic import schema
 from fraud_pipelines.feature_store.validation import validate
 from fraud_pipelines.raw import suites
-from tests.raw.samples import good_labels, good_transactions
+from tests.raw.samples import good_cards, good_labels, good_profiles, good_transactions
 
 START = datetime(2025, 1, 2, tzinfo=timezone.utc)
 END = datetime(2025, 1, 3, tzinfo=timezone.utc)
-
-
-def good_profiles() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "cc_num": pd.Series([4000_0000_0000_0001, 4000_0000_0000_0001], dtype="int64"),
-            "sex": ["F", "F"],
-            "birthdate": pd.to_datetime(["1980-05-01", "1980-05-01"]).astype("datetime64[ms]"),
-            "city": ["Stockholm", "Oslo"],
-            "country": ["SE", "NO"],
-            "event_time": pd.to_datetime(["2024-01-01", "2025-01-10"], utc=True).as_unit("us"),
-        }
-    )
-
-
-def good_cards() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "cc_num": pd.Series([4000_0000_0000_0001, 4000_0000_0000_0001], dtype="int64"),
-            "provider": ["visa", "visa"],
-            "expires": pd.to_datetime(["2026-01-31", "2029-01-31"]).astype("datetime64[ms]"),
-            "event_time": pd.to_datetime(["2023-01-01", "2025-01-20"], utc=True).as_unit("us"),
-        }
-    )
 
 
 def test_good_frames_pass():
@@ -173,7 +149,8 @@ def test_schema_contract_matches_suites():
                         ("profiles", suites.profiles_suite), ("credit_cards", suites.credit_cards_suite)]:
         first = build()[0]
         stored = [c for c in schema.RAW_SCHEMAS[name].names if c not in schema.LANDING_ONLY.get(name, ())]
-        assert first.column_list == stored
+        assert first.type == "expect_table_columns_to_match_ordered_list"
+        assert first.to_config()["kwargs"]["column_list"] == stored
     assert date(2025, 1, 2) == START.date()
 
 
