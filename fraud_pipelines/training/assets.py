@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -20,7 +21,7 @@ from fraud_pipelines.features import groups, label_time
 from fraud_pipelines.governance.compute import measured
 from fraud_pipelines.metadata import frame_table
 from fraud_pipelines.resources import MlflowResource, StorageResource
-from fraud_pipelines.training import curves, fraud_view
+from fraud_pipelines.training import curves, fraud_view, sampling
 from fraud_pipelines.training.assessment import assess_candidate
 from fraud_pipelines.training.config import CurvesConfig, SelectionConfig, TuningConfig
 from fraud_pipelines.training.model import (
@@ -283,6 +284,7 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
         runs.finish(None, error)
         raise
     runs.finish(result)
+    labels = np.asarray(y_train)
     trials = pd.DataFrame([{"trial": t.number, "state": t.state, "validation_pr_auc": t.validation_pr_auc,
                             "rounds": t.rounds, **t.params} for t in result.trials]).round(4)
     context.add_output_metadata({
@@ -293,6 +295,8 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
         "decision": result.describe(),
         "trials": frame_table(trials),
         "n_pruned": int((trials["state"] == "PRUNED").sum()),
+        "fitted_on": sampling.describe(len(labels), int(labels.sum()),
+                                       sampling.train_rows(labels, base.max_train_rows, base.seed).n_rows),
         "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(runs.run_id)),
     })
     # no trial beat the defaults beyond the noise: fraud_model keeps its own config (which may differ from them)
@@ -363,6 +367,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: ModelConfig, training
         "params": dg.MetadataValue.json(params.to_dict()),
         "tuned": bool(config.use_tuned_params and tuned),
         "trees": trees,
+        "fitted_on": sampling.describe(summary["n_train_rows"], summary["n_train_positives"], summary["n_fitted_rows"]),
         **{k: dg.MetadataValue.float(float(v)) for k, v in summary.items()},
         **cost.metadata("training"),
     })

@@ -58,3 +58,12 @@ def train_rows(labels: np.ndarray, max_rows: int, seed: int) -> TrainRows:
     weight = len(genuine) / drawn
     weights = np.where(positive[rows], 1.0, weight)
     return TrainRows(rows, weights, drawn / len(genuine), len(rows))
+
+
+def describe(n_rows: int, n_positives: int, n_fitted: int) -> str:
+    """One sentence for the run's metadata: which train rows the trees were fitted on."""
+    if n_fitted >= n_rows:
+        return f"every train row ({n_rows:,}, {n_positives:,} frauds)"
+    genuine, drawn = n_rows - n_positives, n_fitted - n_positives
+    return (f"{n_fitted:,} of {n_rows:,} train rows: every fraud ({n_positives:,}) and {drawn:,} genuine charges "
+            f"drawn at random ({drawn / genuine:.1%}), each weighted {genuine / drawn:.2f}")

@@ -126,6 +126,10 @@ def test_a_train_split_beyond_max_train_rows_is_fitted_on_a_weighted_sample(run)
     model = result.output_for_node("fraud_model")
     seen = metadata(result, "fraud_model")
     assert seen["n_train_rows"] > 3_000 and seen["n_fitted_rows"] == 3_000
+    frauds, rows = int(seen["n_train_positives"]), int(seen["n_train_rows"])
+    assert seen["fitted_on"].startswith(f"3,000 of {rows:,} train rows: every fraud ({frauds:,}) and "
+                                        f"{3_000 - frauds:,} genuine charges")
+    assert metadata(result, "model_tuning")["fitted_on"] == seen["fitted_on"]  # the search fitted the same rows
     assert model["params"]["max_train_rows"] == 3_000
     logged = mlflow.client().get_run(model["run_id"]).data
     assert logged.params["max_train_rows"] == "3000" and logged.metrics["n_fitted_rows"] == 3_000

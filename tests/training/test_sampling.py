@@ -10,7 +10,7 @@ from sklearn.metrics import average_precision_score
 from xgboost import XGBClassifier
 
 from fraud_pipelines.training.model import TrainingParams, make_classifier, train_model
-from fraud_pipelines.training.sampling import train_rows
+from fraud_pipelines.training.sampling import describe, train_rows
 
 from .conftest import FAST_PARAMS, make_rows
 
@@ -139,3 +139,9 @@ def test_early_stopping_reads_a_weighted_sample_of_validation_and_everything_els
     # what the model reports is measured on every validation row
     every = average_precision_score(splits.y_val, trained.raw_proba(splits.X_val))
     assert trained.validation_pr_auc == pytest.approx(every)
+
+
+def test_the_metadata_says_which_rows_were_fitted():
+    assert describe(5_000, 100, 5_000) == "every train row (5,000, 100 frauds)"
+    assert describe(10_000, 150, 2_000) == ("2,000 of 10,000 train rows: every fraud (150) and 1,850 genuine charges "
+                                            "drawn at random (18.8%), each weighted 5.32")
