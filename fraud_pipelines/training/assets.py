@@ -296,7 +296,7 @@ def model_tuning(context: dg.AssetExecutionContext, config: TuningConfig, featur
         "trials": frame_table(trials),
         "n_pruned": int((trials["state"] == "PRUNED").sum()),
         "fitted_on": sampling.describe(len(labels), int(labels.sum()),
-                                       sampling.train_rows(labels, base.max_train_rows, base.seed).n_rows),
+                                       sampling.weighted_sample(labels, base.max_train_rows, base.seed).n_rows),
         "mlflow_run": dg.MetadataValue.url(mlflow.ui_url(runs.run_id)),
     })
     # no trial beat the defaults beyond the noise: fraud_model keeps its own config (which may differ from them)

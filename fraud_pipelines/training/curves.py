@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fraud_pipelines.training.model import TrainingParams, train_model
-from fraud_pipelines.training.sampling import train_rows
+from fraud_pipelines.training.sampling import weighted_sample
 
 #: Shares of the training rows the curve retrains on (the full model is the 100 % point).
 DEFAULT_SHARES = (0.1, 0.3)
@@ -47,7 +47,7 @@ def learning_curve(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_v
         rows.append(_point(share, labels[picked], average_precision_score(labels[picked], trained.raw_proba(x_part)),
                            trained.validation_pr_auc, trained.summary()["n_fitted_rows"]))
     if full is not None:
-        rows.append(_point(1.0, labels, *full, train_rows(labels, params.max_train_rows, params.seed).n_rows))
+        rows.append(_point(1.0, labels, *full, weighted_sample(labels, params.max_train_rows, params.seed).n_rows))
     return pd.DataFrame(rows)
 
 

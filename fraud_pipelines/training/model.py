@@ -23,7 +23,7 @@ import pandas as pd
 
 from fraud_pipelines.training.calibration import CalibrationReport, Calibrator, fit_calibrator
 from fraud_pipelines.training.evaluation import check_labels_and_scores
-from fraud_pipelines.training.sampling import train_rows
+from fraud_pipelines.training.sampling import weighted_sample
 from fraud_pipelines.training.thresholds import RULES, choose_threshold
 
 #: Rows a fit uses at most: beyond it, every fraud and a weighted sample of the genuine charges (`sampling`).
@@ -255,7 +255,7 @@ def train_model(
             f"extra {sorted(set(X_val.columns) - set(X_train.columns))} (order must match too)"
         )
     weight = params.class_weight(train_labels)  # of the whole split: the sample's weights keep its balance
-    fitted = train_rows(train_labels, params.max_train_rows, params.seed)
+    fitted = weighted_sample(train_labels, params.max_train_rows, params.seed)
     classifier = make_classifier(params, weight)
     classifier.fit(*fitted.take(X_train, train_labels), sample_weight=fitted.weights,
                    **stopping_set(X_val, val_labels, params), verbose=False)
@@ -268,7 +268,7 @@ def stopping_set(X_val: pd.DataFrame, y_val: np.ndarray, params: TrainingParams)
     """The `fit` arguments of early stopping: validation, or every fraud of it and a weighted sample of its genuine
     charges beyond `params.max_stopping_rows` (weighted PR-AUC: the same curve in expectation, a fraction of the
     cost per round). The model's reported validation PR-AUC, calibration and threshold use every row."""
-    rows = train_rows(y_val, params.max_stopping_rows, params.seed)
+    rows = weighted_sample(y_val, params.max_stopping_rows, params.seed)
     return {"eval_set": [rows.take(X_val, y_val)],
             "sample_weight_eval_set": [rows.weights] if rows.sampled else None}
 

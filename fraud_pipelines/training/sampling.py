@@ -19,7 +19,7 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class TrainRows:
+class WeightedSample:
     """Which train rows a fit uses and their weights; `rows` None means every row, unweighted."""
 
     rows: np.ndarray | None
@@ -36,28 +36,28 @@ class TrainRows:
         return (X, y) if self.rows is None else (X.iloc[self.rows], y[self.rows])
 
 
-def train_rows(labels: np.ndarray, max_rows: int, seed: int) -> TrainRows:
-    """Every fraud and at most `max_rows` rows in all (0: no limit), genuine charges drawn uniformly without
-    replacement with `seed`, in the split's order; at least as many genuine charges as frauds are kept, so a budget
-    below twice the frauds still fits on both classes."""
+def weighted_sample(labels: np.ndarray, max_rows: int, seed: int) -> WeightedSample:
+    """The rows of a split a fit (or early stopping) reads: every fraud and at most `max_rows` rows in all (0: no
+    limit), genuine charges drawn uniformly without replacement with `seed`, in the split's order; at least as
+    many genuine charges as frauds are kept, so a budget below twice the frauds still fits on both classes."""
     labels = np.asarray(labels)
     if max_rows < 0:
-        raise ValueError(f"max_train_rows must be >= 0 (0: every row), got {max_rows}")
+        raise ValueError(f"a row budget must be >= 0 (0: every row), got {max_rows}")
     if max_rows == 0 or len(labels) <= max_rows:
-        return TrainRows(None, None, 1.0, len(labels))
+        return WeightedSample(None, None, 1.0, len(labels))
     positive = labels == 1
     genuine = np.flatnonzero(~positive)
     n_positive = len(labels) - len(genuine)
     drawn = min(len(genuine), max(max_rows - n_positive, n_positive, 1))
     if drawn == len(genuine):
-        return TrainRows(None, None, 1.0, len(labels))
+        return WeightedSample(None, None, 1.0, len(labels))
     picked = np.random.default_rng(seed).choice(len(genuine), drawn, replace=False)
     keep = positive.copy()
     keep[genuine[picked]] = True
     rows = np.flatnonzero(keep)
     weight = len(genuine) / drawn
     weights = np.where(positive[rows], 1.0, weight)
-    return TrainRows(rows, weights, drawn / len(genuine), len(rows))
+    return WeightedSample(rows, weights, drawn / len(genuine), len(rows))
 
 
 def describe(n_rows: int, n_positives: int, n_fitted: int) -> str:

@@ -52,11 +52,11 @@ def save_trial_trees(client: Any, run_id: str, trial: int, classifier: Any, *, k
     """Store trial `trial`'s trees, key and facts under `FOLDER` of MLflow run `run_id`."""
     import numpy as np
 
-    from fraud_pipelines.training.sampling import train_rows
+    from fraud_pipelines.training.sampling import weighted_sample
 
     labels = np.asarray(y_train)
     tree_params = key["tree_params"]  # the rows a fit draws follow from these (`model.train_model`)
-    fitted = train_rows(labels, tree_params["max_train_rows"], tree_params["seed"])
+    fitted = weighted_sample(labels, tree_params["max_train_rows"], tree_params["seed"])
     facts = {"trial": int(trial), "scale_pos_weight": float(classifier.get_params()["scale_pos_weight"]),
              "n_train_rows": int(len(labels)), "n_train_positives": int(labels.sum()),
              "n_fitted_rows": int(fitted.n_rows)}

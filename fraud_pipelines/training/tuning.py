@@ -30,7 +30,7 @@ import pandas as pd
 
 from fraud_pipelines.training.model import TrainingParams, check_features, make_classifier, stopping_set
 from fraud_pipelines.training.promotion import BootstrapInterval, bootstrap_pr_auc_difference
-from fraud_pipelines.training.sampling import train_rows
+from fraud_pipelines.training.sampling import weighted_sample
 
 #: Parameters the search tunes; the others (n_estimators as an upper bound, seed, ...) come from the base.
 #: The class weight is searched as `imbalance_power` (scale_pos_weight = (negatives / positives) ** power), unless
@@ -167,7 +167,7 @@ def tune(X_train: pd.DataFrame, y_train: Any, X_val: pd.DataFrame, y_val: Any, b
     fitted: dict[int, tuple[int, TrainingParams, Any]] = {}  # the same two trials' numbers, parameters and trees
 
     # every trial fits and stops on the same rows (the row budgets and the seed are not searched): drawn once
-    sample = train_rows(train_labels, base.max_train_rows, base.seed)
+    sample = weighted_sample(train_labels, base.max_train_rows, base.seed)
     x_fit, y_fit = sample.take(X_train, train_labels)
     stopping = stopping_set(X_val, val_labels, base)
 

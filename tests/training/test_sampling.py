@@ -10,7 +10,7 @@ from sklearn.metrics import average_precision_score
 from xgboost import XGBClassifier
 
 from fraud_pipelines.training.model import TrainingParams, make_classifier, train_model
-from fraud_pipelines.training.sampling import describe, train_rows
+from fraud_pipelines.training.sampling import describe, weighted_sample
 
 from .conftest import FAST_PARAMS, make_rows
 
@@ -23,7 +23,7 @@ def _labels(n: int, positives: int, seed: int = 0) -> np.ndarray:
 
 def test_every_fraud_is_kept_and_the_weighted_genuine_charges_add_up_to_the_split():
     labels = _labels(10_000, 150)
-    rows = train_rows(labels, 2_000, seed=3)
+    rows = weighted_sample(labels, 2_000, seed=3)
     assert rows.sampled and rows.n_rows == len(rows.rows) == 2_000
     assert np.all(np.diff(rows.rows) > 0)  # in the split's order, no row twice
     picked = labels[rows.rows]
@@ -37,11 +37,11 @@ def test_every_fraud_is_kept_and_the_weighted_genuine_charges_add_up_to_the_spli
 
 def test_the_draw_is_seeded_and_uniform_over_the_genuine_charges():
     labels = _labels(20_000, 100)
-    first, again, other = (train_rows(labels, 5_000, seed=s) for s in (1, 1, 2))
+    first, again, other = (weighted_sample(labels, 5_000, seed=s) for s in (1, 1, 2))
     assert np.array_equal(first.rows, again.rows) and not np.array_equal(first.rows, other.rows)
     counts = np.zeros(len(labels))
     for seed in range(40):
-        counts[train_rows(labels, 5_000, seed=seed).rows] += 1
+        counts[weighted_sample(labels, 5_000, seed=seed).rows] += 1
     genuine = counts[labels == 0] / 40
     # each genuine charge is drawn with probability 4,900 / 19,900 (~0.246); halves of the split alike
     assert genuine.mean() == pytest.approx(4_900 / 19_900)
@@ -51,17 +51,17 @@ def test_the_draw_is_seeded_and_uniform_over_the_genuine_charges():
 def test_no_sample_within_the_budget_or_without_one():
     labels = _labels(1_000, 20)
     for budget in (0, 1_000, 5_000):
-        rows = train_rows(labels, budget, seed=0)
+        rows = weighted_sample(labels, budget, seed=0)
         assert not rows.sampled and rows.weights is None and rows.n_rows == 1_000 and rows.negative_rate == 1.0
-    with pytest.raises(ValueError, match="max_train_rows"):
-        train_rows(labels, -1, seed=0)
+    with pytest.raises(ValueError, match="row budget"):
+        weighted_sample(labels, -1, seed=0)
     with pytest.raises(ValueError, match="max_train_rows"):
         TrainingParams(max_train_rows=-5)
 
 
 def test_a_budget_below_the_frauds_still_keeps_as_many_genuine_charges():
     labels = _labels(10_000, 400)
-    rows = train_rows(labels, 500, seed=0)
+    rows = weighted_sample(labels, 500, seed=0)
     assert labels[rows.rows].sum() == 400 and (labels[rows.rows] == 0).sum() == 400
 
 
@@ -72,7 +72,7 @@ def test_the_trees_are_those_of_the_weighted_sample(splits):
     # the class weight is the whole split's: the sampled genuine charges carry the rest of the weight
     positives = int(splits.y_train.sum())
     assert trained.scale_pos_weight == pytest.approx((len(splits.y_train) - positives) / positives)
-    rows = train_rows(splits.y_train, 1_500, params.seed)
+    rows = weighted_sample(splits.y_train, 1_500, params.seed)
     by_hand = make_classifier(params, trained.scale_pos_weight)
     by_hand.fit(splits.X_train.iloc[rows.rows], splits.y_train[rows.rows], sample_weight=rows.weights,
                 eval_set=[(splits.X_val, splits.y_val)], verbose=False)
@@ -96,7 +96,7 @@ def test_a_weighted_sample_ranks_and_scores_like_every_row():
     every = train_model(X_train, y_train, X_val, y_val, params)
     sampled = train_model(X_train, y_train, X_val, y_val,
                           replace(params, max_train_rows=7_000, max_stopping_rows=3_000))
-    rows = train_rows(y_train, 7_000, params.seed)
+    rows = weighted_sample(y_train, 7_000, params.seed)
     assert sampled.summary()["n_fitted_rows"] == 7_000 and rows.negative_rate < 0.12
     full_scores, sample_scores = every.raw_proba(X_test), sampled.raw_proba(X_test)
     assert abs(average_precision_score(y_test, sample_scores) - average_precision_score(y_test, full_scores)) < 0.02
@@ -123,7 +123,7 @@ def test_early_stopping_reads_a_weighted_sample_of_validation_and_everything_els
     params = replace(FAST_PARAMS, max_stopping_rows=600, calibration="none", n_estimators=200,
                      early_stopping_rounds=10)
     trained = train_model(splits.X_train, splits.y_train, splits.X_val, splits.y_val, params)
-    stop = train_rows(splits.y_val, 600, params.seed)
+    stop = weighted_sample(splits.y_val, 600, params.seed)
     assert stop.sampled and stop.n_rows == 600 and splits.y_val[stop.rows].sum() == splits.y_val.sum()
     weighted = trained.classifier.evals_result()["validation_0"]["aucpr"]
     by_hand = make_classifier(params, trained.scale_pos_weight)
