@@ -7,7 +7,9 @@ therefore depends only on the leaf it reaches: `path_contributions` is that vect
 computed once per model in XGBoost's float32 order. A row's contributions are its leaves' vectors
 added tree after tree, which is what XGBoost's predictor does with vector leaves: `SaabasTrees`
 builds a copy of the trees whose leaves hold those vectors (plus the tree's own leaf value, so the
-same pass also gives the margin) and asks XGBoost for its margins. The result is `approx_contribs`
+same pass also gives the margin) and asks XGBoost for its margins. A base score other than 0.5 (XGBoost
+estimates one from the labels and weights unless told) is XGBoost's own base margin (`base_margin`):
+where the margin starts, and what the bias gets last. The result is `approx_contribs`
 bit for bit at the cost of one prediction instead of three (checked when built, and in tests); the
 REST service's one-row walk (`serving.flat_trees`) adds the same table rows in the same order.
 xgboost is imported lazily; the booster is passed in.
@@ -88,8 +90,6 @@ class SaabasTrees:
         parameters = learner["learner_model_param"]
         if int(parameters.get("num_class", 0)) > 1 or int(parameters.get("num_target", 1)) != 1:
             raise Unsupported("several outputs")
-        if [float(v) for v in parameters["base_score"].strip("[]").split(",")] != [0.5]:
-            raise Unsupported(f"base_score {parameters['base_score']} (only 0.5, a margin of 0, is handled)")
         gbtree = learner["gradient_booster"]
         parallel = int(gbtree["model"]["gbtree_model_param"].get("num_parallel_tree", 1))
         if gbtree.get("name") != "gbtree" or parallel != 1:
@@ -99,7 +99,8 @@ class SaabasTrees:
         if not trees or any(any(t["split_type"]) for t in trees):
             raise Unsupported("no trees" if not trees else "categorical splits")
         self.n_trees = len(trees)
-        self._explain = _load(_vector_leaf_model(model, trees, n_features))
+        self.base_margin = base_margin(model)
+        self._explain = _load(_vector_leaf_model(model, trees, n_features, self.base_margin))
         self._sigmoid = _load(_without_trees(model))
         self._check(booster, check_rows(trees, n_features))
 
@@ -113,13 +114,21 @@ class SaabasTrees:
         """`approx_contribs` of float64 rows: float32 (n, n_features + 1), the bias last."""
         return self._margins(matrix)[:, :-1]
 
+    def _margins(self, matrix: np.ndarray) -> np.ndarray:
+        """The vector-leaf trees' outputs: contributions, bias (plus the base margin, added last as
+        XGBoost adds it), margin (which starts from the base margin, as XGBoost's does)."""
+        out = self._outputs(matrix)
+        if self.base_margin != 0:
+            out[:, -2] += self.base_margin
+        return out
+
     def probabilities(self, margins: np.ndarray) -> np.ndarray:
         """XGBoost's own sigmoid of float32 margins (a model without trees, the margins as base margin)."""
         margins = np.ascontiguousarray(margins, dtype=np.float32)
         return self._sigmoid.inplace_predict(np.zeros((len(margins), self.n_features)), base_margin=margins,
                                              predict_type="value", validate_features=False)
 
-    def _margins(self, matrix: np.ndarray) -> np.ndarray:
+    def _outputs(self, matrix: np.ndarray) -> np.ndarray:
         if matrix.ndim != 2 or matrix.shape[1] != self.n_features:
             raise ValueError(f"expected rows of {self.n_features} features, got an array of shape {matrix.shape}")
         if not len(matrix):
@@ -163,11 +172,33 @@ def check_rows(trees: list[dict[str, Any]], n_features: int, count: int = CHECK_
     return np.concatenate([rows, on_thresholds])
 
 
-def _vector_leaf_model(model: dict[str, Any], trees: list[dict[str, Any]], n_features: int) -> dict[str, Any]:
+def base_margin(model: dict[str, Any]) -> np.float32:
+    """XGBoost's margin before any tree of `model` (its JSON): the base score as a margin (0 for 0.5),
+    as XGBoost itself computes it (the margin of a copy whose only tree is one leaf of value 0)."""
+    if [float(v) for v in model["learner"]["learner_model_param"]["base_score"].strip("[]").split(",")] == [0.5]:
+        return np.float32(0.0)
+    gbtree = model["learner"]["gradient_booster"]
+    first = gbtree["model"]["trees"][0]
+    leaf = dict(first, base_weights=[0.0], default_left=[0], id=0, left_children=[-1], loss_changes=[0.0],
+                parents=[2147483647], right_children=[-1], split_conditions=[0.0], split_indices=[0], split_type=[0],
+                sum_hessian=[1.0], tree_param=dict(first["tree_param"], num_nodes="1"))
+    stump = {**model, "learner": {**model["learner"], "gradient_booster": {**gbtree, "model": {
+        **gbtree["model"], "trees": [leaf], "tree_info": [0], "iteration_indptr": [0, 1],
+        "gbtree_model_param": {**gbtree["model"]["gbtree_model_param"], "num_trees": "1"},
+    }}}}
+    n_features = int(model["learner"]["learner_model_param"]["num_feature"])
+    return np.float32(_load(stump).inplace_predict(np.zeros((1, max(n_features, 1))), predict_type="margin",
+                                                   validate_features=False)[0])
+
+
+def _vector_leaf_model(model: dict[str, Any], trees: list[dict[str, Any]], n_features: int,
+                       margin: float = 0.0) -> dict[str, Any]:
     """`model` with `trees` as one-target-per-output vector-leaf trees: each leaf's outputs are its
-    path contributions and its own value; a regression model with a base score of 0, so its margins
-    are the sums over trees."""
+    path contributions and its own value; a regression model whose base score is 0, but `margin` (the
+    original's base margin) for the last output, so its margins are the sums over trees, the last one
+    started where XGBoost starts the original's."""
     width = n_features + 2
+    base = ["0"] * (width - 1) + [repr(float(margin))]
     vector_trees = []
     for number, tree in enumerate(trees):
         left = tree["left_children"]
@@ -184,7 +215,7 @@ def _vector_leaf_model(model: dict[str, Any], trees: list[dict[str, Any]], n_fea
     gbtree = learner["gradient_booster"]
     return {**model, "learner": {
         **learner,
-        "learner_model_param": {**learner["learner_model_param"], "base_score": f"[{','.join(['0'] * width)}]",
+        "learner_model_param": {**learner["learner_model_param"], "base_score": f"[{','.join(base)}]",
                                 "boost_from_average": "0", "num_class": "0", "num_target": str(width)},
         "objective": {"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}},
         "gradient_booster": {**gbtree, "model": {

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fraud_pipelines.governance.saabas import node_means, path_contributions
+from fraud_pipelines.governance.saabas import base_margin, node_means, path_contributions
 
 _ONE = np.float32(1.0)
 _EPS = np.float32(1e-16)  # XGBoost's Sigmoid adds it to the denominator (a no-op in float32 above 1)
@@ -41,7 +41,8 @@ class FlatTrees:
     def __init__(self, booster: Any, n_features: int, iteration_range: tuple[int, int], missing: float) -> None:
         if not math.isnan(missing):
             raise Unsupported(f"missing={missing} (only NaN is handled)")
-        model = json.loads(booster.save_raw("json"))["learner"]
+        whole = json.loads(booster.save_raw("json"))
+        model = whole["learner"]
         if model["objective"]["name"] != "binary:logistic":
             raise Unsupported(f"objective {model['objective']['name']}")
         parameters = model["learner_model_param"]
@@ -55,11 +56,24 @@ class FlatTrees:
             raise Unsupported("parallel trees")
         begin, end = iteration_range
         trees = trees[begin:end if end > 0 else len(trees)]
-        base = [float(v) for v in parameters["base_score"].strip("[]").split(",")]
-        if base != [0.5]:  # a margin of exactly 0; how XGBoost adds another one is not reproduced here
-            raise Unsupported(f"base_score {parameters['base_score']} (only 0.5 is handled)")
+        if not trees:
+            raise Unsupported("no trees")
         lefts, rights, features, values, defaults, roots, means, paths = [], [], [], [], [], [], [], []
         offset, depth = 0, 0
+        # XGBoost starts the margin at the base score's margin (0 for a base score of 0.5): a first
+        # "tree" that is one leaf of that value, so the walk adds it first, as XGBoost does. It adds
+        # nothing to the contributions, whose bias gets the base margin last (`contributions_one`).
+        self.base_margin = base_margin(whole)
+        if self.base_margin != 0:
+            lefts.append(np.zeros(1, dtype=np.intp))
+            rights.append(np.zeros(1, dtype=np.intp))
+            features.append(np.zeros(1, dtype=np.intp))
+            values.append(np.array([self.base_margin], dtype=np.float32))
+            defaults.append(np.zeros(1, dtype=bool))
+            roots.append(0)
+            means.append(np.array([self.base_margin], dtype=np.float32))
+            paths.append(np.zeros((1, n_features + 1), dtype=np.float32))
+            offset = 1
         for tree in trees:
             if any(tree["split_type"]):
                 raise Unsupported("categorical splits")
@@ -76,8 +90,6 @@ class FlatTrees:
             paths.append(path_contributions(tree, n_features))
             depth = max(depth, _depth(tree["left_children"], tree["right_children"]))
             offset += len(left)
-        if not trees:
-            raise Unsupported("no trees")
         self.left, self.right = np.concatenate(lefts).astype(np.intp), np.concatenate(rights).astype(np.intp)
         self.feature = np.concatenate(features).astype(np.intp)
         if self.feature.max() >= n_features:
@@ -136,14 +148,17 @@ class FlatTrees:
 
     def contributions_one(self, row: Any) -> np.ndarray:
         """`row`'s Saabas contributions, float32 (n_features + 1,), the bias last: what XGBoost's
-        `predict(pred_contribs=True, approx_contribs=True)` gives a model with base_score 0.5. The
-        walk finds the row's leaves; their rows of the trees' path table (`governance.saabas`, the
-        table batch scoring's vector-leaf trees hold) are added tree after tree in float32."""
+        `predict(pred_contribs=True, approx_contribs=True)` gives. The walk finds the row's leaves;
+        their rows of the trees' path table (`governance.saabas`, the table batch scoring's vector-leaf
+        trees hold) are added tree after tree in float32, then the base margin to the bias."""
         x = self._extended(row)
         node, following, slot, threshold = self._roots, self._next, self._slot, self._threshold
         for _ in range(self.depth):
             node = following[node + (x[slot[node]] < threshold[node])]
-        return np.cumsum(self.paths[node // 2], axis=0, dtype=np.float32)[-1]
+        contributions = np.cumsum(self.paths[node // 2], axis=0, dtype=np.float32)[-1]
+        if self.base_margin != 0:
+            contributions[-1] += self.base_margin
+        return contributions
 
 
 def _depth(left: list[int], right: list[int]) -> int:

@@ -34,6 +34,9 @@ PARAMS = [
     {"n_estimators": 60, "max_depth": 6},
     {"n_estimators": 150, "max_depth": 11, "scale_pos_weight": 9.0, "min_child_weight": 0.5},
     {"n_estimators": 80, "max_depth": 3, "learning_rate": 0.5, "early_stopping_rounds": 5},
+    # base scores other than 0.5: XGBoost's estimate from the labels (its default), and one given
+    {"n_estimators": 60, "max_depth": 6, "base_score": None},
+    {"n_estimators": 40, "max_depth": 4, "base_score": 0.03, "scale_pos_weight": 9.0, "early_stopping_rounds": 5},
 ]
 
 
@@ -104,8 +107,8 @@ def test_the_path_table_credits_each_split_with_the_change_of_the_mean():
 
 def test_a_booster_the_table_does_not_reproduce_is_refused_and_reasons_use_xgboost():
     x, y = _data(5)
-    model = xgb.XGBClassifier(n_estimators=20, max_depth=4, base_score=0.3, n_jobs=1).fit(x, y)
-    with pytest.raises(Unsupported, match="base_score"):
+    model = xgb.XGBClassifier(n_estimators=10, max_depth=4, num_parallel_tree=2, n_jobs=1).fit(x, y)
+    with pytest.raises(Unsupported, match="one tree a round"):
         SaabasTrees(model.get_booster(), x.shape[1], (0, 0), float("nan"))
     explainer = Explainer(model.get_booster(), tuple(f"f{i}" for i in range(x.shape[1])), (0, 0), float("nan"))
     assert explainer.saabas is None

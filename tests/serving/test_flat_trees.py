@@ -27,11 +27,14 @@ def _rows(trees: FlatTrees, x: np.ndarray, seed: int) -> np.ndarray:
     {"n_estimators": 60, "max_depth": 6},
     {"n_estimators": 150, "max_depth": 11, "scale_pos_weight": 9.0},
     {"n_estimators": 80, "max_depth": 3, "learning_rate": 0.5, "early_stopping_rounds": 5},
+    {"n_estimators": 60, "max_depth": 6, "base_score": None},  # XGBoost's estimate from the labels (its default)
+    {"n_estimators": 40, "max_depth": 4, "base_score": 0.03, "scale_pos_weight": 9.0},
 ])
 def test_the_walk_gives_xgboosts_probabilities_bit_for_bit(params):
     x, y = _data(7)
     fit = {"eval_set": [(x[2_000:], y[2_000:])], "verbose": False} if "early_stopping_rounds" in params else {}
-    model = xgb.XGBClassifier(**params, base_score=0.5, n_jobs=1, random_state=0).fit(x[:2_000], y[:2_000], **fit)
+    model = xgb.XGBClassifier(**{"base_score": 0.5, **params}, n_jobs=1, random_state=0)
+    model.fit(x[:2_000], y[:2_000], **fit)
     rounds = (0, model.best_iteration + 1) if "early_stopping_rounds" in params else (0, 0)
     booster = model.get_booster()
     trees = FlatTrees(booster, x.shape[1], rounds, float("nan"))
@@ -46,11 +49,14 @@ def test_the_walk_gives_xgboosts_probabilities_bit_for_bit(params):
     {"n_estimators": 60, "max_depth": 6},
     {"n_estimators": 150, "max_depth": 11, "scale_pos_weight": 9.0, "min_child_weight": 0.5},
     {"n_estimators": 80, "max_depth": 3, "learning_rate": 0.5, "early_stopping_rounds": 5},
+    {"n_estimators": 60, "max_depth": 6, "base_score": None},  # XGBoost's estimate from the labels (its default)
+    {"n_estimators": 40, "max_depth": 4, "base_score": 0.03, "scale_pos_weight": 9.0},
 ])
 def test_the_walks_saabas_contributions_are_xgboosts_approx_contribs_bit_for_bit(params):
     x, y = _data(9)
     fit = {"eval_set": [(x[2_000:], y[2_000:])], "verbose": False} if "early_stopping_rounds" in params else {}
-    model = xgb.XGBClassifier(**params, base_score=0.5, n_jobs=1, random_state=0).fit(x[:2_000], y[:2_000], **fit)
+    model = xgb.XGBClassifier(**{"base_score": 0.5, **params}, n_jobs=1, random_state=0)
+    model.fit(x[:2_000], y[:2_000], **fit)
     rounds = (0, model.best_iteration + 1) if "early_stopping_rounds" in params else (0, 0)
     booster = model.get_booster()
     trees = FlatTrees(booster, x.shape[1], rounds, float("nan"))
@@ -80,17 +86,15 @@ def test_the_service_uses_the_walk_and_falls_back_to_xgboost_where_it_cannot():
     with pytest.raises(Unsupported, match="objective multi:softprob"):
         FlatTrees(three.get_booster(), x.shape[1], (0, 0), float("nan"))
     averaged = xgb.XGBClassifier(n_estimators=5, max_depth=3, n_jobs=1).fit(x, y)  # base score from the labels
-    with pytest.raises(Unsupported, match="base_score"):
-        FlatTrees(averaged.get_booster(), x.shape[1], (0, 0), float("nan"))
-    fallback = RowPredictor(averaged.get_booster(), x.shape[1], (0, 0), float("nan"))
-    assert (fallback.path, fallback.contributions_path) == ("prepared C call", "approx_contribs")
-    expected = averaged.get_booster().predict(xgb.DMatrix(x[:1], missing=np.nan), pred_contribs=True,
-                                              approx_contribs=True, validate_features=False)
-    assert np.array_equal(fallback.contributions(x[:1]), expected)
+    walked = RowPredictor(averaged.get_booster(), x.shape[1], (0, 0), float("nan"))
+    assert (walked.path, walked.contributions_path) == ("flat trees", "flat trees")
     with pytest.raises(Unsupported, match="missing"):
         FlatTrees(binary.get_booster(), x.shape[1], (0, 0), 0.0)
     zero_missing = RowPredictor(binary.get_booster(), x.shape[1], (0, 0), 0.0)
-    assert zero_missing.path == "prepared C call"
+    assert (zero_missing.path, zero_missing.contributions_path) == ("prepared C call", "approx_contribs")
+    expected = binary.get_booster().predict(xgb.DMatrix(x[:1], missing=0.0), pred_contribs=True,
+                                            approx_contribs=True, validate_features=False)
+    assert np.array_equal(zero_missing.contributions(x[:1]), expected)
     row = np.where(np.isnan(x[:5]), 0.0, x[:5])
     expected = binary.get_booster().inplace_predict(row, missing=0.0, validate_features=False)
     assert np.array_equal(np.array([zero_missing.predict([r.tolist()])[0] for r in row]), expected)
@@ -99,10 +103,11 @@ def test_the_service_uses_the_walk_and_falls_back_to_xgboost_where_it_cannot():
 @pytest.mark.parametrize("params", [
     {"n_estimators": 60, "max_depth": 6},
     {"n_estimators": 150, "max_depth": 11, "scale_pos_weight": 9.0},
+    {"n_estimators": 60, "max_depth": 6, "base_score": None},
 ])
 def test_a_micro_batch_walk_gives_each_row_the_one_row_walks_bits(params):
     x, y = _data(11)
-    model = xgb.XGBClassifier(**params, base_score=0.5, n_jobs=1, random_state=0).fit(x[:2_000], y[:2_000])
+    model = xgb.XGBClassifier(**{"base_score": 0.5, **params}, n_jobs=1, random_state=0).fit(x[:2_000], y[:2_000])
     booster = model.get_booster()
     trees = FlatTrees(booster, x.shape[1], (0, 0), float("nan"))
     rows = _rows(trees, x[2_000:], 5)

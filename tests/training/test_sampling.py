@@ -145,3 +145,29 @@ def test_the_metadata_says_which_rows_were_fitted():
     assert describe(5_000, 100, 5_000) == "every train row (5,000, 100 frauds)"
     assert describe(10_000, 150, 2_000) == ("2,000 of 10,000 train rows: every fraud (150) and 1,850 genuine charges "
                                             "drawn at random (18.8%), each weighted 5.32")
+
+
+@pytest.mark.parametrize("changes", [{"imbalance_power": 0.5}, {"imbalance_power": 0.7, "max_train_rows": 1_500}])
+def test_the_models_it_trains_keep_the_fast_scoring_and_reason_paths(splits, changes):
+    """A class weight other than the imbalance (the search tries powers of it, on a sample or every row) leaves
+    XGBoost estimating a base score other than 0.5. Batch scoring's Saabas table and the service's tree walk
+    still reproduce such a model bit for bit, so neither falls back to XGBoost's slower calls."""
+    import json
+
+    from fraud_pipelines.governance.reasons import Explainer
+    from fraud_pipelines.serving.trees import RowPredictor
+
+    trained = train_model(splits.X_train, splits.y_train, splits.X_val, splits.y_val,
+                          replace(FAST_PARAMS, calibration="none", **changes))
+    booster = trained.classifier.get_booster()
+    base_score = json.loads(booster.save_config())["learner"]["learner_model_param"]["base_score"]
+    assert float(base_score.strip("[]")) != 0.5
+    explainer = Explainer.from_classifier(trained.classifier, list(splits.X_train.columns))
+    assert explainer.saabas is not None  # checked against XGBoost bit for bit when built
+    predictor = RowPredictor(booster, splits.X_train.shape[1], explainer.iteration_range, explainer.missing)
+    assert (predictor.path, predictor.contributions_path) == ("flat trees", "flat trees")
+    rows = splits.X_val.to_numpy(dtype=np.float64, na_value=np.nan)[:50]
+    contributions, probabilities = explainer.saabas.predict(rows)
+    assert np.array_equal(probabilities, trained.classifier.predict_proba(rows)[:, 1])
+    assert all(predictor.predict_row(row.tolist()) == p for row, p in zip(rows, probabilities.tolist()))
+    assert np.array_equal(predictor.contributions(rows[:1])[0], contributions[0])
