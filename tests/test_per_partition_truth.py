@@ -143,3 +143,33 @@ def test_a_refused_day_is_failed_and_days_committed_before_it_stay_materialized(
         assert latest_metadata(instance, raw_transactions.key, key)["dagster/row_count"] == len(
             stored.read(*day_window(date.fromisoformat(key))))
     assert DAYS[1] - DAYS[0] == timedelta(days=1)
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", None])
+def test_split_by_day_gives_each_day_its_rows_in_their_order(in_order, zone):
+    """Each day's rows, as a boolean mask per UTC day would select them (order, index labels, every column),
+    whether the rows come in time order or not, with missing times and rows outside the days asked."""
+    import numpy as np
+    import pandas as pd
+
+    from fraud_pipelines.per_day import split_by_day
+
+    rng = np.random.default_rng(4)
+    times = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(rng.integers(-86_400, 5 * 86_400, 3_000), "s")
+    times = times.sort_values() if in_order else times
+    times = times.tz_convert(zone) if zone else times.tz_localize(None)
+    frame = pd.DataFrame({"datetime": times, "amount": rng.random(3_000),
+                          "reasons": pd.array([f"r{i}" for i in range(3_000)], dtype="string[pyarrow]")},
+                         index=rng.permutation(3_000) + 10)
+    if not in_order:
+        frame.loc[frame.index[::97], "datetime"] = pd.NaT
+    days = [date(2025, 1, 1) + timedelta(days=k) for k in range(4)] + [date(2025, 2, 1)]
+    split = split_by_day(frame, "datetime", days)
+    utc_days = pd.to_datetime(frame["datetime"], utc=True).dt.strftime("%Y-%m-%d")
+    assert list(split) == days
+    for day, rows in split.items():
+        expected = frame[utc_days == day.isoformat()]
+        pd.testing.assert_frame_equal(rows, expected)
+    assert sum(len(rows) for rows in split.values()) == int(utc_days.isin([d.isoformat() for d in days]).sum())
+    assert len(split[date(2025, 2, 1)]) == 0
