@@ -181,14 +181,20 @@ def base_margin(model: dict[str, Any]) -> np.float32:
     first = gbtree["model"]["trees"][0]
     leaf = dict(first, base_weights=[0.0], default_left=[0], id=0, left_children=[-1], loss_changes=[0.0],
                 parents=[2147483647], right_children=[-1], split_conditions=[0.0], split_indices=[0], split_type=[0],
-                sum_hessian=[1.0], tree_param=dict(first["tree_param"], num_nodes="1"))
+                sum_hessian=[1.0], categories=[], categories_nodes=[], categories_segments=[], categories_sizes=[],
+                tree_param=dict(first["tree_param"], num_nodes="1"))
     stump = {**model, "learner": {**model["learner"], "gradient_booster": {**gbtree, "model": {
         **gbtree["model"], "trees": [leaf], "tree_info": [0], "iteration_indptr": [0, 1],
         "gbtree_model_param": {**gbtree["model"]["gbtree_model_param"], "num_trees": "1"},
     }}}}
     n_features = int(model["learner"]["learner_model_param"]["num_feature"])
-    return np.float32(_load(stump).inplace_predict(np.zeros((1, max(n_features, 1))), predict_type="margin",
-                                                   validate_features=False)[0])
+    try:
+        margin = _load(stump).inplace_predict(np.zeros((1, max(n_features, 1))), predict_type="margin",
+                                              validate_features=False)
+    except Exception as error:  # noqa: BLE001 -- whatever XGBoost refuses: the caller falls back to XGBoost's calls
+        raise Unsupported(f"base score {model['learner']['learner_model_param']['base_score']} not read as a margin "
+                          f"({type(error).__name__}: {error})") from error
+    return np.float32(np.asarray(margin).ravel()[0])
 
 
 def _vector_leaf_model(model: dict[str, Any], trees: list[dict[str, Any]], n_features: int,

@@ -56,8 +56,8 @@ class FlatTrees:
             raise Unsupported("parallel trees")
         begin, end = iteration_range
         trees = trees[begin:end if end > 0 else len(trees)]
-        if not trees:
-            raise Unsupported("no trees")
+        if not trees or any(any(tree["split_type"]) for tree in trees):
+            raise Unsupported("no trees" if not trees else "categorical splits")
         lefts, rights, features, values, defaults, roots, means, paths = [], [], [], [], [], [], [], []
         offset, depth = 0, 0
         # XGBoost starts the margin at the base score's margin (0 for a base score of 0.5): a first
@@ -75,8 +75,6 @@ class FlatTrees:
             paths.append(np.zeros((1, n_features + 1), dtype=np.float32))
             offset = 1
         for tree in trees:
-            if any(tree["split_type"]):
-                raise Unsupported("categorical splits")
             left, right = np.asarray(tree["left_children"]), np.asarray(tree["right_children"])
             nodes = np.arange(len(left))
             leaf = left == -1

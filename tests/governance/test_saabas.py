@@ -136,3 +136,24 @@ def test_explainers_of_one_booster_share_its_table():
     again = Explainer(model.get_booster(), names, rounds, float("nan"))
     assert first.saabas is not None and again.saabas is first.saabas
     assert Explainer(model.get_booster(), names, (0, 0), float("nan")).saabas is not first.saabas  # other trees
+
+
+def test_categorical_splits_are_refused_by_both_tables_whatever_the_base_score():
+    """XGBoost's own calls serve a model with categorical splits (base score estimated from the labels)."""
+    import pandas as pd
+
+    from fraud_pipelines.serving.flat_trees import Unsupported as WalkUnsupported
+    from fraud_pipelines.serving.trees import RowPredictor
+
+    x, y = _data(6)
+    frame = pd.DataFrame(x[:, :5], columns=[f"f{i}" for i in range(5)])
+    frame["kind"] = pd.Categorical(np.where(np.nan_to_num(x[:, 5]) > 0, "a", np.where(y == 1, "b", "c")))
+    model = xgb.XGBClassifier(n_estimators=10, max_depth=3, enable_categorical=True, tree_method="hist",
+                              n_jobs=1).fit(frame, y)
+    booster = model.get_booster()
+    with pytest.raises(Unsupported, match="categorical"):
+        SaabasTrees(booster, 6, (0, 0), float("nan"))
+    with pytest.raises(WalkUnsupported, match="categorical"):
+        FlatTrees(booster, 6, (0, 0), float("nan"))
+    predictor = RowPredictor(booster, 6, (0, 0), float("nan"))
+    assert predictor.path != "flat trees" and predictor.contributions_path == "approx_contribs"
