@@ -183,10 +183,7 @@ def base_margin(model: dict[str, Any]) -> np.float32:
                 parents=[2147483647], right_children=[-1], split_conditions=[0.0], split_indices=[0], split_type=[0],
                 sum_hessian=[1.0], categories=[], categories_nodes=[], categories_segments=[], categories_sizes=[],
                 tree_param=dict(first["tree_param"], num_nodes="1"))
-    stump = {**model, "learner": {**model["learner"], "gradient_booster": {**gbtree, "model": {
-        **gbtree["model"], "trees": [leaf], "tree_info": [0], "iteration_indptr": [0, 1],
-        "gbtree_model_param": {**gbtree["model"]["gbtree_model_param"], "num_trees": "1"},
-    }}}}
+    stump = _with_trees(model, [leaf])
     n_features = int(model["learner"]["learner_model_param"]["num_feature"])
     try:
         margin = _load(stump).inplace_predict(np.zeros((1, max(n_features, 1))), predict_type="margin",
@@ -234,11 +231,17 @@ def _vector_leaf_model(model: dict[str, Any], trees: list[dict[str, Any]], n_fea
 
 def _without_trees(model: dict[str, Any]) -> dict[str, Any]:
     """`model` with no trees: its prediction is the objective's transform of the base margin given."""
+    return _with_trees(model, [])
+
+
+def _with_trees(model: dict[str, Any], trees: list[dict[str, Any]]) -> dict[str, Any]:
+    """`model` (its JSON) holding only `trees`, one a round."""
     learner = model["learner"]
     gbtree = learner["gradient_booster"]
     return {**model, "learner": {**learner, "gradient_booster": {**gbtree, "model": {
-        **gbtree["model"], "trees": [], "tree_info": [], "iteration_indptr": [0],
-        "gbtree_model_param": {**gbtree["model"]["gbtree_model_param"], "num_trees": "0"},
+        **gbtree["model"], "trees": trees, "tree_info": [0] * len(trees),
+        "iteration_indptr": list(range(len(trees) + 1)),
+        "gbtree_model_param": {**gbtree["model"]["gbtree_model_param"], "num_trees": str(len(trees))},
     }}}}
 
 
